@@ -1,0 +1,485 @@
+//! `source-file`: CSV and JSON-lines files of a granted directory.
+//!
+//! Every `*.csv`, `*.jsonl` or `*.ndjson` file directly inside `path` is a
+//! stream named after the file's stem. `discover` infers each stream's
+//! schema from its first rows. Full refresh reads every row; incremental
+//! reads rows whose cursor column is greater than the saved cursor and
+//! checkpoints once the file is done (files need not be sorted).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sluice_guest::{
+    BatchBuilder, Capabilities, Catalog, ConfiguredCatalog, ConfiguredStream, Connector,
+    ConnectorError, Message, Reader, Result, Source, Spec, SpecExt, State, StreamInfo,
+    StreamState, StreamStatus, SyncMode,
+};
+use std::cmp::Ordering;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+/// The source-file connector.
+pub struct FileSource;
+
+/// Config of source-file.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    /// Directory (as the connector sees it) holding the files.
+    pub path: String,
+    /// Rows read to infer a schema.
+    pub infer_rows: usize,
+    /// Records per batch.
+    pub batch_size: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Format {
+    Csv,
+    JsonLines,
+}
+
+fn format_of(path: &Path) -> Option<Format> {
+    match path.extension()?.to_str()? {
+        "csv" => Some(Format::Csv),
+        "jsonl" | "ndjson" => Some(Format::JsonLines),
+        _ => None,
+    }
+}
+
+fn io_error(what: &str, path: &Path, e: std::io::Error) -> ConnectorError {
+    ConnectorError::config(format!("cannot {what} `{}`: {e}", path.display()))
+}
+
+/// The stream files of `dir`, sorted by stream name.
+fn stream_files(dir: &Path) -> Result<Vec<(String, PathBuf, Format)>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| io_error("read directory", dir, e))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| io_error("read directory", dir, e))?.path();
+        let (Some(format), Some(stem)) = (format_of(&path), path.file_stem()) else {
+            continue;
+        };
+        files.push((stem.to_string_lossy().into_owned(), path, format));
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(files)
+}
+
+/// Rows of a file as JSON objects, with CSV cells typed by `schema`.
+struct Rows {
+    stream: String,
+    inner: RowsInner,
+    line: u64,
+}
+
+enum RowsInner {
+    Csv {
+        reader: csv::Reader<BufReader<File>>,
+        headers: Vec<String>,
+        types: Vec<&'static str>,
+    },
+    Json(std::io::Lines<BufReader<File>>),
+}
+
+fn column_type(schema: &Value, column: &str) -> &'static str {
+    let types = &schema["properties"][column]["type"];
+    let has = |t: &str| types == t || types.as_array().is_some_and(|a| a.iter().any(|x| x == t));
+    if has("integer") {
+        "integer"
+    } else if has("number") {
+        "number"
+    } else if has("boolean") {
+        "boolean"
+    } else {
+        "string"
+    }
+}
+
+fn typed_cell(cell: &str, ty: &str) -> Value {
+    if cell.is_empty() {
+        return Value::Null;
+    }
+    let parsed = match ty {
+        "integer" => cell.parse::<i64>().ok().map(Value::from),
+        "number" => cell.parse::<f64>().ok().map(Value::from),
+        "boolean" => cell.parse::<bool>().ok().map(Value::from),
+        _ => None,
+    };
+    parsed.unwrap_or_else(|| Value::String(cell.to_string()))
+}
+
+impl Rows {
+    fn open(stream: &str, path: &Path, format: Format, schema: &Value) -> Result<Rows> {
+        let file = File::open(path).map_err(|e| io_error("open", path, e))?;
+        let reader = BufReader::with_capacity(1 << 20, file);
+        let inner = match format {
+            Format::Csv => {
+                let mut reader = csv::Reader::from_reader(reader);
+                let headers: Vec<String> = reader
+                    .headers()
+                    .map_err(|e| data_error(stream, 1, e))?
+                    .iter()
+                    .map(str::to_string)
+                    .collect();
+                let types = headers.iter().map(|h| column_type(schema, h)).collect();
+                RowsInner::Csv { reader, headers, types }
+            }
+            Format::JsonLines => RowsInner::Json(reader.lines()),
+        };
+        Ok(Rows { stream: stream.into(), inner, line: 0 })
+    }
+
+    fn next_row(&mut self) -> Result<Option<Map<String, Value>>> {
+        loop {
+            self.line += 1;
+            match &mut self.inner {
+                RowsInner::Csv { reader, headers, types } => {
+                    let mut record = csv::StringRecord::new();
+                    let more = reader
+                        .read_record(&mut record)
+                        .map_err(|e| data_error(&self.stream, self.line + 1, e))?;
+                    if !more {
+                        return Ok(None);
+                    }
+                    let row = headers
+                        .iter()
+                        .zip(types.iter())
+                        .zip(record.iter())
+                        .map(|((h, t), cell)| (h.clone(), typed_cell(cell, t)))
+                        .collect();
+                    return Ok(Some(row));
+                }
+                RowsInner::Json(lines) => {
+                    let Some(line) = lines.next() else {
+                        return Ok(None);
+                    };
+                    let line = line.map_err(|e| data_error(&self.stream, self.line, e))?;
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    return match serde_json::from_str::<Value>(&line) {
+                        Ok(Value::Object(row)) => Ok(Some(row)),
+                        Ok(_) => Err(data_error(&self.stream, self.line, "not a JSON object")),
+                        Err(e) => Err(data_error(&self.stream, self.line, e)),
+                    };
+                }
+            }
+        }
+    }
+}
+
+fn data_error(stream: &str, line: u64, e: impl std::fmt::Display) -> ConnectorError {
+    ConnectorError::data(format!("line {line}: {e}")).in_stream(stream)
+}
+
+/// The JSON Schema type of one value.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// The narrowest type covering both `a` and `b`.
+fn widen(a: &'static str, b: &'static str) -> &'static str {
+    match (a, b) {
+        _ if a == b => a,
+        ("null", x) | (x, "null") => x,
+        ("integer", "number") | ("number", "integer") => "number",
+        _ => "string",
+    }
+}
+
+/// A CSV cell's type: integer, number, boolean or string.
+fn cell_type(cell: &str) -> &'static str {
+    if cell.is_empty() {
+        "null"
+    } else if cell.parse::<i64>().is_ok() {
+        "integer"
+    } else if cell.parse::<f64>().is_ok() {
+        "number"
+    } else if cell == "true" || cell == "false" {
+        "boolean"
+    } else {
+        "string"
+    }
+}
+
+fn infer_schema(stream: &str, path: &Path, format: Format, rows: usize) -> Result<Value> {
+    let mut columns: Vec<(String, &'static str)> = Vec::new();
+    let mut note = |name: &str, ty: &'static str| match columns.iter_mut().find(|(n, _)| n == name) {
+        Some((_, t)) => *t = widen(t, ty),
+        None => columns.push((name.to_string(), ty)),
+    };
+    let file = File::open(path).map_err(|e| io_error("open", path, e))?;
+    match format {
+        Format::Csv => {
+            let mut reader = csv::Reader::from_reader(BufReader::new(file));
+            let headers = reader.headers().map_err(|e| data_error(stream, 1, e))?.clone();
+            for h in headers.iter() {
+                note(h, "null");
+            }
+            for (i, record) in reader.records().take(rows).enumerate() {
+                let record = record.map_err(|e| data_error(stream, i as u64 + 2, e))?;
+                for (h, cell) in headers.iter().zip(record.iter()) {
+                    note(h, cell_type(cell));
+                }
+            }
+        }
+        Format::JsonLines => {
+            let mut rows_seen = 0;
+            for (i, line) in BufReader::new(file).lines().enumerate() {
+                let line = line.map_err(|e| data_error(stream, i as u64 + 1, e))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(Value::Object(row)) => {
+                        for (k, v) in &row {
+                            note(k, json_type(v));
+                        }
+                    }
+                    Ok(_) => return Err(data_error(stream, i as u64 + 1, "not a JSON object")),
+                    Err(e) => return Err(data_error(stream, i as u64 + 1, e)),
+                }
+                rows_seen += 1;
+                if rows_seen >= rows {
+                    break;
+                }
+            }
+        }
+    }
+    let properties: Map<String, Value> = columns
+        .into_iter()
+        .map(|(name, ty)| {
+            let ty = if ty == "null" { "string" } else { ty };
+            (name, json!({"type": [ty, "null"]}))
+        })
+        .collect();
+    Ok(json!({"type": "object", "properties": properties}))
+}
+
+/// Order of two cursor values: numbers numerically, anything else as text.
+fn compare(a: &Value, b: &Value) -> Ordering {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+        _ => text(a).cmp(&text(b)),
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Bookmark {
+    cursor_field: String,
+    cursor: Value,
+}
+
+struct StreamRun {
+    stream: ConfiguredStream,
+    path: PathBuf,
+    format: Format,
+    after: Option<Value>,
+    max_cursor: Option<Value>,
+    rows: Option<Rows>,
+    batch: BatchBuilder,
+}
+
+/// Reads the configured files one after another.
+pub struct FileReader {
+    config: Config,
+    runs: Vec<StreamRun>,
+    current: usize,
+}
+
+impl Connector for FileSource {
+    type Config = Config;
+
+    fn spec() -> Spec {
+        let mut spec = Spec::source(
+            "source-file",
+            env!("CARGO_PKG_VERSION"),
+            json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "title": "source-file",
+                "type": "object",
+                "required": ["path"],
+                "additionalProperties": false,
+                "properties": {
+                    "path": {"type": "string", "minLength": 1,
+                             "description": "Directory holding *.csv / *.jsonl files, as granted to the connector."},
+                    "infer_rows": {"type": "integer", "minimum": 1, "default": 1000},
+                    "batch_size": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 1000}
+                }
+            }),
+        );
+        spec.capabilities = Capabilities {
+            dirs: vec!["the directory named by `path` (read-only)".into()],
+            ..Capabilities::default()
+        };
+        spec.documentation = Some("CSV and JSON-lines files; one stream per file.".into());
+        spec
+    }
+
+    fn check(config: &Config) -> Result<()> {
+        stream_files(Path::new(&config.path)).map(|_| ())
+    }
+
+    fn discover(config: &Config) -> Result<Catalog> {
+        let mut streams = Vec::new();
+        for (name, path, format) in stream_files(Path::new(&config.path))? {
+            let schema = infer_schema(&name, &path, format, config.infer_rows)?;
+            let cursor_candidates: Vec<String> = schema["properties"]
+                .as_object()
+                .map(|p| p.keys().cloned().collect())
+                .unwrap_or_default();
+            let mut info = <StreamInfo as sluice_guest::StreamInfoExt>::new(&name, schema);
+            info.sync_modes = vec![SyncMode::FullRefresh, SyncMode::Incremental];
+            if cursor_candidates.iter().any(|c| c == "id") {
+                info.primary_key = vec!["id".into()];
+            }
+            info.default_cursor = ["updated_at", "modified_at", "id"]
+                .iter()
+                .find(|c| cursor_candidates.iter().any(|x| x == *c))
+                .map(|c| c.to_string());
+            info.cursor_candidates = cursor_candidates;
+            streams.push(info);
+        }
+        Ok(Catalog { streams })
+    }
+}
+
+impl Source for FileSource {
+    type Reader = FileReader;
+
+    fn read(config: Config, catalog: ConfiguredCatalog, state: State) -> Result<FileReader> {
+        let files = stream_files(Path::new(&config.path))?;
+        let mut runs = Vec::new();
+        for stream in catalog.streams {
+            let Some((_, path, format)) = files.iter().find(|(n, _, _)| *n == stream.name) else {
+                return Err(ConnectorError::config(format!(
+                    "no file for stream `{}` in `{}`",
+                    stream.name, config.path
+                ))
+                .in_stream(&stream.name));
+            };
+            let after = if stream.sync_mode == SyncMode::Incremental {
+                let Some(field) = &stream.cursor_field else {
+                    return Err(ConnectorError::config("incremental sync needs a cursor field")
+                        .in_stream(&stream.name));
+                };
+                match state.get::<Bookmark>(&stream.name)? {
+                    Some(b) if &b.cursor_field == field => Some(b.cursor),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            let batch = BatchBuilder::new(stream.name.clone(), config.batch_size)
+                .with_fields(stream.fields.clone());
+            runs.push(StreamRun {
+                path: path.clone(),
+                format: *format,
+                max_cursor: after.clone(),
+                after,
+                rows: None,
+                batch,
+                stream,
+            });
+        }
+        Ok(FileReader { config, runs, current: 0 })
+    }
+}
+
+impl Reader for FileReader {
+    fn next(&mut self) -> Result<Option<Vec<Message>>> {
+        let Some(run) = self.runs.get_mut(self.current) else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(4);
+        let name = run.stream.name.clone();
+        if run.rows.is_none() {
+            let schema = if run.stream.schema.is_null() {
+                infer_schema(&name, &run.path, run.format, self.config.infer_rows)?
+            } else {
+                run.stream.schema.clone()
+            };
+            run.rows = Some(Rows::open(&name, &run.path, run.format, &schema)?);
+            out.push(Message::Status(name.clone(), StreamStatus::Started));
+        }
+        let rows = run.rows.as_mut().expect("opened above");
+        let incremental = run.stream.sync_mode == SyncMode::Incremental;
+        let cursor_field = run.stream.cursor_field.clone().unwrap_or_default();
+        let mut done = false;
+        while !run.batch.is_full() {
+            let Some(row) = rows.next_row()? else {
+                done = true;
+                break;
+            };
+            if incremental {
+                let Some(cursor) = row.get(&cursor_field).filter(|v| !v.is_null()) else {
+                    return Err(data_error(
+                        &name,
+                        rows.line,
+                        format!("row has no value in cursor field `{cursor_field}`"),
+                    ));
+                };
+                if run.after.as_ref().is_some_and(|a| compare(cursor, a) != Ordering::Greater) {
+                    continue;
+                }
+                if run.max_cursor.as_ref().is_none_or(|m| compare(cursor, m) == Ordering::Greater) {
+                    run.max_cursor = Some(cursor.clone());
+                }
+            }
+            run.batch.push(&row)?;
+        }
+        if let Some(batch) = run.batch.take() {
+            out.push(Message::Records(batch));
+        }
+        if done {
+            if incremental && let Some(cursor) = run.max_cursor.clone() {
+                out.push(Message::State(StreamState {
+                    stream: name.clone(),
+                    state: json!(Bookmark { cursor_field, cursor }),
+                }));
+            }
+            out.push(Message::Status(name, StreamStatus::Complete));
+            self.current += 1;
+        }
+        Ok(Some(out))
+    }
+}
+
+sluice_guest::export_source!(FileSource);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widening_and_cells() {
+        assert_eq!(widen("integer", "number"), "number");
+        assert_eq!(widen("null", "boolean"), "boolean");
+        assert_eq!(widen("integer", "string"), "string");
+        assert_eq!(cell_type("12"), "integer");
+        assert_eq!(cell_type("1.5"), "number");
+        assert_eq!(typed_cell("7", "integer"), json!(7));
+        assert_eq!(typed_cell("", "integer"), Value::Null);
+    }
+
+    #[test]
+    fn cursor_order_is_numeric_for_numbers() {
+        assert_eq!(compare(&json!(10), &json!(9)), Ordering::Greater);
+        assert_eq!(compare(&json!("2024-02-01"), &json!("2024-01-31")), Ordering::Greater);
+    }
+}

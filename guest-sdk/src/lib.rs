@@ -1,0 +1,214 @@
+//! Write sluice connectors in plain Rust.
+//!
+//! A connector implements [`Connector`] plus [`Source`] and/or
+//! [`Destination`], then exports itself with [`export_source!`],
+//! [`export_destination!`] or [`export_duplex!`]. The SDK hides the
+//! component bindings, validates the config against the spec's JSON Schema
+//! (applying defaults) before connector code runs, and offers batching
+//! ([`BatchBuilder`]) and state ([`State`]) helpers.
+//!
+//! The export macros emit bindings only for `wasm32`, so the same crate
+//! builds natively as an ordinary library; [`native`] runs it in-process
+//! through the very same entry points (used by tests and benchmarks as a
+//! baseline).
+//!
+//! ```
+//! use sluice_guest::*;
+//! use serde_json::json;
+//!
+//! struct Numbers;
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Config { count: u64 }
+//!
+//! impl Connector for Numbers {
+//!     type Config = Config;
+//!     fn spec() -> Spec {
+//!         Spec::source("source-numbers", "0.1.0", json!({
+//!             "type": "object",
+//!             "properties": {"count": {"type": "integer", "minimum": 0, "default": 3}}
+//!         }))
+//!     }
+//!     fn discover(_: &Config) -> Result<Catalog> {
+//!         Ok(Catalog { streams: vec![StreamInfo::new("numbers", json!({"type": "object"}))] })
+//!     }
+//! }
+//!
+//! struct NumbersReader { left: u64, batch: BatchBuilder }
+//!
+//! impl Source for Numbers {
+//!     type Reader = NumbersReader;
+//!     fn read(config: Config, _: ConfiguredCatalog, _: State) -> Result<NumbersReader> {
+//!         Ok(NumbersReader { left: config.count, batch: BatchBuilder::new("numbers", 1000) })
+//!     }
+//! }
+//!
+//! impl Reader for NumbersReader {
+//!     fn next(&mut self) -> Result<Option<Vec<Message>>> {
+//!         if self.left == 0 { return Ok(None) }
+//!         while self.left > 0 && !self.batch.is_full() {
+//!             self.batch.push(&json!({"n": self.left}))?;
+//!             self.left -= 1;
+//!         }
+//!         Ok(Some(self.batch.take().map(Message::Records).into_iter().collect()))
+//!     }
+//! }
+//!
+//! // In a connector crate: sluice_guest::export_source!(Numbers);
+//! let mut reader = native::read::<Numbers>("{}", ConfiguredCatalog::default(), vec![]).unwrap();
+//! let Some(messages) = reader.next().unwrap() else { panic!() };
+//! let Message::Records(batch) = &messages[0] else { panic!() };
+//! assert_eq!(batch.count, 3); // the default from the schema
+//! ```
+
+mod batch;
+mod config;
+mod logging;
+pub mod native;
+mod state;
+
+pub use batch::BatchBuilder;
+pub use config::parse_config;
+pub use logging::log;
+pub use sluice_guest_macros::{export_destination, export_duplex, export_source};
+pub use sluice_protocol as protocol;
+pub use sluice_protocol::{
+    Batch, BatchFormat, Capabilities, Catalog, ConfiguredCatalog, ConfiguredStream,
+    ConnectorError, ErrorKind, Level, Message, Operation, OperationSchema, Relationship, Role,
+    Spec, StreamInfo, StreamState, StreamStatus, SyncMode, WriteMode,
+};
+pub use state::State;
+
+/// The result type of connector code.
+pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
+
+/// What every connector implements: its spec, a connection check, and discovery.
+pub trait Connector {
+    /// The config, deserialised from JSON after it passed the spec's schema.
+    type Config: serde::de::DeserializeOwned;
+
+    /// What the connector is and what config it accepts.
+    fn spec() -> Spec;
+
+    /// Can the connector reach its system with this config?
+    fn check(config: &Self::Config) -> Result<()> {
+        let _ = config;
+        Ok(())
+    }
+
+    /// The streams the connector offers.
+    fn discover(config: &Self::Config) -> Result<Catalog>;
+}
+
+/// A connector that reads records.
+pub trait Source: Connector {
+    /// The reader a `read` call returns.
+    type Reader: Reader + 'static;
+
+    /// Start reading the streams of `catalog`, resuming from `state`.
+    fn read(config: Self::Config, catalog: ConfiguredCatalog, state: State) -> Result<Self::Reader>;
+}
+
+/// Pulls messages out of a source: batches, state checkpoints, statuses.
+pub trait Reader {
+    /// The next messages, or `None` when every stream is done.
+    ///
+    /// Return at most one batch per stream per call, and emit a
+    /// [`Message::State`] only after the records it covers.
+    fn next(&mut self) -> Result<Option<Vec<Message>>>;
+}
+
+/// A connector that writes records.
+pub trait Destination: Connector {
+    /// The writer a `write` call returns.
+    type Writer: Writer + 'static;
+
+    /// Open the destination for the streams of `catalog`.
+    fn write(config: Self::Config, catalog: ConfiguredCatalog) -> Result<Self::Writer>;
+}
+
+/// Applies batches to a destination.
+pub trait Writer {
+    /// Apply one batch with `op`.
+    fn write(&mut self, batch: Batch, op: Operation) -> Result<()>;
+
+    /// Make everything written so far durable. The host persists state only
+    /// after this returns `Ok`.
+    fn commit(&mut self) -> Result<()>;
+}
+
+/// Helpers for building specs and catalogs tersely.
+pub trait SpecExt {
+    /// A source spec with both sync modes declared.
+    fn source(name: &str, version: &str, config_schema: serde_json::Value) -> Spec;
+    /// A destination spec accepting inserts in `append` and `overwrite`.
+    fn destination(name: &str, version: &str, config_schema: serde_json::Value) -> Spec;
+}
+
+impl SpecExt for Spec {
+    fn source(name: &str, version: &str, config_schema: serde_json::Value) -> Spec {
+        Spec {
+            name: name.into(),
+            version: version.into(),
+            roles: vec![Role::Source],
+            config_schema,
+            sync_modes: vec![SyncMode::FullRefresh, SyncMode::Incremental],
+            write_modes: Vec::new(),
+            operations: Vec::new(),
+            reserved_keys: Vec::new(),
+            capabilities: Capabilities::default(),
+            documentation: None,
+        }
+    }
+
+    fn destination(name: &str, version: &str, config_schema: serde_json::Value) -> Spec {
+        Spec {
+            name: name.into(),
+            version: version.into(),
+            roles: vec![Role::Destination],
+            config_schema,
+            sync_modes: Vec::new(),
+            write_modes: vec![WriteMode::Append, WriteMode::Overwrite],
+            operations: vec![Operation::Insert],
+            reserved_keys: Vec::new(),
+            capabilities: Capabilities::default(),
+            documentation: None,
+        }
+    }
+}
+
+/// Helpers for building stream descriptions.
+pub trait StreamInfoExt {
+    /// A full-refresh stream with `schema` and nothing else declared.
+    fn new(name: &str, schema: serde_json::Value) -> StreamInfo;
+}
+
+impl StreamInfoExt for StreamInfo {
+    fn new(name: &str, schema: serde_json::Value) -> StreamInfo {
+        StreamInfo {
+            name: name.into(),
+            schema,
+            primary_key: Vec::new(),
+            cursor_candidates: Vec::new(),
+            default_cursor: None,
+            sync_modes: vec![SyncMode::FullRefresh],
+            operation_schemas: Vec::new(),
+            relationships: Vec::new(),
+        }
+    }
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::logging::install_logger;
+    pub use serde_json::Value;
+    #[cfg(target_arch = "wasm32")]
+    pub use wit_bindgen;
+
+    /// Parse JSON text the host sent, naming what it was on failure.
+    pub fn parse_json(what: &str, text: &str) -> crate::Result<Value> {
+        serde_json::from_str(text).map_err(|e| {
+            crate::ConnectorError::data(format!("{what} is not valid JSON: {e}"))
+        })
+    }
+}

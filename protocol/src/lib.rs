@@ -1,0 +1,514 @@
+//! Plain Rust types of the `sluice:connector@0.1.0` contract.
+//!
+//! The host runtime and the guest SDK both convert their generated WIT
+//! bindings to and from these types, so everything above the bindings
+//! (pipelines, the CLI, connector code, native baselines) speaks one
+//! vocabulary. JSON-valued fields (config, schemas, state) are
+//! [`serde_json::Value`] here and JSON text on the wire.
+//!
+//! ```
+//! use sluice_protocol::{Batch, SyncMode};
+//! let batch = Batch::json_lines("users", 2, b"{\"id\":1}\n{\"id\":2}\n".to_vec());
+//! assert_eq!(batch.count, 2);
+//! assert_eq!(serde_json::to_string(&SyncMode::FullRefresh).unwrap(), "\"full_refresh\"");
+//! ```
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+
+/// The contract version these types describe.
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// What went wrong, so the host knows whether to retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The config is wrong; retrying will not help.
+    Config,
+    /// Credentials were rejected.
+    Auth,
+    /// A temporary failure; the host may retry.
+    Transient,
+    /// A record or batch is malformed.
+    Data,
+    /// A bug in the connector.
+    Internal,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::Config => "config",
+            ErrorKind::Auth => "auth",
+            ErrorKind::Transient => "transient",
+            ErrorKind::Data => "data",
+            ErrorKind::Internal => "internal",
+        })
+    }
+}
+
+/// An error a connector returns as a value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorError {
+    /// The class of error.
+    pub kind: ErrorKind,
+    /// A message for people.
+    pub message: String,
+    /// The stream it belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+}
+
+impl ConnectorError {
+    /// An error of `kind` with `message`, not tied to a stream.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ConnectorError {
+            kind,
+            message: message.into(),
+            stream: None,
+        }
+    }
+
+    /// A config error.
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Config, message)
+    }
+
+    /// A data error.
+    pub fn data(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Data, message)
+    }
+
+    /// A transient error: the host may retry from the last checkpoint.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Transient, message)
+    }
+
+    /// An internal error (a bug in the connector).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+
+    /// The same error, tied to `stream`.
+    pub fn in_stream(mut self, stream: impl Into<String>) -> Self {
+        self.stream = Some(stream.into());
+        self
+    }
+}
+
+impl fmt::Display for ConnectorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.stream {
+            Some(s) => write!(f, "{} error in stream `{s}`: {}", self.kind, self.message),
+            None => write!(f, "{} error: {}", self.kind, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConnectorError {}
+
+/// Whether a connector reads, writes, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// It reads records from a system.
+    Source,
+    /// It writes records into a system.
+    Destination,
+}
+
+/// How a source reads a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMode {
+    /// Everything, every time.
+    #[default]
+    FullRefresh,
+    /// Only what changed since the saved state.
+    Incremental,
+}
+
+/// How a destination applies a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteMode {
+    /// Replace what the destination holds for the stream.
+    Overwrite,
+    /// Add to what is there.
+    #[default]
+    Append,
+    /// Upsert on the primary key.
+    AppendDedup,
+    /// Keep every version (SCD type 2).
+    History,
+}
+
+/// What a batch of records does in the destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// New records.
+    #[default]
+    Insert,
+    /// Changes to existing records.
+    Update,
+    /// Insert or update by primary key.
+    Upsert,
+    /// Removals by primary key.
+    Delete,
+}
+
+impl Operation {
+    /// Every operation, in contract order.
+    pub const ALL: [Operation; 4] = [
+        Operation::Insert,
+        Operation::Update,
+        Operation::Upsert,
+        Operation::Delete,
+    ];
+}
+
+/// What a connector will ask the host to grant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// `host:port` pairs it connects to.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Guest paths of directories it expects.
+    #[serde(default)]
+    pub dirs: Vec<String>,
+    /// Environment variables it reads.
+    #[serde(default)]
+    pub env: Vec<String>,
+}
+
+/// What a connector is and what it accepts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Spec {
+    /// Connector name, e.g. `source-faker`.
+    pub name: String,
+    /// Connector version.
+    pub version: String,
+    /// Source, destination, or both.
+    pub roles: Vec<Role>,
+    /// JSON Schema of the config; properties with `"secret": true` are secrets.
+    pub config_schema: Value,
+    /// Sync modes a source supports.
+    #[serde(default)]
+    pub sync_modes: Vec<SyncMode>,
+    /// Write modes a destination supports.
+    #[serde(default)]
+    pub write_modes: Vec<WriteMode>,
+    /// Operations a destination accepts.
+    #[serde(default)]
+    pub operations: Vec<Operation>,
+    /// Field names a destination reserves.
+    #[serde(default)]
+    pub reserved_keys: Vec<String>,
+    /// What it will ask to be granted.
+    #[serde(default)]
+    pub capabilities: Capabilities,
+    /// Where its documentation lives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documentation: Option<String>,
+}
+
+impl Spec {
+    /// Top-level config properties marked `"secret": true` (or Airbyte's
+    /// `"airbyte_secret": true`).
+    pub fn secret_fields(&self) -> Vec<String> {
+        secret_fields(&self.config_schema)
+    }
+}
+
+/// Paths (as `a.b.c`) of the properties of `schema` marked secret, at any depth.
+pub fn secret_fields(schema: &Value) -> Vec<String> {
+    fn walk(schema: &Value, prefix: &str, out: &mut Vec<String>) {
+        let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+            return;
+        };
+        for (name, prop) in props {
+            let path = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}.{name}")
+            };
+            let marked = |key: &str| prop.get(key).and_then(Value::as_bool) == Some(true);
+            if marked("secret") || marked("airbyte_secret") {
+                out.push(path.clone());
+            }
+            walk(prop, &path, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(schema, "", &mut out);
+    out
+}
+
+/// The JSON Schema of one operation on a stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperationSchema {
+    /// The operation.
+    pub operation: Operation,
+    /// Its JSON Schema.
+    pub schema: Value,
+}
+
+/// A foreign key from one stream to another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relationship {
+    /// Name of the relationship, e.g. `order_user`.
+    pub name: String,
+    /// Fields of this stream.
+    pub fields: Vec<String>,
+    /// The stream referred to.
+    pub target_stream: String,
+    /// Fields of the target stream.
+    pub target_fields: Vec<String>,
+}
+
+/// A stream a connector offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamInfo {
+    /// Unique name within the connector.
+    pub name: String,
+    /// JSON Schema of one row.
+    pub schema: Value,
+    /// Primary key fields.
+    #[serde(default)]
+    pub primary_key: Vec<String>,
+    /// Fields usable as an incremental cursor.
+    #[serde(default)]
+    pub cursor_candidates: Vec<String>,
+    /// The cursor used when the pipeline names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_cursor: Option<String>,
+    /// Sync modes this stream supports.
+    #[serde(default)]
+    pub sync_modes: Vec<SyncMode>,
+    /// Per-operation schemas.
+    #[serde(default)]
+    pub operation_schemas: Vec<OperationSchema>,
+    /// Foreign keys to other streams.
+    #[serde(default)]
+    pub relationships: Vec<Relationship>,
+}
+
+/// Everything a connector offers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    /// The streams.
+    pub streams: Vec<StreamInfo>,
+}
+
+impl Catalog {
+    /// The stream called `name`.
+    pub fn stream(&self, name: &str) -> Option<&StreamInfo> {
+        self.streams.iter().find(|s| s.name == name)
+    }
+}
+
+/// One stream as a pipeline wants it synced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfiguredStream {
+    /// Stream name.
+    pub name: String,
+    /// Selected fields; empty means all.
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// How the source reads it.
+    #[serde(default)]
+    pub sync_mode: SyncMode,
+    /// Cursor for incremental reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor_field: Option<String>,
+    /// Primary key fields.
+    #[serde(default)]
+    pub primary_key: Vec<String>,
+    /// How the destination applies it.
+    #[serde(default)]
+    pub write_mode: WriteMode,
+    /// JSON Schema of the rows the destination gets.
+    #[serde(default)]
+    pub schema: Value,
+}
+
+impl ConfiguredStream {
+    /// A full-refresh, append stream with every field and no schema.
+    pub fn new(name: impl Into<String>) -> Self {
+        ConfiguredStream {
+            name: name.into(),
+            fields: Vec::new(),
+            sync_mode: SyncMode::FullRefresh,
+            cursor_field: None,
+            primary_key: Vec::new(),
+            write_mode: WriteMode::Append,
+            schema: Value::Null,
+        }
+    }
+
+    /// Whether `field` is selected (every field is when none are listed).
+    pub fn selects(&self, field: &str) -> bool {
+        self.fields.is_empty() || self.fields.iter().any(|f| f == field)
+    }
+}
+
+/// The streams a pipeline syncs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConfiguredCatalog {
+    /// The streams.
+    pub streams: Vec<ConfiguredStream>,
+}
+
+impl ConfiguredCatalog {
+    /// The stream called `name`.
+    pub fn stream(&self, name: &str) -> Option<&ConfiguredStream> {
+        self.streams.iter().find(|s| s.name == name)
+    }
+}
+
+/// Saved state of one stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamState {
+    /// Stream name.
+    pub stream: String,
+    /// The state.
+    pub state: Value,
+}
+
+/// How a batch's bytes are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchFormat {
+    /// One JSON object per line, each ending in `\n`.
+    #[default]
+    JsonLines,
+}
+
+/// Many records of one stream, encoded once.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// Stream name.
+    pub stream: String,
+    /// How many records `data` holds.
+    pub count: u32,
+    /// Encoding of `data`.
+    pub format: BatchFormat,
+    /// The encoded records.
+    pub data: Vec<u8>,
+}
+
+impl Batch {
+    /// A JSON-lines batch.
+    pub fn json_lines(stream: impl Into<String>, count: u32, data: Vec<u8>) -> Self {
+        Batch {
+            stream: stream.into(),
+            count,
+            format: BatchFormat::JsonLines,
+            data,
+        }
+    }
+
+    /// The records as lines (without the trailing `\n`).
+    pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        self.data
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.is_empty())
+    }
+}
+
+impl fmt::Debug for Batch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Batch")
+            .field("stream", &self.stream)
+            .field("count", &self.count)
+            .field("format", &self.format)
+            .field("bytes", &self.data.len())
+            .finish()
+    }
+}
+
+/// Where a stream is in a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamStatus {
+    /// The stream started.
+    Started,
+    /// The stream finished.
+    Complete,
+    /// The stream stopped before finishing.
+    Incomplete,
+}
+
+/// What a reader returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    /// Records of one stream.
+    Records(Batch),
+    /// State covering every record of the stream emitted before it.
+    State(StreamState),
+    /// A stream's status changed.
+    Status(String, StreamStatus),
+    /// A stream failed; the others go on.
+    StreamError(ConnectorError),
+}
+
+/// Log levels of the host `log` import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// Very detailed.
+    Trace,
+    /// For debugging.
+    Debug,
+    /// Normal progress.
+    Info,
+    /// Something looks wrong.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secret_fields_found_at_any_depth() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "user": {"type": "string"},
+                "password": {"type": "string", "secret": true},
+                "tls": {"type": "object", "properties": {
+                    "key": {"type": "string", "airbyte_secret": true}
+                }}
+            }
+        });
+        assert_eq!(secret_fields(&schema), vec!["password", "tls.key"]);
+    }
+
+    #[test]
+    fn batch_lines_skip_the_trailing_newline() {
+        let b = Batch::json_lines("s", 2, b"{\"a\":1}\n{\"a\":2}\n".to_vec());
+        let lines: Vec<_> = b.lines().collect();
+        assert_eq!(lines, vec![&b"{\"a\":1}"[..], &b"{\"a\":2}"[..]]);
+    }
+
+    #[test]
+    fn catalog_round_trips_through_json() {
+        let cat = ConfiguredCatalog {
+            streams: vec![ConfiguredStream {
+                sync_mode: SyncMode::Incremental,
+                cursor_field: Some("updated_at".into()),
+                ..ConfiguredStream::new("users")
+            }],
+        };
+        let text = serde_json::to_string(&cat).unwrap();
+        assert!(text.contains("\"sync_mode\":\"incremental\""));
+        let back: ConfiguredCatalog = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, cat);
+    }
+}
