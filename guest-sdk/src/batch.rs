@@ -93,6 +93,7 @@ impl BatchBuilder {
     }
 
     fn encode_error(&self, e: serde_json::Error) -> ConnectorError {
-        ConnectorError::data(format!("record cannot be encoded as JSON: {e}")).in_stream(&self.stream)
+        ConnectorError::data(format!("record cannot be encoded as JSON: {e}"))
+            .in_stream(&self.stream)
     }
 }

@@ -62,22 +62,29 @@
 //! ```
 
 mod batch;
-mod config;
 mod logging;
 pub mod native;
 mod state;
 
 pub use batch::BatchBuilder;
-pub use config::parse_config;
 pub use logging::log;
 pub use sluice_guest_macros::{export_destination, export_duplex, export_source};
 pub use sluice_protocol as protocol;
 pub use sluice_protocol::{
-    Batch, BatchFormat, Capabilities, Catalog, ConfiguredCatalog, ConfiguredStream,
-    ConnectorError, ErrorKind, Level, Message, Operation, OperationSchema, Relationship, Role,
-    Spec, StreamInfo, StreamState, StreamStatus, SyncMode, WriteMode,
+    Batch, BatchFormat, Capabilities, Catalog, ConfiguredCatalog, ConfiguredStream, ConnectorError,
+    ErrorKind, Level, Message, Operation, OperationSchema, Relationship, Role, Spec, StreamInfo,
+    StreamState, StreamStatus, SyncMode, WriteMode,
 };
 pub use state::State;
+
+/// Parse `text` as the config of a connector with `spec`: defaults from
+/// the schema filled in, validated (errors name the field and never echo
+/// secret values), then deserialised.
+pub fn parse_config<T: serde::de::DeserializeOwned>(spec: &Spec, text: &str) -> Result<T> {
+    let value = protocol::config::validated_config(&spec.config_schema, text)?;
+    serde_json::from_value(value)
+        .map_err(|e| ConnectorError::config(format!("config does not fit the connector: {e}")))
+}
 
 /// The result type of connector code.
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
@@ -106,7 +113,8 @@ pub trait Source: Connector {
     type Reader: Reader + 'static;
 
     /// Start reading the streams of `catalog`, resuming from `state`.
-    fn read(config: Self::Config, catalog: ConfiguredCatalog, state: State) -> Result<Self::Reader>;
+    fn read(config: Self::Config, catalog: ConfiguredCatalog, state: State)
+    -> Result<Self::Reader>;
 }
 
 /// Pulls messages out of a source: batches, state checkpoints, statuses.
@@ -207,8 +215,7 @@ pub mod __private {
 
     /// Parse JSON text the host sent, naming what it was on failure.
     pub fn parse_json(what: &str, text: &str) -> crate::Result<Value> {
-        serde_json::from_str(text).map_err(|e| {
-            crate::ConnectorError::data(format!("{what} is not valid JSON: {e}"))
-        })
+        serde_json::from_str(text)
+            .map_err(|e| crate::ConnectorError::data(format!("{what} is not valid JSON: {e}")))
     }
 }

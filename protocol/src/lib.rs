@@ -13,6 +13,8 @@
 //! assert_eq!(serde_json::to_string(&SyncMode::FullRefresh).unwrap(), "\"full_refresh\"");
 //! ```
 
+pub mod config;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;

@@ -1,30 +1,31 @@
-//! Config parsing: JSON text -> defaults applied -> validated against the
-//! spec's JSON Schema -> the connector's `Config` type.
+//! Config handling shared by host and guests: defaults from the spec's
+//! JSON Schema, validation with field paths, and secret redaction.
 
-use crate::{ConnectorError, Result};
-use serde::de::DeserializeOwned;
+use crate::{ConnectorError, secret_fields};
 use serde_json::Value;
-use sluice_protocol::{Spec, secret_fields};
 
-/// Parse `text` as the config of a connector with `spec`.
-///
-/// Top-level `default`s of the schema fill missing properties; every schema
-/// violation is reported with the field's path, and values of secret fields
-/// are never echoed.
-pub fn parse_config<T: DeserializeOwned>(spec: &Spec, text: &str) -> Result<T> {
-    let value = validated_config(&spec.config_schema, text)?;
-    serde_json::from_value(value)
-        .map_err(|e| ConnectorError::config(format!("config does not fit the connector: {e}")))
-}
+type Result<T> = std::result::Result<T, ConnectorError>;
+
+/// What stands in for a secret value wherever a config is shown.
+pub const REDACTED: &str = "**********";
 
 /// The config `text` with defaults applied, checked against `schema`.
-pub(crate) fn validated_config(schema: &Value, text: &str) -> Result<Value> {
+///
+/// Every schema violation is reported with the field's path (as
+/// ``config field `a.b`: ...``); values of secret fields are never echoed.
+pub fn validated_config(schema: &Value, text: &str) -> Result<Value> {
     let text = if text.trim().is_empty() { "{}" } else { text };
-    let mut value: Value = serde_json::from_str(text)
+    let value: Value = serde_json::from_str(text)
         .map_err(|e| ConnectorError::config(format!("config is not valid JSON: {e}")))?;
+    validate_config(schema, value)
+}
+
+/// [`validated_config`] for a config that is already a JSON value.
+pub fn validate_config(schema: &Value, mut value: Value) -> Result<Value> {
     apply_defaults(schema, &mut value);
-    let validator = jsonschema::validator_for(schema)
-        .map_err(|e| ConnectorError::internal(format!("the spec's config schema is invalid: {e}")))?;
+    let validator = jsonschema::validator_for(schema).map_err(|e| {
+        ConnectorError::internal(format!("the spec's config schema is invalid: {e}"))
+    })?;
     let secrets = secret_fields(schema);
     let problems: Vec<String> = validator
         .iter_errors(&value)
@@ -53,9 +54,51 @@ pub(crate) fn validated_config(schema: &Value, text: &str) -> Result<Value> {
     }
 }
 
+/// A copy of `config` with the value of every secret field of `schema`
+/// replaced by [`REDACTED`]: safe to log, store or print.
+pub fn redact(schema: &Value, config: &Value) -> Value {
+    let mut out = config.clone();
+    for path in secret_fields(schema) {
+        let mut node = &mut out;
+        let parts: Vec<&str> = path.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let Some(obj) = node.as_object_mut() else {
+                break;
+            };
+            if i + 1 == parts.len() {
+                if let Some(v) = obj.get_mut(*part) {
+                    *v = Value::String(REDACTED.into());
+                }
+                break;
+            }
+            match obj.get_mut(*part) {
+                Some(next) => node = next,
+                None => break,
+            }
+        }
+    }
+    out
+}
+
+/// The values of the secret fields of `config` (strings only, non-empty),
+/// so that text can be scrubbed of them.
+pub fn secret_values(schema: &Value, config: &Value) -> Vec<String> {
+    secret_fields(schema)
+        .iter()
+        .filter_map(|path| {
+            let pointer = format!("/{}", path.replace('.', "/"));
+            match config.pointer(&pointer)? {
+                Value::String(s) if !s.is_empty() => Some(s.clone()),
+                Value::Null => None,
+                other => Some(other.to_string()),
+            }
+        })
+        .collect()
+}
+
 /// Fill properties missing from `value` with their schema `default`, at any
 /// depth of nested objects.
-pub(crate) fn apply_defaults(schema: &Value, value: &mut Value) {
+pub fn apply_defaults(schema: &Value, value: &mut Value) {
     let (Some(props), Some(obj)) = (
         schema.get("properties").and_then(Value::as_object),
         value.as_object_mut(),
@@ -104,7 +147,11 @@ mod tests {
         assert_eq!(e.kind, crate::ErrorKind::Config);
         assert!(e.message.contains("config field `count`"), "{}", e.message);
         let e = validated_config(&schema(), r#"{"count": 2}"#).unwrap_err();
-        assert!(e.message.contains("\"path\" is a required property"), "{}", e.message);
+        assert!(
+            e.message.contains("\"path\" is a required property"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -115,8 +162,25 @@ mod tests {
     }
 
     #[test]
+    fn redaction_hides_secrets_only() {
+        let config = json!({"path": "/in", "token": "hunter2hunter2"});
+        assert_eq!(
+            redact(&schema(), &config),
+            json!({"path": "/in", "token": REDACTED})
+        );
+        assert_eq!(
+            secret_values(&schema(), &config),
+            vec!["hunter2hunter2".to_string()]
+        );
+    }
+
+    #[test]
     fn bad_json_is_a_config_error() {
         let e = validated_config(&schema(), "{nope").unwrap_err();
-        assert!(e.message.starts_with("config is not valid JSON"), "{}", e.message);
+        assert!(
+            e.message.starts_with("config is not valid JSON"),
+            "{}",
+            e.message
+        );
     }
 }

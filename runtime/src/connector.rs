@@ -1,0 +1,499 @@
+//! A loaded connector component and typed calls into it.
+//!
+//! Each operation runs in a fresh store built from the caller's
+//! [`Sandbox`]; every call gets its fuel and deadline, and a trap discards
+//! the instance (later calls return [`Error::Poisoned`]).
+
+use crate::bindings::{self, base, destination, source};
+use crate::engine::{Runtime, classify};
+use crate::error::{Call, Error, Result};
+use crate::sandbox::{Redactor, Sandbox, StoreData, store_data};
+use serde_json::Value;
+use sluice_protocol::{
+    Batch, Catalog, ConfiguredCatalog, Message, Operation, Role, Spec, StreamState,
+};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::OnceCell;
+use wasmtime::component::{InstancePre, ResourceAny};
+use wasmtime::{Store, UpdateDeadline};
+
+/// A connector component, compiled and ready to instantiate.
+#[derive(Clone)]
+pub struct Connector {
+    inner: Arc<ConnectorInner>,
+}
+
+struct ConnectorInner {
+    runtime: Runtime,
+    name: String,
+    path: PathBuf,
+    hash: String,
+    pre: InstancePre<StoreData>,
+    base: base::BaseIndices,
+    source: Option<source::SourceConnectorIndices>,
+    destination: Option<destination::DestinationConnectorIndices>,
+    spec: OnceCell<Spec>,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("name", &self.inner.name)
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+impl Connector {
+    pub(crate) fn new(
+        runtime: Runtime,
+        name: String,
+        (path, component, hash): (PathBuf, wasmtime::component::Component, String),
+    ) -> Result<Self> {
+        let pre = runtime.inner.linker.instantiate_pre(&component).map_err(|e| Error::NotAConnector {
+            path: path.clone(),
+            message: format!(
+                "it imports something the sandbox does not provide: {e:#} (connectors may import WASI 0.2 and sluice:connector/host only)"
+            ),
+        })?;
+        let base = base::BaseIndices::new(&pre).map_err(|e| Error::NotAConnector {
+            path: path.clone(),
+            message: format!(
+                "it does not export `sluice:connector/connector@{}` ({e:#}); was it built against another contract version?",
+                sluice_protocol::CONTRACT_VERSION
+            ),
+        })?;
+        let source = source::SourceConnectorIndices::new(&pre).ok();
+        let destination = destination::DestinationConnectorIndices::new(&pre).ok();
+        Ok(Connector {
+            inner: Arc::new(ConnectorInner {
+                runtime,
+                name,
+                path,
+                hash,
+                pre,
+                base,
+                source,
+                destination,
+                spec: OnceCell::new(),
+            }),
+        })
+    }
+
+    /// The connector's name (from its spec once known, else the file name).
+    pub fn name(&self) -> &str {
+        self.inner
+            .spec
+            .get()
+            .map(|s| s.name.as_str())
+            .unwrap_or(&self.inner.name)
+    }
+
+    /// The component file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// SHA-256 of the component, hex.
+    pub fn hash(&self) -> &str {
+        &self.inner.hash
+    }
+
+    /// Roles the component exports (not what its spec claims).
+    pub fn roles(&self) -> Vec<Role> {
+        let mut roles = Vec::new();
+        if self.inner.source.is_some() {
+            roles.push(Role::Source);
+        }
+        if self.inner.destination.is_some() {
+            roles.push(Role::Destination);
+        }
+        roles
+    }
+
+    async fn instance(&self, sandbox: &Sandbox, redactor: Redactor) -> Result<Instance> {
+        let name: Arc<str> = Arc::from(self.name());
+        let data = store_data(name.clone(), sandbox, redactor).await?;
+        let mut store = Store::new(&self.inner.runtime.inner.engine, data);
+        store.limiter(|d| &mut d.limiter);
+        store.epoch_deadline_callback(|mut ctx| {
+            let data = ctx.data_mut();
+            match data.deadline {
+                Some(deadline) if Instant::now() >= deadline => {
+                    data.deadline_hit = true;
+                    Err(wasmtime::Error::msg("deadline reached"))
+                }
+                // Let other tasks of the executor run, then check again next tick.
+                _ => Ok(UpdateDeadline::Yield(1)),
+            }
+        });
+        let mut instance = Instance {
+            connector: name,
+            store,
+            limits: sandbox.limits,
+            poisoned: false,
+            instance: None,
+        };
+        instance.begin(Call::Instantiate)?;
+        let result = self.inner.pre.instantiate_async(&mut instance.store).await;
+        let inst = instance.finish(Call::Instantiate, result)?;
+        instance.instance = Some(inst);
+        Ok(instance)
+    }
+
+    /// The connector's spec (asked once, then remembered).
+    pub async fn spec(&self, sandbox: &Sandbox) -> Result<Spec> {
+        self.inner
+            .spec
+            .get_or_try_init(|| async {
+                let mut inst = self.instance(sandbox, Redactor::default()).await?;
+                let base = inst.base(&self.inner.base)?;
+                inst.begin(Call::Spec)?;
+                let r = base
+                    .sluice_connector_connector()
+                    .call_spec(&mut inst.store)
+                    .await;
+                let spec = inst.finish(Call::Spec, r)?;
+                bindings::spec_in(spec).map_err(|message| Error::Protocol {
+                    connector: self.inner.name.clone(),
+                    call: Call::Spec,
+                    message,
+                })
+            })
+            .await
+            .cloned()
+    }
+
+    /// Validate `config` against the spec's schema, with defaults applied.
+    /// The error names the field and never echoes a secret value.
+    pub async fn validate_config(&self, sandbox: &Sandbox, config: &Value) -> Result<Value> {
+        let spec = self.spec(sandbox).await?;
+        sluice_protocol::config::validate_config(&spec.config_schema, config.clone()).map_err(
+            |error| Error::Connector {
+                connector: self.name().to_string(),
+                call: Call::Check,
+                error,
+            },
+        )
+    }
+
+    /// A redactor for the secret values of `config`.
+    async fn redactor(&self, sandbox: &Sandbox, config: &Value) -> Result<Redactor> {
+        let spec = self.spec(sandbox).await?;
+        Ok(Redactor::new(sluice_protocol::config::secret_values(
+            &spec.config_schema,
+            config,
+        )))
+    }
+
+    /// `check(config)`: validate the config, then ask the connector whether
+    /// it can reach its system.
+    pub async fn check(&self, sandbox: &Sandbox, config: &Value) -> Result<()> {
+        let config = self.validate_config(sandbox, config).await?;
+        let mut inst = self
+            .instance(sandbox, self.redactor(sandbox, &config).await?)
+            .await?;
+        let base = inst.base(&self.inner.base)?;
+        inst.begin(Call::Check)?;
+        let r = base
+            .sluice_connector_connector()
+            .call_check(&mut inst.store, &config.to_string())
+            .await;
+        inst.finish_value(Call::Check, r)
+    }
+
+    /// `discover(config)`: the streams the connector offers.
+    pub async fn discover(&self, sandbox: &Sandbox, config: &Value) -> Result<Catalog> {
+        let config = self.validate_config(sandbox, config).await?;
+        let mut inst = self
+            .instance(sandbox, self.redactor(sandbox, &config).await?)
+            .await?;
+        let base = inst.base(&self.inner.base)?;
+        inst.begin(Call::Discover)?;
+        let r = base
+            .sluice_connector_connector()
+            .call_discover(&mut inst.store, &config.to_string())
+            .await;
+        let catalog = inst.finish_value(Call::Discover, r)?;
+        bindings::catalog_in(catalog).map_err(|message| inst.protocol(Call::Discover, message))
+    }
+
+    /// Open a reader over `catalog`, resuming from `state`.
+    pub async fn read(
+        &self,
+        sandbox: &Sandbox,
+        config: &Value,
+        catalog: &ConfiguredCatalog,
+        state: &[StreamState],
+    ) -> Result<SourceReader> {
+        let indices = self.inner.source.as_ref().ok_or_else(|| Error::WrongRole {
+            connector: self.name().to_string(),
+            expected: "source",
+        })?;
+        let config = self.validate_config(sandbox, config).await?;
+        let mut inst = self
+            .instance(sandbox, self.redactor(sandbox, &config).await?)
+            .await?;
+        let exports = indices
+            .load(
+                &mut inst.store,
+                inst.instance.as_ref().expect("instantiated"),
+            )
+            .map_err(|e| inst.protocol(Call::Read, format!("{e:#}")))?;
+        let state: Vec<bindings::t::StreamState> = state
+            .iter()
+            .map(|s| bindings::t::StreamState {
+                stream: s.stream.clone(),
+                state: s.state.to_string(),
+            })
+            .collect();
+        inst.begin(Call::Read)?;
+        let r = exports
+            .sluice_connector_source()
+            .call_read(
+                &mut inst.store,
+                &config.to_string(),
+                &bindings::configured_catalog_out(catalog),
+                &state,
+            )
+            .await;
+        let reader = inst.finish_value(Call::Read, r)?;
+        Ok(SourceReader {
+            inst,
+            exports,
+            reader: Some(reader),
+        })
+    }
+
+    /// Open a writer for `catalog`.
+    pub async fn write(
+        &self,
+        sandbox: &Sandbox,
+        config: &Value,
+        catalog: &ConfiguredCatalog,
+    ) -> Result<DestinationWriter> {
+        let indices = self
+            .inner
+            .destination
+            .as_ref()
+            .ok_or_else(|| Error::WrongRole {
+                connector: self.name().to_string(),
+                expected: "destination",
+            })?;
+        let config = self.validate_config(sandbox, config).await?;
+        let mut inst = self
+            .instance(sandbox, self.redactor(sandbox, &config).await?)
+            .await?;
+        let exports = indices
+            .load(
+                &mut inst.store,
+                inst.instance.as_ref().expect("instantiated"),
+            )
+            .map_err(|e| inst.protocol(Call::Write, format!("{e:#}")))?;
+        inst.begin(Call::Write)?;
+        let r = exports
+            .sluice_connector_destination()
+            .call_write(
+                &mut inst.store,
+                &config.to_string(),
+                &bindings::configured_catalog_out(catalog),
+            )
+            .await;
+        let writer = inst.finish_value(Call::Write, r)?;
+        Ok(DestinationWriter {
+            inst,
+            exports,
+            writer: Some(writer),
+        })
+    }
+}
+
+/// One live instance in its own store.
+struct Instance {
+    connector: Arc<str>,
+    store: Store<StoreData>,
+    limits: crate::Limits,
+    poisoned: bool,
+    instance: Option<wasmtime::component::Instance>,
+}
+
+impl Instance {
+    fn base(&mut self, indices: &base::BaseIndices) -> Result<base::Base> {
+        let instance = self.instance.as_ref().expect("instantiated");
+        indices
+            .load(&mut self.store, instance)
+            .map_err(|e| self.protocol(Call::Spec, format!("{e:#}")))
+    }
+
+    fn protocol(&self, call: Call, message: String) -> Error {
+        Error::Protocol {
+            connector: self.connector.to_string(),
+            call,
+            message,
+        }
+    }
+
+    /// Arm the fuel and the deadline for one call.
+    fn begin(&mut self, _call: Call) -> Result<()> {
+        if self.poisoned {
+            return Err(Error::Poisoned {
+                connector: self.connector.to_string(),
+            });
+        }
+        self.store
+            .set_fuel(self.limits.fuel)
+            .map_err(|e| Error::Engine(e.to_string()))?;
+        self.store.data_mut().deadline = Some(Instant::now() + self.limits.timeout());
+        self.store.set_epoch_deadline(1);
+        Ok(())
+    }
+
+    /// Map a call's outcome; a trap poisons the instance.
+    fn finish<T>(&mut self, call: Call, result: wasmtime::Result<T>) -> Result<T> {
+        self.store.data_mut().deadline = None;
+        result.map_err(|e| {
+            self.poisoned = true;
+            let limits = self.limits;
+            let err = classify(&self.connector, call, self.store.data_mut(), &limits, e);
+            tracing::debug!(connector = %self.connector, %call, "instance discarded: {err}");
+            err
+        })
+    }
+
+    /// [`Self::finish`] for calls that return `result<T, connector-error>`.
+    fn finish_value<T>(
+        &mut self,
+        call: Call,
+        result: wasmtime::Result<Result<T, bindings::t::ConnectorError>>,
+    ) -> Result<T> {
+        let redactor = self.store.data().redactor.clone();
+        self.finish(call, result)?.map_err(|e| {
+            let mut error = bindings::error_in(e);
+            error.message = redactor.scrub(&error.message);
+            Error::Connector {
+                connector: self.connector.to_string(),
+                call,
+                error,
+            }
+        })
+    }
+}
+
+/// A source's open reader.
+pub struct SourceReader {
+    inst: Instance,
+    exports: source::SourceConnector,
+    reader: Option<ResourceAny>,
+}
+
+impl std::fmt::Debug for SourceReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceReader")
+            .field("connector", &self.inst.connector)
+            .finish()
+    }
+}
+
+impl SourceReader {
+    /// The next messages, or `None` once every stream is done.
+    pub async fn next(&mut self) -> Result<Option<Vec<Message>>> {
+        let reader = self.reader.ok_or_else(|| Error::Poisoned {
+            connector: self.inst.connector.to_string(),
+        })?;
+        self.inst.begin(Call::Next)?;
+        let r = self
+            .exports
+            .sluice_connector_source()
+            .reader()
+            .call_next(&mut self.inst.store, reader)
+            .await;
+        let Some(messages) = self.inst.finish_value(Call::Next, r)? else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(messages.len());
+        for m in messages {
+            out.push(bindings::message_in(m).map_err(|msg| self.inst.protocol(Call::Next, msg))?);
+        }
+        Ok(Some(out))
+    }
+
+    /// Drop the reader resource inside the guest.
+    pub async fn close(mut self) -> Result<()> {
+        if let Some(reader) = self.reader.take()
+            && !self.inst.poisoned
+        {
+            self.inst.begin(Call::Next)?;
+            let r = reader.resource_drop_async(&mut self.inst.store).await;
+            self.inst.finish(Call::Next, r)?;
+        }
+        Ok(())
+    }
+}
+
+/// A destination's open writer.
+pub struct DestinationWriter {
+    inst: Instance,
+    exports: destination::DestinationConnector,
+    writer: Option<ResourceAny>,
+}
+
+impl std::fmt::Debug for DestinationWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DestinationWriter")
+            .field("connector", &self.inst.connector)
+            .finish()
+    }
+}
+
+impl DestinationWriter {
+    fn writer(&self) -> Result<ResourceAny> {
+        self.writer.ok_or_else(|| Error::Poisoned {
+            connector: self.inst.connector.to_string(),
+        })
+    }
+
+    /// Apply one batch.
+    pub async fn write(&mut self, batch: Batch, op: Operation) -> Result<()> {
+        let writer = self.writer()?;
+        self.inst.begin(Call::WriteBatch)?;
+        let r = self
+            .exports
+            .sluice_connector_destination()
+            .writer()
+            .call_write(
+                &mut self.inst.store,
+                writer,
+                &bindings::batch_out(batch),
+                bindings::operation_out(op),
+            )
+            .await;
+        self.inst.finish_value(Call::WriteBatch, r)
+    }
+
+    /// Make everything written so far durable.
+    pub async fn commit(&mut self) -> Result<()> {
+        let writer = self.writer()?;
+        self.inst.begin(Call::Commit)?;
+        let r = self
+            .exports
+            .sluice_connector_destination()
+            .writer()
+            .call_commit(&mut self.inst.store, writer)
+            .await;
+        self.inst.finish_value(Call::Commit, r)
+    }
+
+    /// Drop the writer resource inside the guest (without committing).
+    pub async fn close(mut self) -> Result<()> {
+        if let Some(writer) = self.writer.take()
+            && !self.inst.poisoned
+        {
+            self.inst.begin(Call::Commit)?;
+            let r = writer.resource_drop_async(&mut self.inst.store).await;
+            self.inst.finish(Call::Commit, r)?;
+        }
+        Ok(())
+    }
+}

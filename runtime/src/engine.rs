@@ -1,0 +1,331 @@
+//! The one wasmtime engine of a process: its config (component model, fuel,
+//! epoch interruption), the epoch ticker, the linker with WASI and the host
+//! `log` import, and the on-disk cache of precompiled components.
+
+use crate::bindings;
+use crate::connector::Connector;
+use crate::error::{Call, Error, Result};
+use crate::sandbox::StoreData;
+use sha2::{Digest, Sha256};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+/// How often the engine's epoch advances: the granularity of deadlines and
+/// of yielding to other tasks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The embeddable runtime: load connectors, then call them.
+///
+/// Cheap to clone; one per process is enough.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), sluice_runtime::Error> {
+/// use sluice_runtime::{Runtime, Sandbox};
+/// let runtime = Runtime::builder().build()?;
+/// let faker = runtime.load("sluice_source_faker.wasm").await?;
+/// let spec = faker.spec(&Sandbox::default()).await?;
+/// println!("{} {}", spec.name, spec.version);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<StoreData>,
+    cache: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("cache", &self.inner.cache)
+            .finish()
+    }
+}
+
+/// Settings of a [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct RuntimeBuilder {
+    cache: Option<PathBuf>,
+}
+
+impl Default for RuntimeBuilder {
+    fn default() -> Self {
+        RuntimeBuilder {
+            cache: default_cache_dir(),
+        }
+    }
+}
+
+/// `$SLUICE_CACHE_DIR`, else `$XDG_CACHE_HOME/sluice`, else `~/.cache/sluice`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("SLUICE_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(dir).join("sluice"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("sluice"))
+}
+
+impl RuntimeBuilder {
+    /// Cache precompiled components in `dir` (`None`: compile every time).
+    pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.cache = dir;
+        self
+    }
+
+    /// Build the runtime and start its epoch ticker.
+    pub fn build(self) -> Result<Runtime> {
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .parallel_compilation(true)
+            .cranelift_opt_level(wasmtime::OptLevel::Speed);
+        let engine = Engine::new(&config).map_err(|e| Error::Engine(e.to_string()))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| Error::Engine(e.to_string()))?;
+        bindings::host::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |d| d)
+            .map_err(|e| Error::Engine(e.to_string()))?;
+        start_ticker(&engine);
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                cache: self.cache,
+            }),
+        })
+    }
+}
+
+/// Advance the epoch every [`EPOCH_TICK`] until the engine is dropped.
+fn start_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("sluice-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => return,
+                }
+            }
+        })
+        .expect("spawn the epoch ticker thread");
+}
+
+/// Feeds `Hash` output into SHA-256, to turn the engine's compatibility
+/// hash into a stable cache-key part.
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn finish(&self) -> u64 {
+        0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}
+
+impl Runtime {
+    /// A runtime with the default settings.
+    pub fn new() -> Result<Self> {
+        Self::builder().build()
+    }
+
+    /// Settings for a runtime.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// The cache directory, if caching is on.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.inner.cache.as_deref()
+    }
+
+    fn engine_key(&self) -> String {
+        let mut h = Sha256Hasher(Sha256::new());
+        self.inner
+            .engine
+            .precompile_compatibility_hash()
+            .hash(&mut h);
+        hex::encode(&h.0.finalize()[..12])
+    }
+
+    /// Load the component at `path`, compiling it on first use and mapping
+    /// the cached artifact afterwards.
+    pub async fn load(&self, path: impl AsRef<Path>) -> Result<Connector> {
+        let path = path.as_ref().to_path_buf();
+        let bytes = tokio::fs::read(&path).await.map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let name = path
+            .file_stem()
+            .map(|s| {
+                s.to_string_lossy()
+                    .trim_start_matches("sluice_")
+                    .replace('_', "-")
+            })
+            .unwrap_or_else(|| "connector".into());
+        let rt = self.clone();
+        let component = tokio::task::spawn_blocking(move || rt.compile_cached(&path, &bytes))
+            .await
+            .map_err(|e| Error::Engine(e.to_string()))??;
+        Connector::new(self.clone(), name, component)
+    }
+
+    fn compile_cached(&self, path: &Path, bytes: &[u8]) -> Result<(PathBuf, Component, String)> {
+        let not_a_connector = |message: String| Error::NotAConnector {
+            path: path.to_path_buf(),
+            message,
+        };
+        if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+            return Err(not_a_connector("not a WebAssembly file".into()));
+        }
+        let hash = hex::encode(Sha256::digest(bytes));
+        let engine = &self.inner.engine;
+        let cached = self
+            .inner
+            .cache
+            .as_ref()
+            .map(|dir| dir.join(format!("{}-{}.cwasm", &hash[..32], self.engine_key())));
+        if let Some(file) = cached.as_ref().filter(|f| f.is_file()) {
+            let started = Instant::now();
+            // SAFETY: files in the cache are written only by `precompile_component`
+            // of an engine with the same compatibility hash (part of the name), and
+            // are keyed by the component's content hash.
+            match unsafe { Component::deserialize_file(engine, file) } {
+                Ok(component) => {
+                    tracing::debug!(
+                        component = %path.display(),
+                        cache = %file.display(),
+                        micros = started.elapsed().as_micros() as u64,
+                        "loaded precompiled component from cache (no compile)"
+                    );
+                    return Ok((path.to_path_buf(), component, hash));
+                }
+                Err(e) => {
+                    tracing::warn!(cache = %file.display(), "ignoring unusable cache entry: {e}")
+                }
+            }
+        }
+        let started = Instant::now();
+        let artifact = engine
+            .precompile_component(bytes)
+            .map_err(|e| not_a_connector(format!("{e:#}")))?;
+        tracing::info!(
+            component = %path.display(),
+            millis = started.elapsed().as_millis() as u64,
+            "compiled component"
+        );
+        if let Some(file) = &cached {
+            if let Err(e) = write_atomically(file, &artifact) {
+                tracing::warn!(cache = %file.display(), "cannot write the compile cache: {e}");
+            }
+        }
+        // SAFETY: `artifact` was produced just above by this engine.
+        let component = unsafe { Component::deserialize(engine, &artifact) }
+            .map_err(|e| Error::Engine(format!("{e:#}")))?;
+        Ok((path.to_path_buf(), component, hash))
+    }
+}
+
+fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        file.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, file)
+}
+
+/// Classify a wasmtime error raised during `call` into a runtime error.
+pub(crate) fn classify(
+    connector: &str,
+    call: Call,
+    data: &mut StoreData,
+    limits: &crate::Limits,
+    err: wasmtime::Error,
+) -> Error {
+    use crate::error::Limit;
+    let connector = connector.to_string();
+    if data.deadline_hit {
+        data.deadline_hit = false;
+        return Error::Limit {
+            connector,
+            call,
+            limit: Limit::Deadline {
+                millis: limits.timeout_ms,
+            },
+        };
+    }
+    if let Some(limit) = data.limiter.hit.take() {
+        return Error::Limit {
+            connector,
+            call,
+            limit,
+        };
+    }
+    match err.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::OutOfFuel) => Error::Limit {
+            connector,
+            call,
+            limit: Limit::Fuel {
+                per_call: limits.fuel,
+            },
+        },
+        Some(wasmtime::Trap::Interrupt) => Error::Limit {
+            connector,
+            call,
+            limit: Limit::Deadline {
+                millis: limits.timeout_ms,
+            },
+        },
+        Some(wasmtime::Trap::StackOverflow) => Error::Limit {
+            connector,
+            call,
+            limit: Limit::Stack,
+        },
+        other => {
+            let tail = data.stderr.tail();
+            let what = match other {
+                Some(trap) => trap.to_string(),
+                None => data.redactor.scrub(&format!("{err:#}")),
+            };
+            let message = if tail.is_empty() {
+                what
+            } else {
+                let last = tail
+                    .lines()
+                    .rev()
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join(" | ");
+                format!("{what}; connector stderr: {last}")
+            };
+            Error::Trap {
+                connector,
+                call,
+                message,
+            }
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! Errors of the runtime: each names the connector, the call and what broke.
+
+use sluice_protocol::ConnectorError;
+use std::fmt;
+use std::path::PathBuf;
+
+/// A connector operation, as named in errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// Loading and compiling the component.
+    Load,
+    /// Instantiating the component in a fresh sandbox.
+    Instantiate,
+    /// `spec()`.
+    Spec,
+    /// `check(config)`.
+    Check,
+    /// `discover(config)`.
+    Discover,
+    /// `read(...)` that opens a reader.
+    Read,
+    /// `reader.next()`.
+    Next,
+    /// `write(...)` that opens a writer.
+    Write,
+    /// `writer.write(batch)`.
+    WriteBatch,
+    /// `writer.commit()`.
+    Commit,
+}
+
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Call::Load => "load",
+            Call::Instantiate => "instantiate",
+            Call::Spec => "spec",
+            Call::Check => "check",
+            Call::Discover => "discover",
+            Call::Read => "read",
+            Call::Next => "reader.next",
+            Call::Write => "write",
+            Call::WriteBatch => "writer.write",
+            Call::Commit => "writer.commit",
+        })
+    }
+}
+
+/// A sandbox limit a connector ran into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Limit {
+    /// The call used up its fuel (instructions).
+    Fuel {
+        /// Fuel granted per call.
+        per_call: u64,
+    },
+    /// The call ran past its wall-clock deadline.
+    Deadline {
+        /// The deadline, in milliseconds.
+        millis: u64,
+    },
+    /// The guest asked for more linear memory than allowed.
+    Memory {
+        /// The limit, in bytes.
+        limit: usize,
+        /// What the guest asked for, in bytes.
+        requested: usize,
+    },
+    /// The guest's call stack overflowed.
+    Stack,
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Limit::Fuel { per_call } => write!(f, "fuel limit of {per_call} units per call"),
+            Limit::Deadline { millis } => write!(f, "deadline of {millis} ms per call"),
+            Limit::Memory { limit, requested } => write!(
+                f,
+                "memory limit of {} MiB (asked for {} MiB)",
+                limit / (1 << 20),
+                requested.div_ceil(1 << 20)
+            ),
+            Limit::Stack => f.write_str("stack limit (call stack exhausted)"),
+        }
+    }
+}
+
+/// Errors of the runtime.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The component file could not be read.
+    #[error("cannot read component `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a usable component of this contract.
+    #[error("`{path}` is not a sluice connector component: {message}")]
+    NotAConnector {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A source was needed and the component is not one (or vice versa).
+    #[error(
+        "connector `{connector}` is not a {expected}: it does not export `sluice:connector/{expected}`"
+    )]
+    WrongRole {
+        /// The connector.
+        connector: String,
+        /// `source` or `destination`.
+        expected: &'static str,
+    },
+    /// The connector returned an error value.
+    #[error("connector `{connector}` failed in {call}: {error}")]
+    Connector {
+        /// The connector.
+        connector: String,
+        /// The call.
+        call: Call,
+        /// Its error.
+        error: ConnectorError,
+    },
+    /// The connector hit a sandbox limit and was stopped.
+    #[error("connector `{connector}` was stopped in {call}: it hit the {limit}")]
+    Limit {
+        /// The connector.
+        connector: String,
+        /// The call.
+        call: Call,
+        /// The limit.
+        limit: Limit,
+    },
+    /// The connector trapped (a panic, an abort, a bug).
+    #[error("connector `{connector}` crashed in {call}: {message}")]
+    Trap {
+        /// The connector.
+        connector: String,
+        /// The call.
+        call: Call,
+        /// The trap, plus the guest's last stderr output when there is some.
+        message: String,
+    },
+    /// The connector broke the contract (e.g. invalid JSON where JSON is due).
+    #[error("connector `{connector}` broke the contract in {call}: {message}")]
+    Protocol {
+        /// The connector.
+        connector: String,
+        /// The call.
+        call: Call,
+        /// What was wrong.
+        message: String,
+    },
+    /// An instance that trapped was used again.
+    #[error("connector `{connector}` cannot be called again after it was stopped; start a new run")]
+    Poisoned {
+        /// The connector.
+        connector: String,
+    },
+    /// A grant could not be applied (a missing directory, an unresolvable host).
+    #[error("cannot grant {what} to connector `{connector}`: {message}")]
+    Grant {
+        /// The connector.
+        connector: String,
+        /// The grant.
+        what: String,
+        /// Why.
+        message: String,
+    },
+    /// A pipeline file or its catalog is wrong.
+    #[error("{file}: {message}")]
+    Pipeline {
+        /// The pipeline file (or `pipeline` when built in code).
+        file: String,
+        /// What is wrong, naming the key or stream.
+        message: String,
+    },
+    /// The state store failed or is not a sluice state store.
+    #[error("state store `{path}`: {message}")]
+    State {
+        /// The store file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The engine itself failed (out of OS resources, a wasmtime bug).
+    #[error("engine error: {0}")]
+    Engine(String),
+}
+
+impl Error {
+    /// The connector's error value, if the connector returned one.
+    pub fn connector_error(&self) -> Option<&ConnectorError> {
+        match self {
+            Error::Connector { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The limit hit, if a limit stopped the connector.
+    pub fn limit(&self) -> Option<&Limit> {
+        match self {
+            Error::Limit { limit, .. } => Some(limit),
+            _ => None,
+        }
+    }
+}
+
+/// The result type of the runtime.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

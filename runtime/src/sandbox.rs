@@ -1,0 +1,408 @@
+//! The sandbox of one connector run: what it is granted (directories,
+//! network endpoints, env vars), its limits (memory, fuel, deadline), and
+//! the per-store host state built from them. Deny by default: a connector
+//! with an empty [`Grants`] sees no file, no network and no environment.
+
+use crate::error::{Error, Limit, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::sockets::SocketAddrUse;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// A host directory made visible to the connector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirGrant {
+    /// The directory on the host.
+    pub host: PathBuf,
+    /// Where the connector sees it, e.g. `/data`.
+    pub guest: String,
+    /// Whether the connector may write (read-only otherwise).
+    #[serde(default)]
+    pub write: bool,
+}
+
+/// What a connector may touch. Everything else is denied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// Directories, read-only unless `write`.
+    #[serde(default)]
+    pub dirs: Vec<DirGrant>,
+    /// `host:port` endpoints it may connect to (after name lookup).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Environment variables it sees, with their values.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// Resource limits of a connector, applied to every call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Linear memory per memory of the component, in MiB.
+    pub memory_mib: u64,
+    /// Fuel (roughly, wasm instructions) per call.
+    pub fuel: u64,
+    /// Wall-clock time per call, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_mib: 512,
+            fuel: 200_000_000_000,
+            timeout_ms: 120_000,
+        }
+    }
+}
+
+impl Limits {
+    /// The per-call deadline.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+/// Grants plus limits: everything that shapes one connector's sandbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sandbox {
+    /// What it may touch.
+    #[serde(default)]
+    pub grants: Grants,
+    /// How much it may use.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Replaces secret values in text that leaves the sandbox (guest logs,
+/// stderr, error messages).
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    secrets: Arc<Vec<String>>,
+}
+
+impl Redactor {
+    /// A redactor for these secret values (short ones are ignored: a
+    /// two-letter secret would blank out ordinary words).
+    pub fn new(secrets: Vec<String>) -> Self {
+        let mut secrets: Vec<String> = secrets.into_iter().filter(|s| s.len() >= 4).collect();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Redactor {
+            secrets: Arc::new(secrets),
+        }
+    }
+
+    /// `text` with every secret value replaced.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in self.secrets.iter() {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), sluice_protocol::config::REDACTED);
+            }
+        }
+        out
+    }
+}
+
+/// Records which limit stopped the guest, so a trap can be named.
+#[derive(Debug)]
+pub(crate) struct Limiter {
+    max_memory: usize,
+    pub(crate) hit: Option<Limit>,
+}
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_memory {
+            self.hit = Some(Limit::Memory {
+                limit: self.max_memory,
+                requested: desired,
+            });
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}
+
+/// Guest output (stdout/stderr) goes into `tracing`, line by line, up to a
+/// byte budget; the tail of stderr is kept to explain a crash.
+#[derive(Clone)]
+pub(crate) struct GuestOutput {
+    inner: Arc<Mutex<OutputState>>,
+}
+
+struct OutputState {
+    connector: Arc<str>,
+    stream: &'static str,
+    line: Vec<u8>,
+    budget: usize,
+    tail: Vec<u8>,
+    redactor: Redactor,
+}
+
+const OUTPUT_BUDGET: usize = 8 << 20;
+const TAIL: usize = 2048;
+
+impl GuestOutput {
+    fn new(connector: Arc<str>, stream: &'static str, redactor: Redactor) -> Self {
+        GuestOutput {
+            inner: Arc::new(Mutex::new(OutputState {
+                connector,
+                stream,
+                line: Vec::new(),
+                budget: OUTPUT_BUDGET,
+                tail: Vec::new(),
+                redactor,
+            })),
+        }
+    }
+
+    /// The last bytes the guest wrote, scrubbed of secrets.
+    pub(crate) fn tail(&self) -> String {
+        let state = self.inner.lock().expect("output lock");
+        state
+            .redactor
+            .scrub(String::from_utf8_lossy(&state.tail).trim())
+    }
+
+    fn write(&self, buf: &[u8]) {
+        let mut s = self.inner.lock().expect("output lock");
+        s.tail.extend_from_slice(buf);
+        if s.tail.len() > TAIL {
+            let cut = s.tail.len() - TAIL;
+            s.tail.drain(..cut);
+        }
+        if s.budget == 0 {
+            return;
+        }
+        let take = buf.len().min(s.budget);
+        s.budget -= take;
+        s.line.extend_from_slice(&buf[..take]);
+        while let Some(pos) = s.line.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = s.line.drain(..=pos).collect();
+            let text = s.redactor.scrub(String::from_utf8_lossy(&line).trim_end());
+            tracing::info!(target: "sluice::guest", connector = %s.connector, stream = s.stream, "{text}");
+        }
+        if s.budget == 0 {
+            tracing::warn!(target: "sluice::guest", connector = %s.connector,
+                "connector wrote more than {} MiB to {}; further output is dropped", OUTPUT_BUDGET >> 20, s.stream);
+        }
+    }
+}
+
+impl IsTerminal for GuestOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestOutput {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl tokio::io::AsyncWrite for GuestOutput {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.write(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Host state of one store: WASI context, limits, logs.
+pub(crate) struct StoreData {
+    pub(crate) connector: Arc<str>,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: Limiter,
+    /// When the current call must end.
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) deadline_hit: bool,
+    pub(crate) stderr: GuestOutput,
+    pub(crate) redactor: Redactor,
+    log_budget: usize,
+}
+
+impl WasiView for StoreData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+const LOG_BUDGET: usize = 16 << 20;
+
+impl crate::bindings::host::Host for StoreData {
+    fn log(&mut self, level: crate::bindings::host::Level, message: String) {
+        if self.log_budget == 0 {
+            return;
+        }
+        self.log_budget = self.log_budget.saturating_sub(message.len());
+        let message = self.redactor.scrub(&message);
+        let c = &*self.connector;
+        match crate::bindings::level_in(level) {
+            sluice_protocol::Level::Trace => {
+                tracing::trace!(target: "sluice::guest", connector = c, "{message}")
+            }
+            sluice_protocol::Level::Debug => {
+                tracing::debug!(target: "sluice::guest", connector = c, "{message}")
+            }
+            sluice_protocol::Level::Info => {
+                tracing::info!(target: "sluice::guest", connector = c, "{message}")
+            }
+            sluice_protocol::Level::Warn => {
+                tracing::warn!(target: "sluice::guest", connector = c, "{message}")
+            }
+            sluice_protocol::Level::Error => {
+                tracing::error!(target: "sluice::guest", connector = c, "{message}")
+            }
+        }
+        if self.log_budget == 0 {
+            tracing::warn!(target: "sluice::guest", connector = c,
+                "connector logged more than {} MiB; further logs are dropped", LOG_BUDGET >> 20);
+        }
+    }
+}
+
+/// Resolve granted `host:port` pairs to the socket addresses a connector may
+/// connect to.
+async fn resolve_hosts(connector: &str, hosts: &[String]) -> Result<HashSet<SocketAddr>> {
+    let mut allowed = HashSet::new();
+    for host in hosts {
+        let addrs = tokio::net::lookup_host(host.as_str())
+            .await
+            .map_err(|e| Error::Grant {
+                connector: connector.to_string(),
+                what: format!("network endpoint `{host}` (expected host:port)"),
+                message: e.to_string(),
+            })?;
+        allowed.extend(addrs);
+    }
+    Ok(allowed)
+}
+
+/// Build the host state for one store from `sandbox`.
+pub(crate) async fn store_data(
+    connector: Arc<str>,
+    sandbox: &Sandbox,
+    redactor: Redactor,
+) -> Result<StoreData> {
+    let mut b = WasiCtxBuilder::new();
+    let stdout = GuestOutput::new(connector.clone(), "stdout", redactor.clone());
+    let stderr = GuestOutput::new(connector.clone(), "stderr", redactor.clone());
+    b.stdout(stdout).stderr(stderr.clone());
+    for (k, v) in &sandbox.grants.env {
+        b.env(k, v);
+    }
+    for dir in &sandbox.grants.dirs {
+        let perms = if dir.write {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        };
+        b.preopened_dir(&dir.host, &dir.guest, perms)
+            .map_err(|e| Error::Grant {
+                connector: connector.to_string(),
+                what: format!("directory `{}` as `{}`", dir.host.display(), dir.guest),
+                message: e.to_string(),
+            })?;
+    }
+    if !sandbox.grants.hosts.is_empty() {
+        let allowed = Arc::new(resolve_hosts(&connector, &sandbox.grants.hosts).await?);
+        b.allow_tcp(true)
+            .allow_udp(false)
+            .allow_ip_name_lookup(true);
+        let name = connector.clone();
+        b.socket_addr_check(move |addr, use_| {
+            let ok = match use_ {
+                // connect() first binds implicitly to the wildcard address.
+                SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
+                SocketAddrUse::TcpConnect => allowed.contains(&addr),
+                _ => false,
+            };
+            if !ok {
+                tracing::warn!(connector = %name, %addr, ?use_, "network access denied: not granted");
+            }
+            Box::pin(async move { ok })
+        });
+    } else {
+        b.allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+    }
+    Ok(StoreData {
+        connector,
+        wasi: b.build(),
+        table: ResourceTable::new(),
+        limiter: Limiter {
+            max_memory: (sandbox.limits.memory_mib as usize).saturating_mul(1 << 20),
+            hit: None,
+        },
+        deadline: None,
+        deadline_hit: false,
+        stderr,
+        redactor,
+        log_budget: LOG_BUDGET,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redactor_replaces_long_secrets_only() {
+        let r = Redactor::new(vec!["s3cr3t-token".into(), "ab".into()]);
+        assert_eq!(
+            r.scrub("auth with s3cr3t-token failed for ab"),
+            "auth with ********** failed for ab"
+        );
+    }
+
+    #[test]
+    fn limits_deserialize_with_defaults() {
+        let l: Limits = toml::from_str("memory_mib = 64").unwrap();
+        assert_eq!(l.memory_mib, 64);
+        assert_eq!(l.timeout_ms, Limits::default().timeout_ms);
+        assert!(toml::from_str::<Limits>("memory = 64").is_err());
+    }
+}

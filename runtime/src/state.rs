@@ -1,0 +1,418 @@
+//! Sync state in redb: per-stream checkpoints and run history, per pipeline.
+//!
+//! Every table is a `const TableDefinition` here. A checkpoint is written in
+//! one transaction, and the pipeline writes it only after the destination's
+//! `commit()` covered every record before it.
+//!
+//! ```
+//! use sluice_runtime::state::StateStore;
+//! use std::collections::BTreeMap;
+//! let store = StateStore::in_memory().unwrap();
+//! let mut checkpoint = BTreeMap::new();
+//! checkpoint.insert("users".to_string(), serde_json::json!({"cursor": 5}));
+//! store.commit_checkpoint("demo", &checkpoint).unwrap();
+//! assert_eq!(store.stream_states("demo").unwrap()[0].state["cursor"], 5);
+//! ```
+
+use crate::error::{Error, Result};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sluice_protocol::StreamState;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// `"format"` -> the store format, to recognise a sluice store.
+const META: TableDefinition<&str, &str> = TableDefinition::new("sluice_meta");
+/// `(pipeline, stream)` -> [`SavedState`] as JSON.
+const STREAM_STATE: TableDefinition<(&str, &str), &str> = TableDefinition::new("stream_state");
+/// `(pipeline, run id)` -> [`RunRecord`] as JSON.
+const RUNS: TableDefinition<(&str, u64), &str> = TableDefinition::new("runs");
+
+/// The value of `META["format"]` in stores this version writes.
+pub const FORMAT: &str = "sluice-state/1";
+
+/// A stream's persisted state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedState {
+    /// The connector's state (a bookmark, a cursor).
+    pub state: Value,
+    /// When it was committed (Unix milliseconds).
+    pub committed_at_ms: u64,
+    /// The run that committed it.
+    #[serde(default)]
+    pub run_id: u64,
+}
+
+/// Per-stream figures of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamRun {
+    /// Stream name.
+    pub stream: String,
+    /// Records written to the destination.
+    pub records: u64,
+    /// Bytes of records written.
+    pub bytes: u64,
+    /// `succeeded`, `failed` or `incomplete`.
+    pub status: String,
+    /// What failed, when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One `sync` of a pipeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Run id, increasing per pipeline.
+    pub id: u64,
+    /// Start (Unix milliseconds).
+    pub started_at_ms: u64,
+    /// End (Unix milliseconds); `None` while running or if the process died.
+    pub ended_at_ms: Option<u64>,
+    /// `running`, `succeeded` or `failed`.
+    pub status: String,
+    /// Per-stream figures.
+    pub streams: Vec<StreamRun>,
+    /// The run's error, if it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The state store of one or more pipelines.
+pub struct StateStore {
+    db: Database,
+    path: String,
+}
+
+impl std::fmt::Debug for StateStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl StateStore {
+    /// Open (or create) the store at `path`, creating its directory.
+    pub fn open(path: &Path) -> Result<Self> {
+        let shown = path.display().to_string();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::State {
+                path: shown.clone(),
+                message: format!("cannot create its directory: {e}"),
+            })?;
+        }
+        let db = Database::create(path).map_err(|e| Error::State {
+            path: shown.clone(),
+            message: format!("cannot open it as a redb database: {e}"),
+        })?;
+        Self::init(db, shown)
+    }
+
+    /// A store that lives in memory (for tests and dry runs).
+    pub fn in_memory() -> Result<Self> {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|e| Error::State {
+                path: ":memory:".into(),
+                message: e.to_string(),
+            })?;
+        Self::init(db, ":memory:".into())
+    }
+
+    fn init(db: Database, path: String) -> Result<Self> {
+        let store = StateStore { db, path };
+        let txn = store.db.begin_write().map_err(|e| store.err(e))?;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| store.err(e))?;
+            let existing = meta
+                .get("format")
+                .map_err(|e| store.err(e))?
+                .map(|v| v.value().to_string());
+            match existing.as_deref() {
+                None => {
+                    let empty = txn.list_tables().map_err(|e| store.err(e))?.count() <= 1;
+                    if !empty {
+                        return Err(store.foreign("it holds tables of another program"));
+                    }
+                    meta.insert("format", FORMAT).map_err(|e| store.err(e))?;
+                }
+                Some(FORMAT) => {}
+                Some(other) => {
+                    return Err(store.foreign(&format!(
+                        "its format is `{other}`, this sluice reads `{FORMAT}`"
+                    )));
+                }
+            }
+            txn.open_table(STREAM_STATE).map_err(|e| store.err(e))?;
+            txn.open_table(RUNS).map_err(|e| store.err(e))?;
+        }
+        txn.commit().map_err(|e| store.err(e))?;
+        Ok(store)
+    }
+
+    fn err(&self, e: impl Into<redb::Error>) -> Error {
+        Error::State {
+            path: self.path.clone(),
+            message: e.into().to_string(),
+        }
+    }
+
+    fn foreign(&self, why: &str) -> Error {
+        Error::State {
+            path: self.path.clone(),
+            message: format!("not a sluice state store: {why}"),
+        }
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(&self, what: &str, text: &str) -> Result<T> {
+        serde_json::from_str(text).map_err(|e| Error::State {
+            path: self.path.clone(),
+            message: format!("{what} is corrupt: {e}"),
+        })
+    }
+
+    /// Where the store lives (`:memory:` for an in-memory store).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The saved state of every stream of `pipeline`.
+    pub fn saved_states(&self, pipeline: &str) -> Result<BTreeMap<String, SavedState>> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(STREAM_STATE).map_err(|e| self.err(e))?;
+        let mut out = BTreeMap::new();
+        for entry in table.range((pipeline, "")..).map_err(|e| self.err(e))? {
+            let (key, value) = entry.map_err(|e| self.err(e))?;
+            let (p, stream) = key.value();
+            if p != pipeline {
+                break;
+            }
+            let saved = self.decode(&format!("state of stream `{stream}`"), value.value())?;
+            out.insert(stream.to_string(), saved);
+        }
+        Ok(out)
+    }
+
+    /// The state to hand a source: one entry per stream with saved state.
+    pub fn stream_states(&self, pipeline: &str) -> Result<Vec<StreamState>> {
+        Ok(self
+            .saved_states(pipeline)?
+            .into_iter()
+            .map(|(stream, saved)| StreamState {
+                stream,
+                state: saved.state,
+            })
+            .collect())
+    }
+
+    /// Persist `checkpoint` (stream -> state) in one transaction.
+    pub fn commit_checkpoint(
+        &self,
+        pipeline: &str,
+        checkpoint: &BTreeMap<String, Value>,
+    ) -> Result<()> {
+        self.commit_checkpoint_for_run(pipeline, 0, checkpoint)
+    }
+
+    /// [`Self::commit_checkpoint`], recording which run committed it.
+    pub fn commit_checkpoint_for_run(
+        &self,
+        pipeline: &str,
+        run_id: u64,
+        checkpoint: &BTreeMap<String, Value>,
+    ) -> Result<()> {
+        if checkpoint.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut table = txn.open_table(STREAM_STATE).map_err(|e| self.err(e))?;
+            for (stream, state) in checkpoint {
+                let saved = SavedState {
+                    state: state.clone(),
+                    committed_at_ms: now,
+                    run_id,
+                };
+                let text = serde_json::to_string(&saved).expect("state serialises");
+                table
+                    .insert((pipeline, stream.as_str()), text.as_str())
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    /// Forget the state of `stream` (or of every stream) of `pipeline`.
+    /// Returns how many streams were reset.
+    pub fn reset(&self, pipeline: &str, stream: Option<&str>) -> Result<usize> {
+        let streams: Vec<String> = match stream {
+            Some(s) => vec![s.to_string()],
+            None => self.saved_states(pipeline)?.into_keys().collect(),
+        };
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        let mut removed = 0;
+        {
+            let mut table = txn.open_table(STREAM_STATE).map_err(|e| self.err(e))?;
+            for s in &streams {
+                if table
+                    .remove((pipeline, s.as_str()))
+                    .map_err(|e| self.err(e))?
+                    .is_some()
+                {
+                    removed += 1;
+                }
+            }
+        }
+        txn.commit().map_err(|e| self.err(e))?;
+        Ok(removed)
+    }
+
+    /// Record the start of a run; returns its id.
+    pub fn start_run(&self, pipeline: &str) -> Result<u64> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        let id;
+        {
+            let mut table = txn.open_table(RUNS).map_err(|e| self.err(e))?;
+            let last = table
+                .range((pipeline, 0)..=(pipeline, u64::MAX))
+                .map_err(|e| self.err(e))?
+                .next_back()
+                .transpose()
+                .map_err(|e| self.err(e))?
+                .map(|(k, _)| k.value().1)
+                .unwrap_or(0);
+            id = last + 1;
+            let record = RunRecord {
+                id,
+                started_at_ms: now_ms(),
+                ended_at_ms: None,
+                status: "running".into(),
+                streams: Vec::new(),
+                error: None,
+            };
+            let text = serde_json::to_string(&record).expect("run serialises");
+            table
+                .insert((pipeline, id), text.as_str())
+                .map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))?;
+        Ok(id)
+    }
+
+    /// Store the final record of a run.
+    pub fn finish_run(&self, pipeline: &str, record: &RunRecord) -> Result<()> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut table = txn.open_table(RUNS).map_err(|e| self.err(e))?;
+            let text = serde_json::to_string(record).expect("run serialises");
+            table
+                .insert((pipeline, record.id), text.as_str())
+                .map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    /// Runs of `pipeline`, newest first.
+    pub fn runs(&self, pipeline: &str) -> Result<Vec<RunRecord>> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(RUNS).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for entry in table
+            .range((pipeline, 0)..=(pipeline, u64::MAX))
+            .map_err(|e| self.err(e))?
+            .rev()
+        {
+            let (_, value) = entry.map_err(|e| self.err(e))?;
+            out.push(self.decode("a run record", value.value())?);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn checkpoints_are_per_pipeline_and_stream() {
+        let s = StateStore::in_memory().unwrap();
+        let mut cp = BTreeMap::new();
+        cp.insert("users".to_string(), json!({"c": 1}));
+        cp.insert("orders".to_string(), json!({"c": 2}));
+        s.commit_checkpoint("a", &cp).unwrap();
+        cp.insert("users".to_string(), json!({"c": 9}));
+        s.commit_checkpoint("b", &cp).unwrap();
+        let a = s.stream_states("a").unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(
+            a.iter().find(|x| x.stream == "users").unwrap().state,
+            json!({"c": 1})
+        );
+        assert_eq!(
+            s.stream_states("b")
+                .unwrap()
+                .iter()
+                .find(|x| x.stream == "users")
+                .unwrap()
+                .state,
+            json!({"c": 9})
+        );
+        assert_eq!(s.reset("a", Some("users")).unwrap(), 1);
+        assert_eq!(s.stream_states("a").unwrap().len(), 1);
+        assert_eq!(s.reset("a", None).unwrap(), 1);
+        assert!(s.stream_states("a").unwrap().is_empty());
+        assert_eq!(s.stream_states("b").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn runs_count_up_and_list_newest_first() {
+        let s = StateStore::in_memory().unwrap();
+        assert_eq!(s.start_run("p").unwrap(), 1);
+        assert_eq!(s.start_run("p").unwrap(), 2);
+        assert_eq!(s.start_run("q").unwrap(), 1);
+        let mut r = s.runs("p").unwrap()[0].clone();
+        assert_eq!(r.id, 2);
+        r.status = "succeeded".into();
+        s.finish_run("p", &r).unwrap();
+        assert_eq!(s.runs("p").unwrap()[0].status, "succeeded");
+        assert_eq!(s.runs("p").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn foreign_and_corrupt_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.redb");
+        std::fs::write(&junk, b"this is not a database at all, not even close").unwrap();
+        let e = StateStore::open(&junk).unwrap_err().to_string();
+        assert!(e.contains("junk.redb"), "{e}");
+
+        let other = dir.path().join("other.redb");
+        {
+            let db = Database::create(&other).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(TableDefinition::<&str, u64>::new("theirs"))
+                .unwrap()
+                .insert("k", &1)
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let e = StateStore::open(&other).unwrap_err().to_string();
+        assert!(e.contains("not a sluice state store"), "{e}");
+
+        let ours = dir.path().join("ours.redb");
+        drop(StateStore::open(&ours).unwrap());
+        assert!(StateStore::open(&ours).is_ok());
+    }
+}
