@@ -208,7 +208,7 @@ impl Runtime {
             // are keyed by the component's content hash.
             match unsafe { Component::deserialize_file(engine, file) } {
                 Ok(component) => {
-                    tracing::debug!(
+                    tracing::info!(
                         component = %path.display(),
                         cache = %file.display(),
                         micros = started.elapsed().as_micros() as u64,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sluice_guest::{
     Batch, Capabilities, Catalog, ConfiguredCatalog, Connector, ConnectorError, Destination,
-    Operation, Result, Spec, SpecExt, Writer, WriteMode,
+    Operation, Result, Spec, SpecExt, WriteMode, Writer,
 };
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -141,7 +141,10 @@ impl Destination for FileDestination {
                 },
             );
         }
-        Ok(FileWriter { format: config.format, outputs })
+        Ok(FileWriter {
+            format: config.format,
+            outputs,
+        })
     }
 }
 
@@ -171,8 +174,10 @@ impl Writer for FileWriter {
             .in_stream(&batch.stream));
         }
         let Some(out) = self.outputs.get_mut(&batch.stream) else {
-            return Err(ConnectorError::data("stream is not in the configured catalog")
-                .in_stream(&batch.stream));
+            return Err(
+                ConnectorError::data("stream is not in the configured catalog")
+                    .in_stream(&batch.stream),
+            );
         };
         out.dirty = true;
         match self.format {
@@ -186,7 +191,9 @@ impl Writer for FileWriter {
 
     fn commit(&mut self) -> Result<()> {
         for out in self.outputs.values_mut().filter(|o| o.dirty) {
-            out.file.flush().map_err(|e| io_error("flush", &out.path, e))?;
+            out.file
+                .flush()
+                .map_err(|e| io_error("flush", &out.path, e))?;
             out.file
                 .get_ref()
                 .sync_all()
@@ -213,8 +220,12 @@ fn write_csv(out: &mut Output, batch: &Batch) -> Result<()> {
     }
     let mut csv = csv::Writer::from_writer(Vec::new());
     if out.columns.is_none() {
-        let columns: Vec<String> = lines.first().map(|r| r.keys().cloned().collect()).unwrap_or_default();
-        csv.write_record(&columns).map_err(|e| ConnectorError::internal(e.to_string()))?;
+        let columns: Vec<String> = lines
+            .first()
+            .map(|r| r.keys().cloned().collect())
+            .unwrap_or_default();
+        csv.write_record(&columns)
+            .map_err(|e| ConnectorError::internal(e.to_string()))?;
         out.columns = Some(columns);
     }
     let columns = out.columns.as_ref().expect("set above");
@@ -229,8 +240,12 @@ fn write_csv(out: &mut Output, batch: &Batch) -> Result<()> {
         csv.write_record(columns.iter().map(|c| csv_cell(row.get(c))))
             .map_err(|e| ConnectorError::internal(e.to_string()))?;
     }
-    let bytes = csv.into_inner().map_err(|e| ConnectorError::internal(e.to_string()))?;
-    out.file.write_all(&bytes).map_err(|e| io_error("write", &out.path, e))
+    let bytes = csv
+        .into_inner()
+        .map_err(|e| ConnectorError::internal(e.to_string()))?;
+    out.file
+        .write_all(&bytes)
+        .map_err(|e| io_error("write", &out.path, e))
 }
 
 sluice_guest::export_destination!(FileDestination);

@@ -11,9 +11,9 @@ use chrono::{DateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sluice_guest::{
-    BatchBuilder, Catalog, ConfiguredCatalog, ConfiguredStream, Connector, ConnectorError,
-    Message, Operation, OperationSchema, Reader, Relationship, Result, Source, Spec, SpecExt,
-    State, StreamInfo, StreamStatus, SyncMode,
+    BatchBuilder, Catalog, ConfiguredCatalog, ConfiguredStream, Connector, ConnectorError, Message,
+    Operation, OperationSchema, Reader, Relationship, Result, Source, Spec, SpecExt, State,
+    StreamInfo, StreamStatus, SyncMode,
 };
 
 /// 2024-01-01T00:00:00Z: the first record's timestamp.
@@ -72,8 +72,10 @@ fn parse_timestamp(stream: &str, text: &str) -> Result<i64> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.timestamp())
         .map_err(|e| {
-            ConnectorError::data(format!("saved cursor `{text}` is not an RFC 3339 time: {e}"))
-                .in_stream(stream)
+            ConnectorError::data(format!(
+                "saved cursor `{text}` is not an RFC 3339 time: {e}"
+            ))
+            .in_stream(stream)
         })
 }
 
@@ -86,12 +88,26 @@ fn mix(seed: u64, n: u64) -> u64 {
 }
 
 const FIRST: [&str; 16] = [
-    "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret", "Dennis",
-    "Radia", "John", "Hedy", "Niklaus", "Katherine", "Tony",
+    "Ada",
+    "Grace",
+    "Alan",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "Ken",
+    "Margaret",
+    "Dennis",
+    "Radia",
+    "John",
+    "Hedy",
+    "Niklaus",
+    "Katherine",
+    "Tony",
 ];
 const LAST: [&str; 16] = [
-    "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson",
-    "Hamilton", "Ritchie", "Perlman", "Backus", "Lamarr", "Wirth", "Johnson", "Hoare",
+    "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Hamilton",
+    "Ritchie", "Perlman", "Backus", "Lamarr", "Wirth", "Johnson", "Hoare",
 ];
 const STATUS: [&str; 4] = ["pending", "paid", "shipped", "delivered"];
 const KINDS: [&str; 5] = ["login", "view", "search", "add_to_cart", "logout"];
@@ -262,14 +278,31 @@ fn operation_schemas(row: &Value) -> Vec<OperationSchema> {
         "minProperties": 2
     });
     vec![
-        OperationSchema { operation: Operation::Insert, schema: row.clone() },
-        OperationSchema { operation: Operation::Update, schema: partial },
-        OperationSchema { operation: Operation::Upsert, schema: row.clone() },
-        OperationSchema { operation: Operation::Delete, schema: key_only },
+        OperationSchema {
+            operation: Operation::Insert,
+            schema: row.clone(),
+        },
+        OperationSchema {
+            operation: Operation::Update,
+            schema: partial,
+        },
+        OperationSchema {
+            operation: Operation::Upsert,
+            schema: row.clone(),
+        },
+        OperationSchema {
+            operation: Operation::Delete,
+            schema: key_only,
+        },
     ]
 }
 
-fn stream_info(name: &str, schema: Value, cursor: &str, relationships: Vec<Relationship>) -> StreamInfo {
+fn stream_info(
+    name: &str,
+    schema: Value,
+    cursor: &str,
+    relationships: Vec<Relationship>,
+) -> StreamInfo {
     StreamInfo {
         name: name.into(),
         operation_schemas: operation_schemas(&schema),
@@ -308,13 +341,20 @@ impl Source for Faker {
                 .with_fields(stream.fields.clone());
             runs.push(StreamRun {
                 stream,
-                cursor: Cursor { band: 0, next_id: 1 },
+                cursor: Cursor {
+                    band: 0,
+                    next_id: 1,
+                },
                 after,
                 batch,
                 started: false,
             });
         }
-        Ok(FakerReader { config, runs, current: 0 })
+        Ok(FakerReader {
+            config,
+            runs,
+            current: 0,
+        })
     }
 }
 
@@ -323,7 +363,11 @@ impl FakerReader {
     fn advance(config: &Config, run: &mut StreamRun) -> Option<u64> {
         let name = run.stream.name.as_str();
         let total = config.total(name);
-        let last_band = if name == "events" { 0 } else { config.generation };
+        let last_band = if name == "events" {
+            0
+        } else {
+            config.generation
+        };
         loop {
             let c = &mut run.cursor;
             if c.band > last_band {
@@ -353,7 +397,9 @@ impl FakerReader {
                 while c.next_id <= total {
                     let id = c.next_id;
                     c.next_id += 100;
-                    if config.changed_in(id) == Some(c.band) && config.cursor_of(name, id) > run.after {
+                    if config.changed_in(id) == Some(c.band)
+                        && config.cursor_of(name, id) > run.after
+                    {
                         return Some(id);
                     }
                 }
@@ -383,7 +429,12 @@ impl FakerReader {
                     } else {
                         format!("{first} {last} (v{version})")
                     },
-                    email: format!("{}.{}{}@example.com", first.to_lowercase(), last.to_lowercase(), id),
+                    email: format!(
+                        "{}.{}{}@example.com",
+                        first.to_lowercase(),
+                        last.to_lowercase(),
+                        id
+                    ),
                     age: 18 + (r >> 16) % 70,
                     city: CITIES[((r >> 24) % 8) as usize],
                     version,
@@ -424,7 +475,10 @@ impl Reader for FakerReader {
         let mut out = Vec::with_capacity(4);
         if !run.started {
             run.started = true;
-            out.push(Message::Status(run.stream.name.clone(), StreamStatus::Started));
+            out.push(Message::Status(
+                run.stream.name.clone(),
+                StreamStatus::Started,
+            ));
         }
         let mut last_cursor = None;
         while !run.batch.is_full() {
@@ -440,12 +494,17 @@ impl Reader for FakerReader {
         if let Some(cursor) = last_cursor {
             out.push(Message::State(sluice_guest::StreamState {
                 stream: run.stream.name.clone(),
-                state: serde_json::to_value(Bookmark { cursor: timestamp(cursor) })
-                    .map_err(|e| ConnectorError::internal(e.to_string()))?,
+                state: serde_json::to_value(Bookmark {
+                    cursor: timestamp(cursor),
+                })
+                .map_err(|e| ConnectorError::internal(e.to_string()))?,
             }));
         }
         if done {
-            out.push(Message::Status(run.stream.name.clone(), StreamStatus::Complete));
+            out.push(Message::Status(
+                run.stream.name.clone(),
+                StreamStatus::Complete,
+            ));
             self.current += 1;
         }
         Ok(Some(out))
@@ -459,11 +518,18 @@ mod tests {
     use super::*;
     use sluice_guest::native;
 
-    fn read_all(config: &str, streams: &[(&str, SyncMode)], state: Vec<sluice_guest::StreamState>) -> (Vec<Value>, Vec<sluice_guest::StreamState>) {
+    fn read_all(
+        config: &str,
+        streams: &[(&str, SyncMode)],
+        state: Vec<sluice_guest::StreamState>,
+    ) -> (Vec<Value>, Vec<sluice_guest::StreamState>) {
         let catalog = ConfiguredCatalog {
             streams: streams
                 .iter()
-                .map(|(n, m)| ConfiguredStream { sync_mode: *m, ..ConfiguredStream::new(*n) })
+                .map(|(n, m)| ConfiguredStream {
+                    sync_mode: *m,
+                    ..ConfiguredStream::new(*n)
+                })
                 .collect(),
         };
         let mut reader = native::read::<Faker>(config, catalog, state).unwrap();
@@ -486,24 +552,52 @@ mod tests {
 
     #[test]
     fn counts_and_determinism() {
-        let (a, _) = read_all(r#"{"count": 250, "batch_size": 100}"#, &[("users", SyncMode::FullRefresh), ("orders", SyncMode::FullRefresh)], vec![]);
-        let (b, _) = read_all(r#"{"count": 250, "batch_size": 7}"#, &[("users", SyncMode::FullRefresh), ("orders", SyncMode::FullRefresh)], vec![]);
+        let (a, _) = read_all(
+            r#"{"count": 250, "batch_size": 100}"#,
+            &[
+                ("users", SyncMode::FullRefresh),
+                ("orders", SyncMode::FullRefresh),
+            ],
+            vec![],
+        );
+        let (b, _) = read_all(
+            r#"{"count": 250, "batch_size": 7}"#,
+            &[
+                ("users", SyncMode::FullRefresh),
+                ("orders", SyncMode::FullRefresh),
+            ],
+            vec![],
+        );
         assert_eq!(a.len(), 500);
         assert_eq!(a, b);
     }
 
     #[test]
     fn incremental_sees_only_new_and_changed() {
-        let (first, states) = read_all(r#"{"count": 1000}"#, &[("users", SyncMode::Incremental)], vec![]);
+        let (first, states) = read_all(
+            r#"{"count": 1000}"#,
+            &[("users", SyncMode::Incremental)],
+            vec![],
+        );
         assert_eq!(first.len(), 1000);
         let last = states.last().unwrap().clone();
         // Generation 1 changes ids 1, 101, ..., 1101 and adds 1001..=1200.
-        let (second, _) = read_all(r#"{"count": 1200, "generation": 1}"#, &[("users", SyncMode::Incremental)], vec![last]);
+        let (second, _) = read_all(
+            r#"{"count": 1200, "generation": 1}"#,
+            &[("users", SyncMode::Incremental)],
+            vec![last],
+        );
         let ids: Vec<u64> = second.iter().map(|r| r["id"].as_u64().unwrap()).collect();
         let mut expected: Vec<u64> = (1001..=1200).filter(|i| i % 100 != 1).collect();
         expected.extend((0..12).map(|k| 1 + 100 * k));
         assert_eq!(ids, expected);
-        let cursors: Vec<&str> = second.iter().map(|r| r["updated_at"].as_str().unwrap()).collect();
-        assert!(cursors.windows(2).all(|w| w[0] < w[1]), "cursor order is strictly ascending");
+        let cursors: Vec<&str> = second
+            .iter()
+            .map(|r| r["updated_at"].as_str().unwrap())
+            .collect();
+        assert!(
+            cursors.windows(2).all(|w| w[0] < w[1]),
+            "cursor order is strictly ascending"
+        );
     }
 }

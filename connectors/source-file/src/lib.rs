@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sluice_guest::{
     BatchBuilder, Capabilities, Catalog, ConfiguredCatalog, ConfiguredStream, Connector,
-    ConnectorError, Message, Reader, Result, Source, Spec, SpecExt, State, StreamInfo,
-    StreamState, StreamStatus, SyncMode,
+    ConnectorError, Message, Reader, Result, Source, Spec, SpecExt, State, StreamInfo, StreamState,
+    StreamStatus, SyncMode,
 };
 use std::cmp::Ordering;
 use std::fs::File;
@@ -55,7 +55,9 @@ fn stream_files(dir: &Path) -> Result<Vec<(String, PathBuf, Format)>> {
     let entries = std::fs::read_dir(dir).map_err(|e| io_error("read directory", dir, e))?;
     let mut files = Vec::new();
     for entry in entries {
-        let path = entry.map_err(|e| io_error("read directory", dir, e))?.path();
+        let path = entry
+            .map_err(|e| io_error("read directory", dir, e))?
+            .path();
         let (Some(format), Some(stem)) = (format_of(&path), path.file_stem()) else {
             continue;
         };
@@ -122,18 +124,30 @@ impl Rows {
                     .map(str::to_string)
                     .collect();
                 let types = headers.iter().map(|h| column_type(schema, h)).collect();
-                RowsInner::Csv { reader, headers, types }
+                RowsInner::Csv {
+                    reader,
+                    headers,
+                    types,
+                }
             }
             Format::JsonLines => RowsInner::Json(reader.lines()),
         };
-        Ok(Rows { stream: stream.into(), inner, line: 0 })
+        Ok(Rows {
+            stream: stream.into(),
+            inner,
+            line: 0,
+        })
     }
 
     fn next_row(&mut self) -> Result<Option<Map<String, Value>>> {
         loop {
             self.line += 1;
             match &mut self.inner {
-                RowsInner::Csv { reader, headers, types } => {
+                RowsInner::Csv {
+                    reader,
+                    headers,
+                    types,
+                } => {
                     let mut record = csv::StringRecord::new();
                     let more = reader
                         .read_record(&mut record)
@@ -212,7 +226,8 @@ fn cell_type(cell: &str) -> &'static str {
 
 fn infer_schema(stream: &str, path: &Path, format: Format, rows: usize) -> Result<Value> {
     let mut columns: Vec<(String, &'static str)> = Vec::new();
-    let mut note = |name: &str, ty: &'static str| match columns.iter_mut().find(|(n, _)| n == name) {
+    let mut note = |name: &str, ty: &'static str| match columns.iter_mut().find(|(n, _)| n == name)
+    {
         Some((_, t)) => *t = widen(t, ty),
         None => columns.push((name.to_string(), ty)),
     };
@@ -220,7 +235,10 @@ fn infer_schema(stream: &str, path: &Path, format: Format, rows: usize) -> Resul
     match format {
         Format::Csv => {
             let mut reader = csv::Reader::from_reader(BufReader::new(file));
-            let headers = reader.headers().map_err(|e| data_error(stream, 1, e))?.clone();
+            let headers = reader
+                .headers()
+                .map_err(|e| data_error(stream, 1, e))?
+                .clone();
             for h in headers.iter() {
                 note(h, "null");
             }
@@ -375,8 +393,10 @@ impl Source for FileSource {
             };
             let after = if stream.sync_mode == SyncMode::Incremental {
                 let Some(field) = &stream.cursor_field else {
-                    return Err(ConnectorError::config("incremental sync needs a cursor field")
-                        .in_stream(&stream.name));
+                    return Err(
+                        ConnectorError::config("incremental sync needs a cursor field")
+                            .in_stream(&stream.name),
+                    );
                 };
                 match state.get::<Bookmark>(&stream.name)? {
                     Some(b) if &b.cursor_field == field => Some(b.cursor),
@@ -397,7 +417,11 @@ impl Source for FileSource {
                 stream,
             });
         }
-        Ok(FileReader { config, runs, current: 0 })
+        Ok(FileReader {
+            config,
+            runs,
+            current: 0,
+        })
     }
 }
 
@@ -434,10 +458,18 @@ impl Reader for FileReader {
                         format!("row has no value in cursor field `{cursor_field}`"),
                     ));
                 };
-                if run.after.as_ref().is_some_and(|a| compare(cursor, a) != Ordering::Greater) {
+                if run
+                    .after
+                    .as_ref()
+                    .is_some_and(|a| compare(cursor, a) != Ordering::Greater)
+                {
                     continue;
                 }
-                if run.max_cursor.as_ref().is_none_or(|m| compare(cursor, m) == Ordering::Greater) {
+                if run
+                    .max_cursor
+                    .as_ref()
+                    .is_none_or(|m| compare(cursor, m) == Ordering::Greater)
+                {
                     run.max_cursor = Some(cursor.clone());
                 }
             }
@@ -450,7 +482,10 @@ impl Reader for FileReader {
             if incremental && let Some(cursor) = run.max_cursor.clone() {
                 out.push(Message::State(StreamState {
                     stream: name.clone(),
-                    state: json!(Bookmark { cursor_field, cursor }),
+                    state: json!(Bookmark {
+                        cursor_field,
+                        cursor
+                    }),
                 }));
             }
             out.push(Message::Status(name, StreamStatus::Complete));
@@ -480,6 +515,9 @@ mod tests {
     #[test]
     fn cursor_order_is_numeric_for_numbers() {
         assert_eq!(compare(&json!(10), &json!(9)), Ordering::Greater);
-        assert_eq!(compare(&json!("2024-02-01"), &json!("2024-01-31")), Ordering::Greater);
+        assert_eq!(
+            compare(&json!("2024-02-01"), &json!("2024-01-31")),
+            Ordering::Greater
+        );
     }
 }
