@@ -25,6 +25,7 @@ pub fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(verbose >= 2)
         .init();
 }
@@ -43,7 +44,7 @@ impl Bars {
         }
     }
 
-    pub fn callback(&self) -> Arc<dyn Fn(&Progress) + Send + Sync> {
+    pub fn callback(&self) -> sluice_runtime::pipeline::ProgressFn {
         let multi = self.multi.clone();
         let bars = self.bars.clone();
         Arc::new(move |p: &Progress| {

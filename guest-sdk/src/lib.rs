@@ -61,6 +61,8 @@
 //! assert_eq!(batch.count, 3); // the default from the schema
 //! ```
 
+#![warn(missing_docs)]
+
 mod batch;
 mod logging;
 pub mod native;
@@ -143,67 +145,6 @@ pub trait Writer {
     /// Make everything written so far durable. The host persists state only
     /// after this returns `Ok`.
     fn commit(&mut self) -> Result<()>;
-}
-
-/// Helpers for building specs and catalogs tersely.
-pub trait SpecExt {
-    /// A source spec with both sync modes declared.
-    fn source(name: &str, version: &str, config_schema: serde_json::Value) -> Spec;
-    /// A destination spec accepting inserts in `append` and `overwrite`.
-    fn destination(name: &str, version: &str, config_schema: serde_json::Value) -> Spec;
-}
-
-impl SpecExt for Spec {
-    fn source(name: &str, version: &str, config_schema: serde_json::Value) -> Spec {
-        Spec {
-            name: name.into(),
-            version: version.into(),
-            roles: vec![Role::Source],
-            config_schema,
-            sync_modes: vec![SyncMode::FullRefresh, SyncMode::Incremental],
-            write_modes: Vec::new(),
-            operations: Vec::new(),
-            reserved_keys: Vec::new(),
-            capabilities: Capabilities::default(),
-            documentation: None,
-        }
-    }
-
-    fn destination(name: &str, version: &str, config_schema: serde_json::Value) -> Spec {
-        Spec {
-            name: name.into(),
-            version: version.into(),
-            roles: vec![Role::Destination],
-            config_schema,
-            sync_modes: Vec::new(),
-            write_modes: vec![WriteMode::Append, WriteMode::Overwrite],
-            operations: vec![Operation::Insert],
-            reserved_keys: Vec::new(),
-            capabilities: Capabilities::default(),
-            documentation: None,
-        }
-    }
-}
-
-/// Helpers for building stream descriptions.
-pub trait StreamInfoExt {
-    /// A full-refresh stream with `schema` and nothing else declared.
-    fn new(name: &str, schema: serde_json::Value) -> StreamInfo;
-}
-
-impl StreamInfoExt for StreamInfo {
-    fn new(name: &str, schema: serde_json::Value) -> StreamInfo {
-        StreamInfo {
-            name: name.into(),
-            schema,
-            primary_key: Vec::new(),
-            cursor_candidates: Vec::new(),
-            default_cursor: None,
-            sync_modes: vec![SyncMode::FullRefresh],
-            operation_schemas: Vec::new(),
-            relationships: Vec::new(),
-        }
-    }
 }
 
 #[doc(hidden)]

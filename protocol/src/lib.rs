@@ -13,6 +13,8 @@
 //! assert_eq!(serde_json::to_string(&SyncMode::FullRefresh).unwrap(), "\"full_refresh\"");
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod config;
 
 use serde::{Deserialize, Serialize};
@@ -217,6 +219,38 @@ pub struct Spec {
 }
 
 impl Spec {
+    /// A source spec declaring both sync modes and nothing else.
+    pub fn source(name: &str, version: &str, config_schema: Value) -> Spec {
+        Spec {
+            name: name.into(),
+            version: version.into(),
+            roles: vec![Role::Source],
+            config_schema,
+            sync_modes: vec![SyncMode::FullRefresh, SyncMode::Incremental],
+            write_modes: Vec::new(),
+            operations: Vec::new(),
+            reserved_keys: Vec::new(),
+            capabilities: Capabilities::default(),
+            documentation: None,
+        }
+    }
+
+    /// A destination spec accepting inserts in `append` and `overwrite`.
+    pub fn destination(name: &str, version: &str, config_schema: Value) -> Spec {
+        Spec {
+            name: name.into(),
+            version: version.into(),
+            roles: vec![Role::Destination],
+            config_schema,
+            sync_modes: Vec::new(),
+            write_modes: vec![WriteMode::Append, WriteMode::Overwrite],
+            operations: vec![Operation::Insert],
+            reserved_keys: Vec::new(),
+            capabilities: Capabilities::default(),
+            documentation: None,
+        }
+    }
+
     /// Top-level config properties marked `"secret": true` (or Airbyte's
     /// `"airbyte_secret": true`).
     pub fn secret_fields(&self) -> Vec<String> {
@@ -295,6 +329,22 @@ pub struct StreamInfo {
     /// Foreign keys to other streams.
     #[serde(default)]
     pub relationships: Vec<Relationship>,
+}
+
+impl StreamInfo {
+    /// A full-refresh stream with `schema` and nothing else declared.
+    pub fn new(name: &str, schema: Value) -> StreamInfo {
+        StreamInfo {
+            name: name.into(),
+            schema,
+            primary_key: Vec::new(),
+            cursor_candidates: Vec::new(),
+            default_cursor: None,
+            sync_modes: vec![SyncMode::FullRefresh],
+            operation_schemas: Vec::new(),
+            relationships: Vec::new(),
+        }
+    }
 }
 
 /// Everything a connector offers.

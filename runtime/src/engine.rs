@@ -212,7 +212,7 @@ impl Runtime {
                         component = %path.display(),
                         cache = %file.display(),
                         micros = started.elapsed().as_micros() as u64,
-                        "loaded precompiled component from cache (no compile)"
+                        "component loaded from the compile cache (no compile)"
                     );
                     return Ok((path.to_path_buf(), component, hash));
                 }
@@ -228,12 +228,12 @@ impl Runtime {
         tracing::info!(
             component = %path.display(),
             millis = started.elapsed().as_millis() as u64,
-            "compiled component"
+            "component compiled (first use; cached for next time)"
         );
-        if let Some(file) = &cached {
-            if let Err(e) = write_atomically(file, &artifact) {
-                tracing::warn!(cache = %file.display(), "cannot write the compile cache: {e}");
-            }
+        if let Some(file) = &cached
+            && let Err(e) = write_atomically(file, &artifact)
+        {
+            tracing::warn!(cache = %file.display(), "cannot write the compile cache: {e}");
         }
         // SAFETY: `artifact` was produced just above by this engine.
         let component = unsafe { Component::deserialize(engine, &artifact) }

@@ -163,11 +163,14 @@ pub struct Progress {
     pub done: bool,
 }
 
+/// A progress callback.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
 /// Hooks of a run.
 #[derive(Clone, Default)]
 pub struct RunOptions {
     /// Called after every batch and when a stream finishes.
-    pub progress: Option<Arc<dyn Fn(&Progress) + Send + Sync>>,
+    pub progress: Option<ProgressFn>,
 }
 
 impl std::fmt::Debug for RunOptions {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sluice_guest::{
     Batch, Capabilities, Catalog, ConfiguredCatalog, Connector, ConnectorError, Destination,
-    Operation, Result, Spec, SpecExt, WriteMode, Writer,
+    Operation, Result, Spec, WriteMode, Writer,
 };
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};

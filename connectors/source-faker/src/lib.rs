@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sluice_guest::{
     BatchBuilder, Catalog, ConfiguredCatalog, ConfiguredStream, Connector, ConnectorError, Message,
-    Operation, OperationSchema, Reader, Relationship, Result, Source, Spec, SpecExt, State,
-    StreamInfo, StreamStatus, SyncMode,
+    Operation, OperationSchema, Reader, Relationship, Result, Source, Spec, State, StreamInfo,
+    StreamStatus, SyncMode,
 };
 
 /// 2024-01-01T00:00:00Z: the first record's timestamp.
@@ -447,7 +447,7 @@ impl FakerReader {
                     id,
                     user_id: 1 + mix(seed, id) % config.count.max(1),
                     amount_cents: 100 + r % 100_000,
-                    currency: if r % 3 == 0 { "EUR" } else { "USD" },
+                    currency: if r.is_multiple_of(3) { "EUR" } else { "USD" },
                     status: STATUS[((r >> 20) % 4) as usize],
                     version,
                     created_at: timestamp(T0 + id as i64),

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sluice_guest::{
     BatchBuilder, Capabilities, Catalog, ConfiguredCatalog, ConfiguredStream, Connector,
-    ConnectorError, Message, Reader, Result, Source, Spec, SpecExt, State, StreamInfo, StreamState,
+    ConnectorError, Message, Reader, Result, Source, Spec, State, StreamInfo, StreamState,
     StreamStatus, SyncMode,
 };
 use std::cmp::Ordering;
@@ -361,7 +361,7 @@ impl Connector for FileSource {
                 .as_object()
                 .map(|p| p.keys().cloned().collect())
                 .unwrap_or_default();
-            let mut info = <StreamInfo as sluice_guest::StreamInfoExt>::new(&name, schema);
+            let mut info = StreamInfo::new(&name, schema);
             info.sync_modes = vec![SyncMode::FullRefresh, SyncMode::Incremental];
             if cursor_candidates.iter().any(|c| c == "id") {
                 info.primary_key = vec!["id".into()];

@@ -10,6 +10,8 @@
 //! Everything is emitted under `#[cfg(target_arch = "wasm32")]`, so the
 //! same crate builds natively as a plain library.
 
+#![warn(missing_docs)]
+
 use proc_macro::TokenStream;
 
 const GLUE: &str = include_str!("glue.rs.in");

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sluice_guest::{
     Catalog, ConfiguredCatalog, Connector, ConnectorError, Message, Reader, Result, Source, Spec,
-    SpecExt, State,
+    State,
 };
 
 pub struct Hostile;
@@ -48,7 +48,10 @@ fn attack(config: &Config) -> Result<String> {
         "connect" => std::net::TcpStream::connect(config.target.as_str())
             .map(|_| "connected".to_string())
             .map_err(|e| ConnectorError::config(format!("connect {}: {e}", config.target))),
-        "env" => Ok(std::env::vars().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")),
+        "env" => Ok(std::env::vars()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")),
         other => Err(ConnectorError::config(format!("unknown attack {other}"))),
     }
 }

@@ -1,0 +1,276 @@
+//! The `sluice` binary, run as a user would.
+
+use serde_json::Value;
+use sluice_artifacts as artifacts;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn sluice(cache: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    c.env("SLUICE_CACHE_DIR", cache).env_remove("RUST_LOG");
+    c
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn shared_cache() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-cache")
+}
+
+#[test]
+fn spec_works_on_every_connector() {
+    for (package, path) in artifacts::COMPONENTS {
+        let o = sluice(&shared_cache())
+            .args(["spec", path, "--json"])
+            .output()
+            .unwrap();
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{package}: {err}");
+        let spec: Value = serde_json::from_str(&out).unwrap();
+        assert!(spec["config_schema"].is_object(), "{package}");
+    }
+    let o = sluice(&shared_cache())
+        .args(["spec", artifacts::SOURCE_FAKER])
+        .output()
+        .unwrap();
+    let (out, _) = text(&o);
+    assert!(
+        out.contains("source-faker") && out.contains("batch_size"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_second_run_uses_the_compile_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let first = sluice(cache.path())
+        .args(["-v", "spec", artifacts::DEST_FILE])
+        .output()
+        .unwrap();
+    let (_, err) = text(&first);
+    assert!(first.status.success(), "{err}");
+    assert!(err.contains("component compiled"), "{err}");
+    let second = sluice(cache.path())
+        .args(["-v", "spec", artifacts::DEST_FILE])
+        .output()
+        .unwrap();
+    let (_, err) = text(&second);
+    assert!(second.status.success(), "{err}");
+    assert!(
+        err.contains("component loaded from the compile cache (no compile)"),
+        "{err}"
+    );
+    assert!(!err.contains("component compiled"), "no recompile: {err}");
+}
+
+#[test]
+fn check_with_a_bad_config_names_the_field_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("faker.json");
+    std::fs::write(&config, r#"{"count": "lots", "seed": 1}"#).unwrap();
+    let o = sluice(&shared_cache())
+        .args(["check", artifacts::SOURCE_FAKER, "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("config field `count`") && err.contains("\"lots\" is not of type \"integer\""),
+        "{err}"
+    );
+
+    std::fs::write(&config, r#"{"count": 5}"#).unwrap();
+    let o = sluice(&shared_cache())
+        .args(["check", artifacts::SOURCE_FAKER, "--json", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(text(&o).0.trim(), r#"{"status":"succeeded"}"#);
+}
+
+#[test]
+fn read_prints_selected_fields_as_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("faker.toml");
+    std::fs::write(&config, "count = 7\nbatch_size = 3\n").unwrap();
+    let state_out = dir.path().join("state.json");
+    let o = sluice(&shared_cache())
+        .args([
+            "extract",
+            artifacts::SOURCE_FAKER,
+            "--stream",
+            "users",
+            "--fields",
+            "id,name",
+            "--config",
+        ])
+        .arg(&config)
+        .arg("--state-out")
+        .arg(&state_out)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let rows: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 7);
+    assert_eq!(rows[0]["id"], 1);
+    assert_eq!(
+        rows[0].as_object().unwrap().len(),
+        2,
+        "only id and name: {}",
+        rows[0]
+    );
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&state_out).unwrap()).unwrap();
+    assert_eq!(state[0]["stream"], "users");
+    assert_eq!(state[0]["state"]["cursor"], "2024-01-01T00:00:07Z");
+
+    let o = sluice(&shared_cache())
+        .args(["read", artifacts::SOURCE_FAKER, "--stream", "user"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("offers: users, orders, events"));
+}
+
+#[test]
+fn load_writes_stdin_into_a_destination_and_rejects_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let config = dir.path().join("dest.json");
+    std::fs::write(&config, r#"{"path": "/out"}"#).unwrap();
+    let grant = format!("{}:/out:rw", out.display());
+    let run = |input: &str, op: &str| {
+        let mut child = sluice(&shared_cache())
+            .args([
+                "load",
+                artifacts::DEST_FILE,
+                "--stream",
+                "people",
+                "--operation",
+                op,
+                "--dir",
+                &grant,
+                "--config",
+            ])
+            .arg(&config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let o = run("{\"id\":1}\n{\"id\":2}\n", "insert");
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert_eq!(
+        std::fs::read_to_string(out.join("people.jsonl")).unwrap(),
+        "{\"id\":1}\n{\"id\":2}\n"
+    );
+    let o = run("{\"id\":3}\nnot json\n", "insert");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).1.contains("stdin line 2: not valid JSON"),
+        "{}",
+        text(&o).1
+    );
+    let o = run("{\"id\":3}\n", "delete");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).1.contains("dest-file only inserts"),
+        "{}",
+        text(&o).1
+    );
+}
+
+#[test]
+fn sync_prints_a_json_summary_and_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("out")).unwrap();
+    let pipeline = dir.path().join("p.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "[source]\ncomponent = {:?}\nconfig = {{ count = 1234 }}\n[destination]\ncomponent = {:?}\nconfig = {{ path = \"/out\" }}\ndirs = [{{ host = \"out\", guest = \"/out\", write = true }}]\n",
+            artifacts::SOURCE_FAKER,
+            artifacts::DEST_FILE
+        ),
+    )
+    .unwrap();
+    let o = sluice(&shared_cache())
+        .arg("sync")
+        .arg(&pipeline)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["pipeline"], "p");
+    assert_eq!(summary["run"]["status"], "succeeded");
+    let records: u64 = summary["run"]["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["records"].as_u64().unwrap())
+        .sum();
+    assert_eq!(records, 3 * 1234);
+    assert!(dir.path().join(".sluice/state.redb").is_file());
+
+    let o = sluice(&shared_cache())
+        .arg("runs")
+        .arg(&pipeline)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let runs: Value = serde_json::from_str(&text(&o).0).unwrap();
+    assert_eq!(runs[0]["status"], "succeeded");
+
+    let o = sluice(&shared_cache())
+        .arg("state")
+        .arg("reset")
+        .arg(&pipeline)
+        .output()
+        .unwrap();
+    assert!(text(&o).0.contains("reset the state of 3 stream(s)"));
+
+    std::fs::write(
+        &pipeline,
+        "[source]\ncomponent = \"nowhere.wasm\"\n[destination]\ncomponent = \"nowhere.wasm\"\n",
+    )
+    .unwrap();
+    let o = sluice(&shared_cache())
+        .arg("sync")
+        .arg(&pipeline)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("nowhere.wasm"), "{}", text(&o).1);
+
+    std::fs::write(&pipeline, "[source]\ncomponent = 3\n").unwrap();
+    let o = sluice(&shared_cache())
+        .arg("sync")
+        .arg(&pipeline)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o).1;
+    assert!(err.contains("p.toml") && err.contains("component"), "{err}");
+}

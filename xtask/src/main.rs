@@ -1,0 +1,220 @@
+//! `cargo xtask <task>`: everything needed on a fresh machine.
+//!
+//! - `setup`: install the wasm32-wasip2 target if missing, build the
+//!   connectors and put them in `target/components/`.
+//! - `demo`: setup, then a demo sync of source-faker -> dest-file.
+//! - `test`: setup, then fmt, clippy and every test (host and connectors).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "usage: cargo xtask <setup|build-connectors|demo|test>";
+
+fn main() -> ExitCode {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    let result = match task.as_str() {
+        "setup" => setup(),
+        "build-connectors" => build_connectors(),
+        "demo" => setup().and_then(|()| demo()),
+        "test" => setup().and_then(|()| test()),
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
+    eprintln!("xtask: {what}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+fn setup() -> Result<(), String> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("rustup is needed to add the wasm32-wasip2 target: {e}"))?;
+    if !String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == "wasm32-wasip2")
+    {
+        run(
+            "installing the wasm32-wasip2 target",
+            Command::new("rustup").args(["target", "add", "wasm32-wasip2"]),
+        )?;
+    }
+    build_connectors()
+}
+
+/// Build every connector into `target/wasm` (shared with the test
+/// harness) and copy the components to `target/components/<name>.wasm`.
+fn build_connectors() -> Result<(), String> {
+    let root = root();
+    let target = root.join("target/wasm");
+    run(
+        "building the connectors (wasm32-wasip2, release)",
+        cargo()
+            .current_dir(root.join("connectors"))
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "--workspace",
+            ])
+            .env("CARGO_TARGET_DIR", &target),
+    )?;
+    let out = root.join("target/components");
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let built = target.join("wasm32-wasip2/release");
+    for entry in std::fs::read_dir(&built).map_err(|e| format!("{}: {e}", built.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(stem) = name
+            .strip_prefix("sluice_")
+            .and_then(|n| n.strip_suffix(".wasm"))
+        else {
+            continue;
+        };
+        if stem.starts_with("test_") {
+            continue;
+        }
+        let dest = out.join(format!("{}.wasm", stem.replace('_', "-")));
+        std::fs::copy(&path, &dest)
+            .map_err(|e| format!("cannot copy to {}: {e}", dest.display()))?;
+    }
+    eprintln!("xtask: connectors are in {}", out.display());
+    Ok(())
+}
+
+fn demo() -> Result<(), String> {
+    let root = root();
+    run(
+        "building the sluice CLI",
+        cargo()
+            .current_dir(&root)
+            .args(["build", "--package", "sluice-cli"]),
+    )?;
+    let sluice = root.join("target/debug/sluice");
+    let examples = root.join("examples");
+    // A fresh demo every time: forget earlier output and state.
+    for stale in [examples.join("out"), examples.join(".sluice")] {
+        if stale.exists() {
+            std::fs::remove_dir_all(&stale)
+                .map_err(|e| format!("cannot remove {}: {e}", stale.display()))?;
+        }
+    }
+    std::fs::create_dir_all(examples.join("out")).map_err(|e| e.to_string())?;
+    let pipeline = examples.join("faker-to-file.toml");
+    run(
+        "sluice sync examples/faker-to-file.toml",
+        Command::new(&sluice).arg("sync").arg(&pipeline),
+    )?;
+    println!();
+    run(
+        "sluice sync again: incremental, so only new or changed records move",
+        Command::new(&sluice).arg("sync").arg(&pipeline),
+    )?;
+    println!();
+    println!(
+        "The demo synced source-faker into dest-file, both running as sandboxed wasm components."
+    );
+    println!("  output: {}", examples.join("out").display());
+    println!(
+        "  state:  {} (see `target/debug/sluice state show examples/faker-to-file.toml`)",
+        examples.join(".sluice/state.redb").display()
+    );
+    println!("  runs:   target/debug/sluice runs examples/faker-to-file.toml");
+    Ok(())
+}
+
+fn test() -> Result<(), String> {
+    let root = root();
+    let connectors = root.join("connectors");
+    let host = host_triple()?;
+    run(
+        "cargo fmt --check",
+        cargo()
+            .current_dir(&root)
+            .args(["fmt", "--all", "--", "--check"]),
+    )?;
+    run(
+        "cargo fmt --check (connectors)",
+        cargo()
+            .current_dir(&connectors)
+            .args(["fmt", "--all", "--", "--check"]),
+    )?;
+    run(
+        "cargo test (workspace)",
+        cargo().current_dir(&root).args(["test", "--workspace"]),
+    )?;
+    run(
+        "cargo test (connectors, native)",
+        cargo()
+            .current_dir(&connectors)
+            .args(["test", "--workspace", "--target", &host])
+            .env("CARGO_TARGET_DIR", root.join("target/connectors-native")),
+    )?;
+    run(
+        "cargo clippy -D warnings",
+        cargo().current_dir(&root).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    run(
+        "cargo clippy -D warnings (connectors)",
+        cargo()
+            .current_dir(&connectors)
+            .args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--release",
+                "--",
+                "-D",
+                "warnings",
+            ])
+            .env("CARGO_TARGET_DIR", root.join("target/wasm")),
+    )?;
+    Ok(())
+}
+
+fn host_triple() -> Result<String, String> {
+    let out = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .arg("-vV")
+        .output()
+        .map_err(|e| format!("rustc -vV: {e}"))?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .ok_or_else(|| "rustc -vV printed no host".into())
+}
