@@ -400,7 +400,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let opts = RunOptions {
                 progress: bars.as_ref().map(|b| b.callback()),
             };
-            let summary = pipeline.run(&rt, &store, &opts).await?;
+            let preparing = bars.as_ref().map(|b| {
+                b.note("loading connectors and discovering streams (the first run compiles them)")
+            });
+            let prepared = pipeline.prepare(&rt).await;
+            if let Some(p) = preparing {
+                p.finish_and_clear();
+            }
+            let summary = pipeline.run_prepared(prepared?, &store, &opts).await?;
             if let Some(b) = &bars {
                 b.finish();
             }

@@ -69,6 +69,14 @@ impl Bars {
         })
     }
 
+    /// A spinner with `message` until the caller clears it.
+    pub fn note(&self, message: &str) -> ProgressBar {
+        let bar = self.multi.add(ProgressBar::new_spinner());
+        bar.set_message(message.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    }
+
     pub fn finish(&self) {
         for bar in self.bars.lock().expect("progress lock").values() {
             bar.finish();

@@ -137,7 +137,11 @@ impl Connector {
             instance: None,
         };
         instance.begin(Call::Instantiate)?;
-        let result = self.inner.pre.instantiate_async(&mut instance.store).await;
+        let result = deadline(
+            instance.limits,
+            self.inner.pre.instantiate_async(&mut instance.store),
+        )
+        .await;
         let inst = instance.finish(Call::Instantiate, result)?;
         instance.instance = Some(inst);
         Ok(instance)
@@ -151,10 +155,11 @@ impl Connector {
                 let mut inst = self.instance(sandbox, Redactor::default()).await?;
                 let base = inst.base(&self.inner.base)?;
                 inst.begin(Call::Spec)?;
-                let r = base
-                    .sluice_connector_connector()
-                    .call_spec(&mut inst.store)
-                    .await;
+                let r = deadline(
+                    inst.limits,
+                    base.sluice_connector_connector().call_spec(&mut inst.store),
+                )
+                .await;
                 let spec = inst.finish(Call::Spec, r)?;
                 bindings::spec_in(spec).map_err(|message| Error::Protocol {
                     connector: self.inner.name.clone(),
@@ -197,10 +202,12 @@ impl Connector {
             .await?;
         let base = inst.base(&self.inner.base)?;
         inst.begin(Call::Check)?;
-        let r = base
-            .sluice_connector_connector()
-            .call_check(&mut inst.store, &config.to_string())
-            .await;
+        let r = deadline(
+            inst.limits,
+            base.sluice_connector_connector()
+                .call_check(&mut inst.store, &config.to_string()),
+        )
+        .await;
         inst.finish_value(Call::Check, r)
     }
 
@@ -212,10 +219,12 @@ impl Connector {
             .await?;
         let base = inst.base(&self.inner.base)?;
         inst.begin(Call::Discover)?;
-        let r = base
-            .sluice_connector_connector()
-            .call_discover(&mut inst.store, &config.to_string())
-            .await;
+        let r = deadline(
+            inst.limits,
+            base.sluice_connector_connector()
+                .call_discover(&mut inst.store, &config.to_string()),
+        )
+        .await;
         let catalog = inst.finish_value(Call::Discover, r)?;
         bindings::catalog_in(catalog).map_err(|message| inst.protocol(Call::Discover, message))
     }
@@ -250,15 +259,16 @@ impl Connector {
             })
             .collect();
         inst.begin(Call::Read)?;
-        let r = exports
-            .sluice_connector_source()
-            .call_read(
+        let r = deadline(
+            inst.limits,
+            exports.sluice_connector_source().call_read(
                 &mut inst.store,
                 &config.to_string(),
                 &bindings::configured_catalog_out(catalog),
                 &state,
-            )
-            .await;
+            ),
+        )
+        .await;
         let reader = inst.finish_value(Call::Read, r)?;
         Ok(SourceReader {
             inst,
@@ -293,20 +303,38 @@ impl Connector {
             )
             .map_err(|e| inst.protocol(Call::Write, format!("{e:#}")))?;
         inst.begin(Call::Write)?;
-        let r = exports
-            .sluice_connector_destination()
-            .call_write(
+        let r = deadline(
+            inst.limits,
+            exports.sluice_connector_destination().call_write(
                 &mut inst.store,
                 &config.to_string(),
                 &bindings::configured_catalog_out(catalog),
-            )
-            .await;
+            ),
+        )
+        .await;
         let writer = inst.finish_value(Call::Write, r)?;
         Ok(DestinationWriter {
             inst,
             exports,
             writer: Some(writer),
         })
+    }
+}
+
+/// Run one call future under the wall-clock deadline. The epoch callback
+/// stops guest code; this also stops a guest blocked inside a host call
+/// (a sleep, a read that never returns). A timed-out call is abandoned, so
+/// the instance is poisoned by the caller's `finish`.
+async fn deadline<T>(
+    limits: crate::Limits,
+    call: impl std::future::Future<Output = wasmtime::Result<T>>,
+) -> wasmtime::Result<T> {
+    // A little slack so the epoch check, which names the limit from inside
+    // the guest, normally fires first.
+    let budget = limits.timeout() + crate::engine::EPOCH_TICK * 5;
+    match tokio::time::timeout(budget, call).await {
+        Ok(result) => result,
+        Err(_) => Err(wasmtime::Error::new(crate::engine::DeadlineElapsed)),
     }
 }
 
@@ -335,7 +363,8 @@ impl Instance {
         }
     }
 
-    /// Arm the fuel and the deadline for one call.
+    /// Arm the fuel and the deadline for one call, clearing what the last
+    /// call recorded.
     fn begin(&mut self, _call: Call) -> Result<()> {
         if self.poisoned {
             return Err(Error::Poisoned {
@@ -345,7 +374,10 @@ impl Instance {
         self.store
             .set_fuel(self.limits.fuel)
             .map_err(|e| Error::Engine(e.to_string()))?;
-        self.store.data_mut().deadline = Some(Instant::now() + self.limits.timeout());
+        let data = self.store.data_mut();
+        data.deadline = Some(Instant::now() + self.limits.timeout());
+        data.deadline_hit = false;
+        data.limiter.hit = None;
         self.store.set_epoch_deadline(1);
         Ok(())
     }
@@ -403,18 +435,25 @@ impl SourceReader {
             connector: self.inst.connector.to_string(),
         })?;
         self.inst.begin(Call::Next)?;
-        let r = self
-            .exports
-            .sluice_connector_source()
-            .reader()
-            .call_next(&mut self.inst.store, reader)
-            .await;
+        let r = deadline(
+            self.inst.limits,
+            self.exports
+                .sluice_connector_source()
+                .reader()
+                .call_next(&mut self.inst.store, reader),
+        )
+        .await;
         let Some(messages) = self.inst.finish_value(Call::Next, r)? else {
             return Ok(None);
         };
         let mut out = Vec::with_capacity(messages.len());
         for m in messages {
-            out.push(bindings::message_in(m).map_err(|msg| self.inst.protocol(Call::Next, msg))?);
+            let mut m =
+                bindings::message_in(m).map_err(|msg| self.inst.protocol(Call::Next, msg))?;
+            if let Message::StreamError(e) = &mut m {
+                e.message = self.inst.store.data().redactor.scrub(&e.message);
+            }
+            out.push(m);
         }
         Ok(Some(out))
     }
@@ -425,7 +464,11 @@ impl SourceReader {
             && !self.inst.poisoned
         {
             self.inst.begin(Call::Next)?;
-            let r = reader.resource_drop_async(&mut self.inst.store).await;
+            let r = deadline(
+                self.inst.limits,
+                reader.resource_drop_async(&mut self.inst.store),
+            )
+            .await;
             self.inst.finish(Call::Next, r)?;
         }
         Ok(())
@@ -458,17 +501,19 @@ impl DestinationWriter {
     pub async fn write(&mut self, batch: Batch, op: Operation) -> Result<()> {
         let writer = self.writer()?;
         self.inst.begin(Call::WriteBatch)?;
-        let r = self
-            .exports
-            .sluice_connector_destination()
-            .writer()
-            .call_write(
-                &mut self.inst.store,
-                writer,
-                &bindings::batch_out(batch),
-                bindings::operation_out(op),
-            )
-            .await;
+        let r = deadline(
+            self.inst.limits,
+            self.exports
+                .sluice_connector_destination()
+                .writer()
+                .call_write(
+                    &mut self.inst.store,
+                    writer,
+                    &bindings::batch_out(batch),
+                    bindings::operation_out(op),
+                ),
+        )
+        .await;
         self.inst.finish_value(Call::WriteBatch, r)
     }
 
@@ -476,12 +521,14 @@ impl DestinationWriter {
     pub async fn commit(&mut self) -> Result<()> {
         let writer = self.writer()?;
         self.inst.begin(Call::Commit)?;
-        let r = self
-            .exports
-            .sluice_connector_destination()
-            .writer()
-            .call_commit(&mut self.inst.store, writer)
-            .await;
+        let r = deadline(
+            self.inst.limits,
+            self.exports
+                .sluice_connector_destination()
+                .writer()
+                .call_commit(&mut self.inst.store, writer),
+        )
+        .await;
         self.inst.finish_value(Call::Commit, r)
     }
 
@@ -491,7 +538,11 @@ impl DestinationWriter {
             && !self.inst.poisoned
         {
             self.inst.begin(Call::Commit)?;
-            let r = writer.resource_drop_async(&mut self.inst.store).await;
+            let r = deadline(
+                self.inst.limits,
+                writer.resource_drop_async(&mut self.inst.store),
+            )
+            .await;
             self.inst.finish(Call::Commit, r)?;
         }
         Ok(())

@@ -254,6 +254,18 @@ fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, file)
 }
 
+/// A call ran past its deadline while the guest waited in a host call.
+#[derive(Debug)]
+pub(crate) struct DeadlineElapsed;
+
+impl std::fmt::Display for DeadlineElapsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("deadline reached while the guest waited in a host call")
+    }
+}
+
+impl std::error::Error for DeadlineElapsed {}
+
 /// Classify a wasmtime error raised during `call` into a runtime error.
 pub(crate) fn classify(
     connector: &str,
@@ -264,8 +276,8 @@ pub(crate) fn classify(
 ) -> Error {
     use crate::error::Limit;
     let connector = connector.to_string();
-    if data.deadline_hit {
-        data.deadline_hit = false;
+    let memory = data.limiter.hit.take();
+    if std::mem::take(&mut data.deadline_hit) || err.downcast_ref::<DeadlineElapsed>().is_some() {
         return Error::Limit {
             connector,
             call,
@@ -274,14 +286,16 @@ pub(crate) fn classify(
             },
         };
     }
-    if let Some(limit) = data.limiter.hit.take() {
+    let trap = err.downcast_ref::<wasmtime::Trap>();
+    if let (Some(limit), None | Some(wasmtime::Trap::UnreachableCodeReached)) = (memory, trap) {
+        // A refused memory.grow makes a Rust guest abort (unreachable).
         return Error::Limit {
             connector,
             call,
             limit,
         };
     }
-    match err.downcast_ref::<wasmtime::Trap>() {
+    match trap {
         Some(wasmtime::Trap::OutOfFuel) => Error::Limit {
             connector,
             call,

@@ -563,6 +563,13 @@ impl Pipeline {
             .await;
         if let Err(e) = &outcome {
             record.error = Some(e.to_string());
+            for s in record
+                .streams
+                .iter_mut()
+                .filter(|s| s.status != "succeeded")
+            {
+                s.status = "failed".into();
+            }
         }
         let failed_streams = record.streams.iter().any(|s| s.status != "succeeded");
         record.status = if outcome.is_ok() && !failed_streams {
@@ -601,6 +608,12 @@ impl Pipeline {
         record: &mut RunRecord,
         opts: &RunOptions,
     ) -> Result<()> {
+        // The reader first: a source that cannot start must not cost the
+        // destination anything (an overwrite stream is cleared when its
+        // writer opens).
+        let mut reader = source
+            .read(&self.source.sandbox(), &self.source.config, catalog, state)
+            .await?;
         let mut writer = destination
             .write(
                 &self.destination.sandbox(),
@@ -608,10 +621,7 @@ impl Pipeline {
                 catalog,
             )
             .await?;
-        let mut reader = source
-            .read(&self.source.sandbox(), &self.source.config, catalog, state)
-            .await?;
-        let (tx, mut rx) = tokio::sync::mpsc::channel(self.options.buffer_batches.max(1));
+        let (tx, mut rx) = tokio::sync::mpsc::channel(self.options.buffer_batches.clamp(1, 4096));
         let producer = tokio::spawn(async move {
             loop {
                 match reader.next().await {
@@ -663,6 +673,7 @@ impl Pipeline {
             }
         };
         let mut failure: Option<Error> = None;
+        let mut destination_failed = false;
         'receive: while let Some(item) = rx.recv().await {
             let messages = match item {
                 Ok(m) => m,
@@ -695,6 +706,7 @@ impl Pipeline {
                         s.bytes += batch.data.len() as u64;
                         let op = ops[batch.stream.as_str()];
                         if let Err(e) = writer.write(batch, op).await {
+                            destination_failed = true;
                             failure = Some(e);
                             break 'receive;
                         }
@@ -744,6 +756,7 @@ impl Pipeline {
             }
             if !pending.is_empty() && last_commit.elapsed() >= interval {
                 if let Err(e) = commit(&mut writer, store, &self.name, run_id, &mut pending).await {
+                    destination_failed = true;
                     failure = Some(e);
                     break;
                 }
@@ -754,18 +767,24 @@ impl Pipeline {
         let _ = producer.await;
         // Everything the destination accepted so far is covered by `pending`:
         // commit it even when the run failed, so that progress is kept.
-        let destination_failed = matches!(
-            &failure,
-            Some(Error::Connector { connector, .. } | Error::Limit { connector, .. } | Error::Trap { connector, .. })
-                if connector == destination.name()
-        );
         if !destination_failed {
             match commit(&mut writer, store, &self.name, run_id, &mut pending).await {
                 Ok(()) => {
                     let _ = writer.close().await;
                 }
                 Err(e) => {
-                    failure.get_or_insert(e);
+                    // Nothing of this run past the last checkpoint is durable.
+                    for s in record
+                        .streams
+                        .iter_mut()
+                        .filter(|s| s.status == "succeeded")
+                    {
+                        s.status = "incomplete".into();
+                    }
+                    if let Some(first) = &failure {
+                        tracing::error!("run failed: {first}");
+                    }
+                    failure = Some(e);
                 }
             }
         }

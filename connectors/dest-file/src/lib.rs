@@ -42,8 +42,10 @@ pub struct Config {
 struct Output {
     path: PathBuf,
     file: BufWriter<File>,
-    /// CSV columns, fixed by the header.
+    /// CSV columns: the configured schema's, else the first record's.
     columns: Option<Vec<String>>,
+    /// Whether the CSV header is in the file.
+    header_written: bool,
     dirty: bool,
 }
 
@@ -126,10 +128,14 @@ impl Destination for FileDestination {
                 .open(&path)
                 .map_err(|e| io_error("open", &path, e))?;
             let existing = file.metadata().map(|m| m.len()).unwrap_or(0);
-            let columns = if config.format == Format::Csv && existing > 0 {
+            let header_written = config.format == Format::Csv && existing > 0;
+            let columns = if header_written {
                 Some(read_csv_header(&path)?)
             } else {
-                None
+                stream.schema["properties"]
+                    .as_object()
+                    .filter(|p| !p.is_empty())
+                    .map(|p| p.keys().cloned().collect())
             };
             outputs.insert(
                 stream.name.clone(),
@@ -137,6 +143,7 @@ impl Destination for FileDestination {
                     path,
                     file: BufWriter::with_capacity(1 << 20, file),
                     columns,
+                    header_written,
                     dirty: false,
                 },
             );
@@ -218,15 +225,17 @@ fn write_csv(out: &mut Output, batch: &Batch) -> Result<()> {
             }
         }
     }
+    if lines.is_empty() {
+        return Ok(());
+    }
     let mut csv = csv::Writer::from_writer(Vec::new());
     if out.columns.is_none() {
-        let columns: Vec<String> = lines
-            .first()
-            .map(|r| r.keys().cloned().collect())
-            .unwrap_or_default();
-        csv.write_record(&columns)
+        out.columns = Some(lines[0].keys().cloned().collect());
+    }
+    if !out.header_written {
+        csv.write_record(out.columns.as_ref().expect("set above"))
             .map_err(|e| ConnectorError::internal(e.to_string()))?;
-        out.columns = Some(columns);
+        out.header_written = true;
     }
     let columns = out.columns.as_ref().expect("set above");
     for row in &lines {

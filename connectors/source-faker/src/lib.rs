@@ -50,13 +50,13 @@ fn config_schema() -> Value {
         "type": "object",
         "additionalProperties": false,
         "properties": {
-            "count": {"type": "integer", "minimum": 0, "default": 1000,
+            "count": {"type": "integer", "minimum": 0, "maximum": 100_000_000, "default": 1000,
                       "description": "Number of users; orders and events scale with it."},
-            "orders_per_user": {"type": "integer", "minimum": 0, "default": 1},
-            "events_per_user": {"type": "integer", "minimum": 0, "default": 1},
+            "orders_per_user": {"type": "integer", "minimum": 0, "maximum": 10, "default": 1},
+            "events_per_user": {"type": "integer", "minimum": 0, "maximum": 10, "default": 1},
             "seed": {"type": "integer", "minimum": 0, "default": 42},
-            "generation": {"type": "integer", "minimum": 0, "default": 0,
-                           "description": "Generation g >= 1 changes users and orders whose id % 100 == g % 100."},
+            "generation": {"type": "integer", "minimum": 0, "maximum": 250, "default": 0,
+                           "description": "Generation g >= 1 changes users and orders whose id % 100 == g % 100. Raise count only together with generation: records added while the generation stays the same sort before its changes."},
             "batch_size": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 1000}
         }
     })
@@ -405,6 +405,11 @@ impl FakerReader {
                 }
             }
             c.band += 1;
+            if c.band == 1 {
+                // Bands below generation - 99 are empty: every id they held
+                // was changed again in a later generation.
+                c.band = config.generation.saturating_sub(99).max(1);
+            }
             c.next_id = 1;
         }
     }
@@ -599,5 +604,46 @@ mod tests {
             cursors.windows(2).all(|w| w[0] < w[1]),
             "cursor order is strictly ascending"
         );
+    }
+
+    #[test]
+    fn every_id_once_in_ascending_cursor_order_for_edge_configs() {
+        for (count, generation, batch) in [
+            (0, 0, 1),
+            (1, 1, 1),
+            (300, 1, 7),
+            (300, 100, 1000),
+            (300, 101, 3),
+            (250, 250, 50),
+        ] {
+            let config = format!(
+                r#"{{"count": {count}, "generation": {generation}, "batch_size": {batch}}}"#
+            );
+            let (rows, states) = read_all(&config, &[("users", SyncMode::Incremental)], vec![]);
+            let mut ids: Vec<u64> = rows.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+            let cursors: Vec<&str> = rows
+                .iter()
+                .map(|r| r["updated_at"].as_str().unwrap())
+                .collect();
+            assert!(
+                cursors.windows(2).all(|w| w[0] < w[1]),
+                "{config}: ascending cursors"
+            );
+            ids.sort_unstable();
+            assert_eq!(
+                ids,
+                (1..=count).collect::<Vec<u64>>(),
+                "{config}: every id once"
+            );
+            if let Some(last) = states.last() {
+                // Resuming from the last checkpoint yields nothing more.
+                let (rest, _) = read_all(
+                    &config,
+                    &[("users", SyncMode::Incremental)],
+                    vec![last.clone()],
+                );
+                assert!(rest.is_empty(), "{config}");
+            }
+        }
     }
 }

@@ -433,11 +433,9 @@ impl Reader for FileReader {
         let mut out = Vec::with_capacity(4);
         let name = run.stream.name.clone();
         if run.rows.is_none() {
-            let schema = if run.stream.schema.is_null() {
-                infer_schema(&name, &run.path, run.format, self.config.infer_rows)?
-            } else {
-                run.stream.schema.clone()
-            };
+            // Type cells as discover does, from the file itself: the
+            // configured schema may leave out unselected columns.
+            let schema = infer_schema(&name, &run.path, run.format, self.config.infer_rows)?;
             run.rows = Some(Rows::open(&name, &run.path, run.format, &schema)?);
             out.push(Message::Status(name.clone(), StreamStatus::Started));
         }

@@ -60,6 +60,19 @@ async fn an_endless_loop_is_stopped_by_the_deadline() {
 }
 
 #[tokio::test]
+async fn a_guest_blocked_in_a_host_call_is_stopped_by_the_deadline() {
+    let rt = runtime();
+    let started = Instant::now();
+    let err = attack(&rt, &limits(|l| l.timeout_ms = 300), "sleep", "").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopped promptly"
+    );
+    assert_eq!(err.limit(), Some(&Limit::Deadline { millis: 300 }), "{err}");
+    host_still_works(&rt).await;
+}
+
+#[tokio::test]
 async fn an_endless_loop_is_stopped_by_fuel() {
     let rt = runtime();
     let err = attack(&rt, &limits(|l| l.fuel = 50_000_000), "loop", "").await;

@@ -286,3 +286,33 @@ async fn catalog_mistakes_are_named_before_anything_runs() {
         "nothing written"
     );
 }
+
+#[tokio::test]
+async fn a_source_that_cannot_start_leaves_an_overwrite_destination_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let streams =
+        "[[streams]]\nname = \"users\"\nsync_mode = \"incremental\"\nwrite_mode = \"overwrite\"";
+    let p = faker_pipeline(dir.path(), json!({"count": 10}), streams);
+    let kept = dir.path().join("out/users.jsonl");
+    std::fs::write(&kept, "{\"kept\":true}\n").unwrap();
+    let store = StateStore::open(&p.state_path()).unwrap();
+    let mut bad = std::collections::BTreeMap::new();
+    bad.insert("users".to_string(), json!({"cursor": "not a time"}));
+    store.commit_checkpoint("faker-to-file", &bad).unwrap();
+    let summary = p
+        .run(&runtime(), &store, &RunOptions::default())
+        .await
+        .unwrap();
+    assert!(!summary.succeeded());
+    assert_eq!(summary.run.streams[0].status, "failed");
+    let err = summary.run.error.unwrap();
+    assert!(
+        err.contains("stream `users`") && err.contains("not a time"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "{\"kept\":true}\n");
+    assert_eq!(
+        store.stream_states("faker-to-file").unwrap()[0].state,
+        json!({"cursor": "not a time"})
+    );
+}

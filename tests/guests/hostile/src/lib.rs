@@ -39,6 +39,10 @@ fn attack(config: &Config) -> Result<String> {
             }
             Ok(deeper(0).to_string())
         }
+        "sleep" => {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+            Ok("woke up".into())
+        }
         "panic" => panic!("the hostile connector panicked on purpose"),
         "read" => std::fs::read_to_string(&config.target)
             .map_err(|e| ConnectorError::config(format!("read {}: {e}", config.target))),
