@@ -132,6 +132,7 @@ impl Connector {
         let mut instance = Instance {
             connector: name,
             store,
+            fuel: self.inner.runtime.inner.fuel,
             limits: sandbox.limits,
             poisoned: false,
             instance: None,
@@ -342,6 +343,8 @@ async fn deadline<T>(
 struct Instance {
     connector: Arc<str>,
     store: Store<StoreData>,
+    /// Whether the engine meters fuel.
+    fuel: bool,
     limits: crate::Limits,
     poisoned: bool,
     instance: Option<wasmtime::component::Instance>,
@@ -371,9 +374,11 @@ impl Instance {
                 connector: self.connector.to_string(),
             });
         }
-        self.store
-            .set_fuel(self.limits.fuel)
-            .map_err(|e| Error::Engine(e.to_string()))?;
+        if self.fuel {
+            self.store
+                .set_fuel(self.limits.fuel)
+                .map_err(|e| Error::Engine(e.to_string()))?;
+        }
         let data = self.store.data_mut();
         data.deadline = Some(Instant::now() + self.limits.timeout());
         data.deadline_hit = false;
@@ -429,6 +434,11 @@ impl std::fmt::Debug for SourceReader {
 }
 
 impl SourceReader {
+    /// The connector's name.
+    pub fn connector(&self) -> &str {
+        &self.inst.connector
+    }
+
     /// The next messages, or `None` once every stream is done.
     pub async fn next(&mut self) -> Result<Option<Vec<Message>>> {
         let reader = self.reader.ok_or_else(|| Error::Poisoned {

@@ -40,6 +40,7 @@ pub(crate) struct Inner {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<StoreData>,
     cache: Option<PathBuf>,
+    pub(crate) fuel: bool,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -54,12 +55,14 @@ impl std::fmt::Debug for Runtime {
 #[derive(Debug, Clone)]
 pub struct RuntimeBuilder {
     cache: Option<PathBuf>,
+    fuel: bool,
 }
 
 impl Default for RuntimeBuilder {
     fn default() -> Self {
         RuntimeBuilder {
             cache: default_cache_dir(),
+            fuel: true,
         }
     }
 }
@@ -82,12 +85,20 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Meter fuel on every call (default: on). Without it the fuel limit is
+    /// not enforced and guest code runs faster; the wall-clock deadline and
+    /// the memory limit still apply. BENCHMARKS.md gives the difference.
+    pub fn consume_fuel(mut self, on: bool) -> Self {
+        self.fuel = on;
+        self
+    }
+
     /// Build the runtime and start its epoch ticker.
     pub fn build(self) -> Result<Runtime> {
         let mut config = Config::new();
         config
             .wasm_component_model(true)
-            .consume_fuel(true)
+            .consume_fuel(self.fuel)
             .epoch_interruption(true)
             .parallel_compilation(true)
             .cranelift_opt_level(wasmtime::OptLevel::Speed);
@@ -103,6 +114,7 @@ impl RuntimeBuilder {
                 engine,
                 linker,
                 cache: self.cache,
+                fuel: self.fuel,
             }),
         })
     }

@@ -8,7 +8,7 @@
 //! destination: kill the process at any point and the next run resumes from
 //! the last persisted checkpoint (at-least-once).
 
-use crate::connector::{Connector, DestinationWriter};
+use crate::connector::{Connector, DestinationWriter, SourceReader};
 use crate::engine::Runtime;
 use crate::error::{Error, Result};
 use crate::sandbox::{DirGrant, Grants, Limits, Sandbox};
@@ -16,8 +16,8 @@ use crate::state::{RunRecord, StateStore, StreamRun, now_ms};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sluice_protocol::{
-    Catalog, ConfiguredCatalog, ConfiguredStream, Message, Operation, Role, Spec, StreamStatus,
-    SyncMode, WriteMode,
+    Batch, Catalog, ConfiguredCatalog, ConfiguredStream, Message, Operation, Role, Spec,
+    StreamState, StreamStatus, SyncMode, WriteMode,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -517,12 +517,44 @@ impl Pipeline {
         store: &StateStore,
         opts: &RunOptions,
     ) -> Result<RunSummary> {
-        let started = Instant::now();
         let Prepared {
             source,
             destination,
             catalog,
         } = prepared;
+        let (src, dst) = (&self.source, &self.destination);
+        self.run_with(&catalog, store, opts, async |state: Vec<StreamState>| {
+            // The reader first: a source that cannot start must not cost the
+            // destination anything (an overwrite stream is cleared when its
+            // writer opens).
+            let reader = source
+                .read(&src.sandbox(), &src.config, &catalog, &state)
+                .await?;
+            let writer = destination
+                .write(&dst.sandbox(), &dst.config, &catalog)
+                .await?;
+            Ok((reader, writer))
+        })
+        .await
+    }
+
+    /// Run `catalog` between any [`BatchSource`] and [`BatchSink`] that
+    /// `open` returns for the saved state, with this pipeline's state,
+    /// history and commit rule. Embedders use it for endpoints of their own;
+    /// the benchmarks use it to run connectors built natively through the
+    /// very same code as the sandboxed ones.
+    pub async fn run_with<R, W>(
+        &self,
+        catalog: &ConfiguredCatalog,
+        store: &StateStore,
+        opts: &RunOptions,
+        open: impl AsyncFnOnce(Vec<StreamState>) -> Result<(R, W)>,
+    ) -> Result<RunSummary>
+    where
+        R: BatchSource,
+        W: BatchSink,
+    {
+        let started = Instant::now();
         let selected: Vec<&str> = catalog.streams.iter().map(|s| s.name.as_str()).collect();
         let state: Vec<_> = store
             .stream_states(&self.name)?
@@ -549,18 +581,13 @@ impl Pipeline {
                 .collect(),
             error: None,
         };
-        let outcome = self
-            .transfer(
-                &source,
-                &destination,
-                &catalog,
-                &state,
-                store,
-                run_id,
-                &mut record,
-                opts,
-            )
-            .await;
+        let outcome = match open(state).await {
+            Ok((reader, writer)) => {
+                self.transfer(reader, writer, catalog, store, run_id, &mut record, opts)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         if let Err(e) = &outcome {
             record.error = Some(e.to_string());
             for s in record
@@ -597,30 +624,17 @@ impl Pipeline {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn transfer(
+    async fn transfer<R: BatchSource, W: BatchSink>(
         &self,
-        source: &Connector,
-        destination: &Connector,
+        mut reader: R,
+        mut writer: W,
         catalog: &ConfiguredCatalog,
-        state: &[sluice_protocol::StreamState],
         store: &StateStore,
         run_id: u64,
         record: &mut RunRecord,
         opts: &RunOptions,
     ) -> Result<()> {
-        // The reader first: a source that cannot start must not cost the
-        // destination anything (an overwrite stream is cleared when its
-        // writer opens).
-        let mut reader = source
-            .read(&self.source.sandbox(), &self.source.config, catalog, state)
-            .await?;
-        let mut writer = destination
-            .write(
-                &self.destination.sandbox(),
-                &self.destination.config,
-                catalog,
-            )
-            .await?;
+        let source_name = reader.name().to_string();
         let (tx, mut rx) = tokio::sync::mpsc::channel(self.options.buffer_batches.clamp(1, 4096));
         let producer = tokio::spawn(async move {
             loop {
@@ -685,7 +699,7 @@ impl Pipeline {
             for message in messages {
                 let stream_of = |name: &str| {
                     index.get(name).copied().ok_or_else(|| Error::Protocol {
-                        connector: source.name().into(),
+                        connector: source_name.clone(),
                         call: crate::Call::Next,
                         message: format!(
                             "it sent data for stream `{name}`, which is not in the catalog"
@@ -736,7 +750,7 @@ impl Pipeline {
                     }
                     Message::StreamError(e) => {
                         let name = e.stream.clone().unwrap_or_default();
-                        tracing::error!(connector = source.name(), stream = %name, "stream failed: {e}");
+                        tracing::error!(connector = %source_name, stream = %name, "stream failed: {e}");
                         match stream_of(&name) {
                             Ok(i) => {
                                 record.streams[i].status = "failed".into();
@@ -744,7 +758,7 @@ impl Pipeline {
                             }
                             Err(_) => {
                                 failure = Some(Error::Connector {
-                                    connector: source.name().into(),
+                                    connector: source_name.clone(),
                                     call: crate::Call::Next,
                                     error: e,
                                 });
@@ -803,8 +817,8 @@ impl Pipeline {
 }
 
 /// Commit the destination, then persist the checkpoints it covers.
-async fn commit(
-    writer: &mut DestinationWriter,
+async fn commit<W: BatchSink>(
+    writer: &mut W,
     store: &StateStore,
     pipeline: &str,
     run_id: u64,
@@ -819,6 +833,52 @@ async fn commit(
     );
     pending.clear();
     Ok(())
+}
+
+/// Where a run's messages come from: a sandboxed [`SourceReader`], or
+/// anything else that yields batches and state checkpoints.
+pub trait BatchSource: Send + 'static {
+    /// Who this is, for errors.
+    fn name(&self) -> &str;
+    /// The next messages, `None` at the end.
+    fn next(&mut self) -> impl Future<Output = Result<Option<Vec<Message>>>> + Send;
+    /// Release the reader.
+    fn close(self) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Where a run's batches go: a sandboxed [`DestinationWriter`], or
+/// anything else that can write and commit durably.
+pub trait BatchSink {
+    /// Apply one batch.
+    fn write(&mut self, batch: Batch, op: Operation) -> impl Future<Output = Result<()>>;
+    /// Make everything written so far durable.
+    fn commit(&mut self) -> impl Future<Output = Result<()>>;
+    /// Release the writer (without committing).
+    fn close(self) -> impl Future<Output = Result<()>>;
+}
+
+impl BatchSource for SourceReader {
+    fn name(&self) -> &str {
+        self.connector()
+    }
+    async fn next(&mut self) -> Result<Option<Vec<Message>>> {
+        SourceReader::next(self).await
+    }
+    async fn close(self) -> Result<()> {
+        SourceReader::close(self).await
+    }
+}
+
+impl BatchSink for DestinationWriter {
+    async fn write(&mut self, batch: Batch, op: Operation) -> Result<()> {
+        DestinationWriter::write(self, batch, op).await
+    }
+    async fn commit(&mut self) -> Result<()> {
+        DestinationWriter::commit(self).await
+    }
+    async fn close(self) -> Result<()> {
+        DestinationWriter::close(self).await
+    }
 }
 
 /// Connectors and catalog of a pipeline, ready to run.

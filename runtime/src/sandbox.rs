@@ -327,6 +327,7 @@ pub(crate) async fn store_data(
     redactor: Redactor,
 ) -> Result<StoreData> {
     let mut b = WasiCtxBuilder::new();
+    b.allow_blocking_current_thread(true);
     let stdout = GuestOutput::new(connector.clone(), "stdout", redactor.clone());
     let stderr = GuestOutput::new(connector.clone(), "stderr", redactor.clone());
     b.stdout(stdout).stderr(stderr.clone());

@@ -4,11 +4,13 @@
 //!   connectors and put them in `target/components/`.
 //! - `demo`: setup, then a demo sync of source-faker -> dest-file.
 //! - `test`: setup, then fmt, clippy and every test (host and connectors).
+//! - `bench [--quick]`: setup, a release build, then every benchmark;
+//!   writes BENCHMARKS.md.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <setup|build-connectors|demo|test>";
+const USAGE: &str = "usage: cargo xtask <setup|build-connectors|demo|test|bench [--quick]>";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -17,6 +19,10 @@ fn main() -> ExitCode {
         "build-connectors" => build_connectors(),
         "demo" => setup().and_then(|()| demo()),
         "test" => setup().and_then(|()| test()),
+        "bench" => {
+            let quick = std::env::args().skip(2).any(|a| a == "--quick");
+            setup().and_then(|()| bench(quick))
+        }
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -206,6 +212,43 @@ fn test() -> Result<(), String> {
             .env("CARGO_TARGET_DIR", root.join("target/wasm")),
     )?;
     Ok(())
+}
+
+fn bench(quick: bool) -> Result<(), String> {
+    let root = root();
+    run(
+        "building sluice and the benchmarks (release)",
+        cargo().current_dir(&root).args([
+            "build",
+            "--release",
+            "--package",
+            "sluice-cli",
+            "--package",
+            "sluice-bench",
+        ]),
+    )?;
+    let mut cmd = Command::new(root.join("target/release/sluice-bench"));
+    cmd.current_dir(&root)
+        .arg("report")
+        .arg("--sluice")
+        .arg(root.join("target/release/sluice"))
+        .arg("--components")
+        .arg(root.join("target/components"))
+        .arg("--work")
+        .arg(root.join("target/bench"))
+        .arg("--out")
+        .arg(root.join("BENCHMARKS.md"));
+    if quick {
+        cmd.arg("--quick");
+    }
+    run(
+        if quick {
+            "benchmarks (--quick)"
+        } else {
+            "benchmarks"
+        },
+        &mut cmd,
+    )
 }
 
 fn host_triple() -> Result<String, String> {

@@ -115,13 +115,13 @@ const KINDS: [&str; 5] = ["login", "view", "search", "add_to_cart", "logout"];
 #[derive(Serialize)]
 struct User<'a> {
     id: u64,
-    name: String,
-    email: String,
+    name: &'a str,
+    email: &'a str,
     age: u64,
     city: &'a str,
     version: u64,
-    created_at: String,
-    updated_at: String,
+    created_at: &'a str,
+    updated_at: &'a str,
 }
 
 #[derive(Serialize)]
@@ -132,8 +132,8 @@ struct Order<'a> {
     currency: &'a str,
     status: &'a str,
     version: u64,
-    created_at: String,
-    updated_at: String,
+    created_at: &'a str,
+    updated_at: &'a str,
 }
 
 #[derive(Serialize)]
@@ -141,7 +141,7 @@ struct Event<'a> {
     id: u64,
     user_id: u64,
     kind: &'a str,
-    occurred_at: String,
+    occurred_at: &'a str,
 }
 
 const CITIES: [&str; 8] = [
@@ -190,11 +190,56 @@ struct StreamRun {
     started: bool,
 }
 
+/// RFC 3339 timestamps (`2024-01-01T00:00:01Z`) written into reused
+/// buffers: chrono computes the date once per day, the time of day is three
+/// two-digit numbers.
+#[derive(Default)]
+struct Clock {
+    day: Option<i64>,
+    date: String,
+}
+
+impl Clock {
+    fn write(&mut self, secs: i64, out: &mut String) {
+        let day = secs.div_euclid(86_400);
+        if self.day != Some(day) {
+            self.date = timestamp(day * 86_400);
+            self.date.truncate(11); // "YYYY-MM-DDT"
+            self.day = Some(day);
+        }
+        let in_day = secs.rem_euclid(86_400);
+        out.clear();
+        out.push_str(&self.date);
+        for (i, part) in [in_day / 3600, in_day / 60 % 60, in_day % 60]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                out.push(':');
+            }
+            out.push(char::from(b'0' + (part / 10) as u8));
+            out.push(char::from(b'0' + (part % 10) as u8));
+        }
+        out.push('Z');
+    }
+}
+
+/// Buffers reused for every record, so generating one allocates nothing.
+#[derive(Default)]
+struct Scratch {
+    clock: Clock,
+    name: String,
+    email: String,
+    created: String,
+    updated: String,
+}
+
 /// Reads the configured streams one after another.
 pub struct FakerReader {
     config: Config,
     runs: Vec<StreamRun>,
     current: usize,
+    scratch: Scratch,
 }
 
 impl Connector for Faker {
@@ -354,6 +399,7 @@ impl Source for Faker {
             config,
             runs,
             current: 0,
+            scratch: Scratch::default(),
         })
     }
 }
@@ -414,7 +460,7 @@ impl FakerReader {
         }
     }
 
-    fn push(config: &Config, run: &mut StreamRun, id: u64) -> Result<i64> {
+    fn push(config: &Config, run: &mut StreamRun, sc: &mut Scratch, id: u64) -> Result<i64> {
         let seed = config.seed;
         let name = run.stream.name.as_str();
         let cursor = config.cursor_of(name, id);
@@ -427,27 +473,40 @@ impl FakerReader {
             "users" => {
                 let first = FIRST[(r % 16) as usize];
                 let last = LAST[((r >> 8) % 16) as usize];
+                let mut digits = itoa::Buffer::new();
+                sc.name.clear();
+                sc.name.push_str(first);
+                sc.name.push(' ');
+                sc.name.push_str(last);
+                if version > 0 {
+                    sc.name.push_str(" (v");
+                    sc.name.push_str(digits.format(version));
+                    sc.name.push(')');
+                }
+                sc.email.clear();
+                sc.email
+                    .extend(first.chars().map(|c| c.to_ascii_lowercase()));
+                sc.email.push('.');
+                sc.email
+                    .extend(last.chars().map(|c| c.to_ascii_lowercase()));
+                sc.email.push_str(digits.format(id));
+                sc.email.push_str("@example.com");
+                sc.clock.write(T0 + id as i64, &mut sc.created);
+                sc.clock.write(cursor, &mut sc.updated);
                 run.batch.push(&User {
                     id,
-                    name: if version == 0 {
-                        format!("{first} {last}")
-                    } else {
-                        format!("{first} {last} (v{version})")
-                    },
-                    email: format!(
-                        "{}.{}{}@example.com",
-                        first.to_lowercase(),
-                        last.to_lowercase(),
-                        id
-                    ),
+                    name: &sc.name,
+                    email: &sc.email,
                     age: 18 + (r >> 16) % 70,
                     city: CITIES[((r >> 24) % 8) as usize],
                     version,
-                    created_at: timestamp(T0 + id as i64),
-                    updated_at: timestamp(cursor),
+                    created_at: &sc.created,
+                    updated_at: &sc.updated,
                 })?;
             }
             "orders" => {
+                sc.clock.write(T0 + id as i64, &mut sc.created);
+                sc.clock.write(cursor, &mut sc.updated);
                 run.batch.push(&Order {
                     id,
                     user_id: 1 + mix(seed, id) % config.count.max(1),
@@ -455,16 +514,17 @@ impl FakerReader {
                     currency: if r.is_multiple_of(3) { "EUR" } else { "USD" },
                     status: STATUS[((r >> 20) % 4) as usize],
                     version,
-                    created_at: timestamp(T0 + id as i64),
-                    updated_at: timestamp(cursor),
+                    created_at: &sc.created,
+                    updated_at: &sc.updated,
                 })?;
             }
             _ => {
+                sc.clock.write(cursor, &mut sc.updated);
                 run.batch.push(&Event {
                     id,
                     user_id: 1 + mix(seed ^ 7, id) % config.count.max(1),
                     kind: KINDS[(r % 5) as usize],
-                    occurred_at: timestamp(cursor),
+                    occurred_at: &sc.updated,
                 })?;
             }
         }
@@ -488,7 +548,9 @@ impl Reader for FakerReader {
         let mut last_cursor = None;
         while !run.batch.is_full() {
             match Self::advance(&self.config, run) {
-                Some(id) => last_cursor = Some(Self::push(&self.config, run, id)?),
+                Some(id) => {
+                    last_cursor = Some(Self::push(&self.config, run, &mut self.scratch, id)?)
+                }
                 None => break,
             }
         }
@@ -644,6 +706,23 @@ mod tests {
                 );
                 assert!(rest.is_empty(), "{config}");
             }
+        }
+    }
+
+    #[test]
+    fn the_clock_matches_chrono() {
+        let mut clock = Clock::default();
+        let mut out = String::new();
+        for secs in [
+            T0,
+            T0 + 1,
+            T0 + 86_399,
+            T0 + 86_400,
+            T0 + 3_723,
+            T0 + GENERATION_SPAN * 250 + 59,
+        ] {
+            clock.write(secs, &mut out);
+            assert_eq!(out, timestamp(secs));
         }
     }
 }

@@ -139,6 +139,32 @@ impl Rows {
         })
     }
 
+    /// The next JSON-lines row as it is in the file, checked to be one JSON
+    /// object but not decoded: the fast path when nothing needs reading out
+    /// of the row. `None` at the end, or for CSV files.
+    fn next_raw_line(&mut self) -> Result<Option<String>> {
+        let RowsInner::Json(lines) = &mut self.inner else {
+            return Ok(None);
+        };
+        loop {
+            self.line += 1;
+            let Some(line) = lines.next() else {
+                return Ok(None);
+            };
+            let line = line.map_err(|e| data_error(&self.stream, self.line, e))?;
+            let text = line.trim();
+            if text.is_empty() {
+                continue;
+            }
+            if !text.starts_with('{') {
+                return Err(data_error(&self.stream, self.line, "not a JSON object"));
+            }
+            serde_json::from_str::<serde::de::IgnoredAny>(text)
+                .map_err(|e| data_error(&self.stream, self.line, e))?;
+            return Ok(Some(line));
+        }
+    }
+
     fn next_row(&mut self) -> Result<Option<Map<String, Value>>> {
         loop {
             self.line += 1;
@@ -443,7 +469,18 @@ impl Reader for FileReader {
         let incremental = run.stream.sync_mode == SyncMode::Incremental;
         let cursor_field = run.stream.cursor_field.clone().unwrap_or_default();
         let mut done = false;
-        while !run.batch.is_full() {
+        // Full refresh of every field of a JSON-lines file: rows go through
+        // as they are, only checked.
+        let pass_through =
+            run.format == Format::JsonLines && !incremental && run.stream.fields.is_empty();
+        while pass_through && !run.batch.is_full() {
+            let Some(line) = rows.next_raw_line()? else {
+                done = true;
+                break;
+            };
+            run.batch.push_json_line(line.trim().as_bytes());
+        }
+        while !pass_through && !run.batch.is_full() {
             let Some(row) = rows.next_row()? else {
                 done = true;
                 break;

@@ -316,3 +316,52 @@ async fn a_source_that_cannot_start_leaves_an_overwrite_destination_alone() {
         json!({"cursor": "not a time"})
     );
 }
+
+#[tokio::test]
+async fn json_lines_pass_through_unchanged_and_bad_lines_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::create_dir_all(dir.path().join("out")).unwrap();
+    let rows =
+        "{\"id\":1,\"tags\":[\"a\",\"b\"],\"n\":1.50}\n\n{\"id\":2,\"nested\":{\"x\":null}}\n";
+    std::fs::write(input.join("things.jsonl"), rows).unwrap();
+    let text = format!(
+        r#"
+name = "jsonl"
+[source]
+component = {src:?}
+config = {{ path = "/in", infer_rows = 1 }}
+dirs = [{{ host = "in", guest = "/in" }}]
+[destination]
+component = {dst:?}
+config = {{ path = "/out" }}
+dirs = [{{ host = "out", guest = "/out", write = true }}]
+[[streams]]
+name = "things"
+sync_mode = "full_refresh"
+write_mode = "overwrite"
+"#,
+        src = artifacts::SOURCE_FILE,
+        dst = artifacts::DEST_FILE,
+    );
+    let p = Pipeline::from_toml(&text, dir.path(), "jsonl.toml", "jsonl").unwrap();
+    let rt = runtime();
+    let store = StateStore::in_memory().unwrap();
+    let s = p.run(&rt, &store, &RunOptions::default()).await.unwrap();
+    assert!(s.succeeded(), "{s:?}");
+    assert_eq!(s.records(), 2);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/things.jsonl")).unwrap(),
+        "{\"id\":1,\"tags\":[\"a\",\"b\"],\"n\":1.50}\n{\"id\":2,\"nested\":{\"x\":null}}\n",
+        "rows pass through byte for byte"
+    );
+    std::fs::write(input.join("things.jsonl"), "{\"id\":1}\n{\"id\": oops}\n").unwrap();
+    let s = p.run(&rt, &store, &RunOptions::default()).await.unwrap();
+    assert!(!s.succeeded());
+    let err = s.run.error.unwrap();
+    assert!(
+        err.contains("stream `things`") && err.contains("line 2"),
+        "{err}"
+    );
+}

@@ -1,0 +1,224 @@
+//! One end-to-end measurement: source -> dest-file (JSON lines), either
+//! sandboxed (wasm components) or with the same connector crates linked
+//! natively, through the same `Pipeline::run_with` code. Prints one JSON
+//! object: records, bytes, seconds of the run, and the process's peak RSS.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sluice_dest_file::FileDestination;
+use sluice_guest::{Reader, Writer, native};
+use sluice_protocol::{Batch, ConnectorError, Message, Operation};
+use sluice_runtime::pipeline::{BatchSink, BatchSource, Pipeline, RunOptions};
+use sluice_runtime::state::StateStore;
+use sluice_runtime::{Call, Error, Runtime};
+use sluice_source_faker::Faker;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What one run measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Measurement {
+    /// Records that reached the destination.
+    pub records: u64,
+    /// Bytes of those records.
+    pub bytes: u64,
+    /// Seconds from opening the reader to the last commit.
+    pub secs: f64,
+    /// Peak resident set size of the whole process, KiB.
+    pub peak_rss_kib: u64,
+}
+
+struct NativeSource<R> {
+    reader: R,
+}
+
+fn native_error(call: Call, error: ConnectorError) -> Error {
+    Error::Connector {
+        connector: "native".into(),
+        call,
+        error,
+    }
+}
+
+impl<R: Reader + Send + 'static> BatchSource for NativeSource<R> {
+    fn name(&self) -> &str {
+        "native source"
+    }
+    async fn next(&mut self) -> sluice_runtime::Result<Option<Vec<Message>>> {
+        self.reader.next().map_err(|e| native_error(Call::Next, e))
+    }
+    async fn close(self) -> sluice_runtime::Result<()> {
+        Ok(())
+    }
+}
+
+struct NativeSink<W> {
+    writer: W,
+}
+
+impl<W: Writer> BatchSink for NativeSink<W> {
+    async fn write(&mut self, batch: Batch, op: Operation) -> sluice_runtime::Result<()> {
+        self.writer
+            .write(batch, op)
+            .map_err(|e| native_error(Call::WriteBatch, e))
+    }
+    async fn commit(&mut self) -> sluice_runtime::Result<()> {
+        self.writer
+            .commit()
+            .map_err(|e| native_error(Call::Commit, e))
+    }
+    async fn close(self) -> sluice_runtime::Result<()> {
+        Ok(())
+    }
+}
+
+/// Peak RSS of this process, KiB (`VmHWM`).
+pub fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The pipeline file of a scenario.
+fn pipeline_toml(
+    components: &Path,
+    source: &str,
+    streams: &str,
+    records: u64,
+    input: &Path,
+    out: &Path,
+) -> String {
+    let (count, stream_list) = match streams {
+        "users" => (records, vec!["users"]),
+        _ => (records.div_ceil(3), vec!["users", "orders", "events"]),
+    };
+    let source_block = match source {
+        "file" => format!(
+            "component = {:?}\nconfig = {{ path = \"/in\" }}\ndirs = [{{ host = {:?}, guest = \"/in\" }}]",
+            components.join("source-file.wasm"),
+            input,
+        ),
+        _ => format!(
+            "component = {:?}\nconfig = {{ count = {count}, batch_size = 1000 }}",
+            components.join("source-faker.wasm"),
+        ),
+    };
+    let mut text = format!(
+        "name = \"bench\"\n[options]\ncommit_interval_ms = 5000\n[source]\n{source_block}\n[destination]\ncomponent = {:?}\nconfig = {{ path = \"/out\" }}\ndirs = [{{ host = {:?}, guest = \"/out\", write = true }}]\n",
+        components.join("dest-file.wasm"),
+        out,
+    );
+    if source == "faker" {
+        for s in stream_list {
+            text.push_str(&format!(
+                "[[streams]]\nname = \"{s}\"\nsync_mode = \"full_refresh\"\nwrite_mode = \"overwrite\"\n"
+            ));
+        }
+    }
+    text
+}
+
+pub fn main(args: &[String]) -> Result<(), String> {
+    let mode = crate::required(args, "--mode")?.to_string();
+    let source = crate::flag(args, "--source").unwrap_or("faker").to_string();
+    let streams = crate::flag(args, "--streams").unwrap_or("all").to_string();
+    let records: u64 = crate::required(args, "--records")?
+        .parse()
+        .map_err(|e| format!("--records: {e}"))?;
+    let components = PathBuf::from(crate::required(args, "--components")?)
+        .canonicalize()
+        .map_err(|e| format!("--components: {e}"))?;
+    let work = PathBuf::from(crate::required(args, "--work")?);
+    let input = work.join("input");
+    let out = work.join(format!("out-{mode}-{source}"));
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let text = pipeline_toml(&components, &source, &streams, records, &input, &out);
+    let pipeline =
+        Pipeline::from_toml(&text, &work, "bench.toml", "bench").map_err(|e| e.to_string())?;
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let summary = tokio.block_on(async {
+        let store = StateStore::in_memory().map_err(|e| e.to_string())?;
+        match mode.as_str() {
+            "wasm" => {
+                let cache = work.join("cache");
+                let rt = Runtime::builder()
+                    .consume_fuel(crate::flag(args, "--fuel") != Some("off"))
+                    .cache_dir(Some(cache))
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                let prepared = pipeline.prepare(&rt).await.map_err(|e| e.to_string())?;
+                let started = Instant::now();
+                let s = pipeline
+                    .run_prepared(prepared, &store, &RunOptions::default())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok::<_, String>((s, started.elapsed()))
+            }
+            "native" => {
+                if source != "faker" {
+                    return Err("the native baseline runs source-faker only".to_string());
+                }
+                let src_config: Value = pipeline.source.config.clone();
+                let dst_config = json!({"path": out.display().to_string()});
+                let catalog = native::discover::<Faker>(&src_config.to_string())
+                    .map_err(|e| e.to_string())?;
+                let configured = pipeline
+                    .configure(&catalog, &native::spec::<FileDestination>())
+                    .map_err(|e| e.to_string())?;
+                let started = Instant::now();
+                let s = pipeline
+                    .run_with(&configured, &store, &RunOptions::default(), async |state| {
+                        let reader = native::read::<Faker>(
+                            &src_config.to_string(),
+                            configured.clone(),
+                            state,
+                        )
+                        .map_err(|e| native_error(Call::Read, e))?;
+                        let writer = native::write::<FileDestination>(
+                            &dst_config.to_string(),
+                            configured.clone(),
+                        )
+                        .map_err(|e| native_error(Call::Write, e))?;
+                        Ok((NativeSource { reader }, NativeSink { writer }))
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok((s, started.elapsed()))
+            }
+            other => Err(format!("--mode {other}: expected wasm or native")),
+        }
+    })?;
+    let (summary, elapsed) = summary;
+    if !summary.succeeded() {
+        return Err(format!("the run failed: {:?}", summary.run.error));
+    }
+    let written: u64 = std::fs::read_dir(&out)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok())
+        .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+        .sum();
+    if written != summary.bytes() {
+        return Err(format!(
+            "{written} bytes on disk, {} reported",
+            summary.bytes()
+        ));
+    }
+    let m = Measurement {
+        records: summary.records(),
+        bytes: summary.bytes(),
+        secs: elapsed.as_secs_f64(),
+        peak_rss_kib: peak_rss_kib(),
+    };
+    let _ = std::fs::remove_dir_all(&out);
+    println!("{}", serde_json::to_string(&m).map_err(|e| e.to_string())?);
+    Ok(())
+}

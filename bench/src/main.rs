@@ -1,0 +1,48 @@
+//! `sluice-bench`: the benchmark harness behind `cargo xtask bench`.
+//!
+//! `sluice-bench report` runs every scenario, each measurement in a child
+//! process of its own (so peak RSS belongs to that scenario alone), takes
+//! the median of several runs, and writes the table of BENCHMARKS.md.
+//! `sluice-bench e2e ...` is one measurement: a pipeline run through the
+//! same `Pipeline::run_with` code, with the connectors either sandboxed
+//! (wasm) or linked natively.
+
+mod e2e;
+mod peers;
+mod proc;
+mod report;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage:
+  sluice-bench report [--quick] --sluice PATH --components DIR --work DIR --out FILE
+  sluice-bench e2e --mode wasm|native [--fuel off] --source faker|file --streams all|users --records N --components DIR --work DIR";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("e2e") => e2e::main(&args[1..]),
+        Some("report") => report::main(&args[1..]),
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sluice-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--name value` from `args`.
+pub fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+}
+
+/// A required `--name value`.
+pub fn required<'a>(args: &'a [String], name: &str) -> Result<&'a str, String> {
+    flag(args, name).ok_or_else(|| format!("{name} is required\n{USAGE}"))
+}

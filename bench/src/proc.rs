@@ -1,0 +1,88 @@
+//! Child processes with wall time and peak RSS (from `wait4`'s rusage).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+/// How a child process ran.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome {
+    /// Wall-clock seconds from spawn to exit.
+    pub secs: f64,
+    /// Peak RSS of the child, KiB.
+    pub peak_rss_kib: u64,
+    /// Lines of stdout that matched the counter.
+    pub lines: u64,
+}
+
+/// Reap `child`, returning whether it succeeded and its peak RSS (KiB).
+pub fn reap(child: Child) -> Result<(bool, u64), String> {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is a child of this process that nothing else waits for.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    if r < 0 {
+        return Err(format!("wait4: {}", std::io::Error::last_os_error()));
+    }
+    std::mem::forget(child);
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    Ok((ok, usage.ru_maxrss as u64))
+}
+
+/// Run `cmd`, counting stdout lines that contain `needle` (all lines when
+/// `needle` is empty); stderr is kept for the error message.
+pub fn run_counting(cmd: &mut Command, needle: &str) -> Result<Outcome, String> {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{cmd:?}: {e}"))?;
+    let stderr = child.stderr.take().expect("piped");
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut text);
+        text
+    });
+    let mut lines = 0;
+    let stdout = child.stdout.take().expect("piped");
+    for line in BufReader::with_capacity(1 << 20, stdout).split(b'\n') {
+        let line = line.map_err(|e| e.to_string())?;
+        if needle.is_empty() || line.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+            lines += 1;
+        }
+    }
+    let (ok, peak) = reap(child)?;
+    let secs = started.elapsed().as_secs_f64();
+    let err = err_reader.join().unwrap_or_default();
+    if !ok {
+        let tail: String = err
+            .lines()
+            .rev()
+            .take(8)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(format!("{cmd:?} failed:\n{tail}"));
+    }
+    Ok(Outcome {
+        secs,
+        peak_rss_kib: peak,
+        lines,
+    })
+}
+
+/// The median of `values` (which must not be empty).
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
