@@ -185,22 +185,27 @@ impl Connector {
         )
     }
 
-    /// A redactor for the secret values of `config`.
-    async fn redactor(&self, sandbox: &Sandbox, config: &Value) -> Result<Redactor> {
+    /// The validated config (defaults applied) and a fresh instance whose
+    /// logs and errors are scrubbed of the config's secret values.
+    async fn configured_instance(
+        &self,
+        sandbox: &Sandbox,
+        config: &Value,
+    ) -> Result<(Value, Instance)> {
+        let config = self.validate_config(sandbox, config).await?;
         let spec = self.spec(sandbox).await?;
-        Ok(Redactor::new(sluice_protocol::config::secret_values(
+        let redactor = Redactor::new(sluice_protocol::config::secret_values(
             &spec.config_schema,
-            config,
-        )))
+            &config,
+        ));
+        let inst = self.instance(sandbox, redactor).await?;
+        Ok((config, inst))
     }
 
     /// `check(config)`: validate the config, then ask the connector whether
     /// it can reach its system.
     pub async fn check(&self, sandbox: &Sandbox, config: &Value) -> Result<()> {
-        let config = self.validate_config(sandbox, config).await?;
-        let mut inst = self
-            .instance(sandbox, self.redactor(sandbox, &config).await?)
-            .await?;
+        let (config, mut inst) = self.configured_instance(sandbox, config).await?;
         let base = inst.base(&self.inner.base)?;
         inst.begin(Call::Check)?;
         let r = deadline(
@@ -214,10 +219,7 @@ impl Connector {
 
     /// `discover(config)`: the streams the connector offers.
     pub async fn discover(&self, sandbox: &Sandbox, config: &Value) -> Result<Catalog> {
-        let config = self.validate_config(sandbox, config).await?;
-        let mut inst = self
-            .instance(sandbox, self.redactor(sandbox, &config).await?)
-            .await?;
+        let (config, mut inst) = self.configured_instance(sandbox, config).await?;
         let base = inst.base(&self.inner.base)?;
         inst.begin(Call::Discover)?;
         let r = deadline(
@@ -242,10 +244,7 @@ impl Connector {
             connector: self.name().to_string(),
             expected: "source",
         })?;
-        let config = self.validate_config(sandbox, config).await?;
-        let mut inst = self
-            .instance(sandbox, self.redactor(sandbox, &config).await?)
-            .await?;
+        let (config, mut inst) = self.configured_instance(sandbox, config).await?;
         let exports = indices
             .load(
                 &mut inst.store,
@@ -293,10 +292,7 @@ impl Connector {
                 connector: self.name().to_string(),
                 expected: "destination",
             })?;
-        let config = self.validate_config(sandbox, config).await?;
-        let mut inst = self
-            .instance(sandbox, self.redactor(sandbox, &config).await?)
-            .await?;
+        let (config, mut inst) = self.configured_instance(sandbox, config).await?;
         let exports = indices
             .load(
                 &mut inst.store,
