@@ -15,6 +15,7 @@
 
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod config;
 
 use serde::{Deserialize, Serialize};

@@ -212,5 +212,23 @@ impl Error {
     }
 }
 
+impl From<sluice_manifest::Error> for Error {
+    fn from(e: sluice_manifest::Error) -> Self {
+        Error::Pipeline {
+            file: e.file,
+            message: e.message,
+        }
+    }
+}
+
+impl From<sluice_state::Error> for Error {
+    fn from(e: sluice_state::Error) -> Self {
+        Error::State {
+            path: e.path,
+            message: e.message,
+        }
+    }
+}
+
 /// The result type of the runtime.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -28,7 +28,10 @@ pub mod engine;
 mod error;
 pub mod pipeline;
 pub mod sandbox;
-pub mod state;
+/// The state store (the `sluice-state` crate).
+pub mod state {
+    pub use sluice_state::*;
+}
 
 pub use connector::{Connector, DestinationWriter, SourceReader};
 pub use engine::{Runtime, RuntimeBuilder};

@@ -11,10 +11,10 @@
 use crate::connector::{Connector, DestinationWriter, SourceReader};
 use crate::engine::Runtime;
 use crate::error::{Error, Result};
-use crate::sandbox::{DirGrant, Grants, Limits, Sandbox};
 use crate::state::{RunRecord, StateStore, StreamRun, now_ms};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+pub use sluice_manifest::{Endpoint, Manifest, Options, PipelineFile, StreamSelection};
 use sluice_protocol::{
     Batch, Catalog, ConfiguredCatalog, ConfiguredStream, Message, Operation, Role, Spec,
     StreamState, StreamStatus, SyncMode, WriteMode,
@@ -23,114 +23,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// One end of a pipeline, as written in the pipeline file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Endpoint {
-    /// The component file (relative to the pipeline file).
-    pub component: PathBuf,
-    /// The connector's config; strings may use `${ENV_VAR}`.
-    #[serde(default = "empty_object")]
-    pub config: Value,
-    /// Directories granted (host paths relative to the pipeline file).
-    #[serde(default)]
-    pub dirs: Vec<DirGrant>,
-    /// `host:port` endpoints granted.
-    #[serde(default)]
-    pub hosts: Vec<String>,
-    /// Environment variables granted, with values (`${VAR}` allowed).
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    /// Resource limits.
-    #[serde(default)]
-    pub limits: Limits,
-}
-
-fn empty_object() -> Value {
-    Value::Object(Default::default())
-}
-
-impl Endpoint {
-    /// The sandbox this endpoint asks for.
-    pub fn sandbox(&self) -> Sandbox {
-        Sandbox {
-            grants: Grants {
-                dirs: self.dirs.clone(),
-                hosts: self.hosts.clone(),
-                env: self.env.clone(),
-            },
-            limits: self.limits,
-        }
-    }
-}
-
-/// A stream as the pipeline file selects it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StreamSelection {
-    /// Stream name, as the source discovers it.
-    pub name: String,
-    /// `full_refresh` or `incremental` (default: incremental where the
-    /// stream has a default cursor, else full refresh).
-    #[serde(default)]
-    pub sync_mode: Option<SyncMode>,
-    /// Cursor for incremental syncs (default: the stream's default cursor).
-    #[serde(default)]
-    pub cursor_field: Option<String>,
-    /// `overwrite`, `append`, `append_dedup` or `history` (default: append
-    /// for incremental, overwrite for full refresh).
-    #[serde(default)]
-    pub write_mode: Option<WriteMode>,
-    /// Fields to keep (default: all).
-    #[serde(default)]
-    pub fields: Vec<String>,
-    /// Primary key (default: the stream's).
-    #[serde(default)]
-    pub primary_key: Vec<String>,
-}
-
-/// Run options of a pipeline file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Options {
-    /// Commit the destination and persist state at most this often (ms);
-    /// a run always commits at its end.
-    pub commit_interval_ms: u64,
-    /// Batches in flight between source and destination.
-    pub buffer_batches: usize,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            commit_interval_ms: 5_000,
-            buffer_batches: 16,
-        }
-    }
-}
-
-/// The pipeline file, as written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PipelineFile {
-    /// Name of the pipeline: the key of its state (default: the file stem).
-    #[serde(default)]
-    pub name: Option<String>,
-    /// The state store (default: `.sluice/state.redb` beside the file).
-    #[serde(default)]
-    pub state: Option<PathBuf>,
-    /// Where records come from.
-    pub source: Endpoint,
-    /// Where records go.
-    pub destination: Endpoint,
-    /// The streams to sync (default: every stream the source offers).
-    #[serde(default)]
-    pub streams: Vec<StreamSelection>,
-    /// Run options.
-    #[serde(default)]
-    pub options: Options,
-}
 
 /// A pipeline ready to run: paths resolved, `${ENV}` substituted.
 #[derive(Debug, Clone)]
@@ -211,129 +103,33 @@ impl RunSummary {
     }
 }
 
-/// Replace `${NAME}` in `text` with the environment variable `NAME`.
-fn substitute(text: &str, key: &str, file: &str) -> Result<String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
-            return Err(Error::Pipeline {
-                file: file.into(),
-                message: format!("`{key}`: `${{` without a closing `}}`"),
-            });
-        };
-        let var = &after[..end];
-        let value = std::env::var(var).map_err(|_| Error::Pipeline {
-            file: file.into(),
-            message: format!(
-                "`{key}` uses ${{{var}}}, but the environment variable {var} is not set"
-            ),
-        })?;
-        out.push_str(&value);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-fn substitute_json(value: &mut Value, key: &str, file: &str) -> Result<()> {
-    match value {
-        Value::String(s) => *s = substitute(s, key, file)?,
-        Value::Array(items) => {
-            for (i, v) in items.iter_mut().enumerate() {
-                substitute_json(v, &format!("{key}[{i}]"), file)?;
-            }
-        }
-        Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                substitute_json(v, &format!("{key}.{k}"), file)?;
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-fn resolve_endpoint(mut e: Endpoint, which: &str, dir: &Path, file: &str) -> Result<Endpoint> {
-    e.component = dir.join(&e.component);
-    substitute_json(&mut e.config, &format!("{which}.config"), file)?;
-    for (i, d) in e.dirs.iter_mut().enumerate() {
-        let host = substitute(
-            &d.host.to_string_lossy(),
-            &format!("{which}.dirs[{i}].host"),
-            file,
-        )?;
-        d.host = dir.join(host);
-        if !d.guest.starts_with('/') {
-            return Err(Error::Pipeline {
-                file: file.into(),
-                message: format!(
-                    "`{which}.dirs[{i}].guest` must be an absolute path like \"/data\", not `{}`",
-                    d.guest
-                ),
-            });
-        }
-    }
-    for (i, h) in e.hosts.iter_mut().enumerate() {
-        *h = substitute(h, &format!("{which}.hosts[{i}]"), file)?;
-    }
-    for (k, v) in e.env.iter_mut() {
-        *v = substitute(v, &format!("{which}.env.{k}"), file)?;
-    }
-    Ok(e)
-}
-
 impl Pipeline {
     /// Read and resolve a pipeline file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Pipeline {
-            file: file.clone(),
-            message: format!("cannot read it: {e}"),
-        })?;
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        Self::from_toml(&text, dir, &file, &stem)
+        Ok(Self::from_manifest(sluice_manifest::from_file(path)?))
     }
 
     /// Parse pipeline TOML; relative paths resolve against `dir`.
     pub fn from_toml(text: &str, dir: &Path, file: &str, default_name: &str) -> Result<Self> {
-        let parsed: PipelineFile = toml::from_str(text).map_err(|e| Error::Pipeline {
-            file: file.into(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
-        if !parsed.source.config.is_object() || !parsed.destination.config.is_object() {
-            return Err(Error::Pipeline {
-                file: file.into(),
-                message: "`source.config` and `destination.config` must be tables".into(),
-            });
+        Ok(Self::from_manifest(sluice_manifest::parse(
+            text,
+            dir,
+            file,
+            default_name,
+        )?))
+    }
+
+    /// A pipeline from a resolved manifest.
+    pub fn from_manifest(m: Manifest) -> Self {
+        Pipeline {
+            name: m.name,
+            file: m.file,
+            source: m.source,
+            destination: m.destination,
+            streams: m.streams,
+            options: m.options,
+            state: m.state,
         }
-        let name = parsed.name.unwrap_or_else(|| default_name.to_string());
-        if name.is_empty() {
-            return Err(Error::Pipeline {
-                file: file.into(),
-                message: "`name` must not be empty".into(),
-            });
-        }
-        let state = dir.join(
-            parsed
-                .state
-                .unwrap_or_else(|| PathBuf::from(".sluice/state.redb")),
-        );
-        Ok(Pipeline {
-            name,
-            file: file.into(),
-            source: resolve_endpoint(parsed.source, "source", dir, file)?,
-            destination: resolve_endpoint(parsed.destination, "destination", dir, file)?,
-            streams: parsed.streams,
-            options: parsed.options,
-            state,
-        })
     }
 
     /// Where the pipeline's state store lives.
@@ -890,52 +686,4 @@ pub struct Prepared {
     pub destination: Connector,
     /// The streams to sync.
     pub catalog: ConfiguredCatalog,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MINIMAL: &str = r#"
-[source]
-component = "a.wasm"
-config = { count = 5, token = "${SLUICE_TEST_TOKEN}" }
-
-[destination]
-component = "b.wasm"
-dirs = [{ host = "out", guest = "/out", write = true }]
-"#;
-
-    #[test]
-    fn paths_resolve_and_env_substitutes() {
-        // SAFETY: tests in this module are the only readers of this variable.
-        unsafe { std::env::set_var("SLUICE_TEST_TOKEN", "abc") };
-        let p = Pipeline::from_toml(MINIMAL, Path::new("/p"), "x.toml", "x").unwrap();
-        assert_eq!(p.name, "x");
-        assert_eq!(p.source.component, PathBuf::from("/p/a.wasm"));
-        assert_eq!(p.source.config["token"], "abc");
-        assert_eq!(p.destination.dirs[0].host, PathBuf::from("/p/out"));
-        assert_eq!(p.state_path(), PathBuf::from("/p/.sluice/state.redb"));
-    }
-
-    #[test]
-    fn unknown_keys_and_missing_env_are_named() {
-        let bad = MINIMAL.replace("[destination]", "[destination]\ncomponnt = \"x\"");
-        let e = Pipeline::from_toml(&bad, Path::new("/p"), "x.toml", "x")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("x.toml") && e.contains("componnt"), "{e}");
-        let e = Pipeline::from_toml(
-            &MINIMAL.replace("SLUICE_TEST_TOKEN", "SLUICE_NOT_SET_ANYWHERE"),
-            Path::new("/p"),
-            "x.toml",
-            "x",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("source.config.token") && e.contains("SLUICE_NOT_SET_ANYWHERE"),
-            "{e}"
-        );
-    }
 }

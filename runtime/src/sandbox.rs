@@ -4,86 +4,17 @@
 //! with an empty [`Grants`] sees no file, no network and no environment.
 
 use crate::error::{Error, Limit, Result};
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+pub use sluice_manifest::{DirGrant, Grants, Limits, Sandbox};
+use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-
-/// A host directory made visible to the connector.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DirGrant {
-    /// The directory on the host.
-    pub host: PathBuf,
-    /// Where the connector sees it, e.g. `/data`.
-    pub guest: String,
-    /// Whether the connector may write (read-only otherwise).
-    #[serde(default)]
-    pub write: bool,
-}
-
-/// What a connector may touch. Everything else is denied.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Grants {
-    /// Directories, read-only unless `write`.
-    #[serde(default)]
-    pub dirs: Vec<DirGrant>,
-    /// `host:port` endpoints it may connect to (after name lookup).
-    #[serde(default)]
-    pub hosts: Vec<String>,
-    /// Environment variables it sees, with their values.
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-}
-
-/// Resource limits of a connector, applied to every call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Limits {
-    /// Linear memory per memory of the component, in MiB.
-    pub memory_mib: u64,
-    /// Fuel (roughly, wasm instructions) per call.
-    pub fuel: u64,
-    /// Wall-clock time per call, in milliseconds.
-    pub timeout_ms: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            memory_mib: 512,
-            fuel: 200_000_000_000,
-            timeout_ms: 120_000,
-        }
-    }
-}
-
-impl Limits {
-    /// The per-call deadline.
-    pub fn timeout(&self) -> Duration {
-        Duration::from_millis(self.timeout_ms)
-    }
-}
-
-/// Grants plus limits: everything that shapes one connector's sandbox.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sandbox {
-    /// What it may touch.
-    #[serde(default)]
-    pub grants: Grants,
-    /// How much it may use.
-    #[serde(default)]
-    pub limits: Limits,
-}
 
 /// Replaces secret values in text that leaves the sandbox (guest logs,
 /// stderr, error messages).
@@ -397,13 +328,5 @@ mod tests {
             r.scrub("auth with s3cr3t-token failed for ab"),
             "auth with ********** failed for ab"
         );
-    }
-
-    #[test]
-    fn limits_deserialize_with_defaults() {
-        let l: Limits = toml::from_str("memory_mib = 64").unwrap();
-        assert_eq!(l.memory_mib, 64);
-        assert_eq!(l.timeout_ms, Limits::default().timeout_ms);
-        assert!(toml::from_str::<Limits>("memory = 64").is_err());
     }
 }

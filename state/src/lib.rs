@@ -1,11 +1,13 @@
-//! Sync state in redb: per-stream checkpoints and run history, per pipeline.
+//! `sluice-state`: sync state in redb: per-stream checkpoints and run
+//! history, per pipeline. No engine here, so the store can be opened,
+//! inspected and tested (and fuzzed) without wasm.
 //!
 //! Every table is a `const TableDefinition` here. A checkpoint is written in
 //! one transaction, and the pipeline writes it only after the destination's
 //! `commit()` covered every record before it.
 //!
 //! ```
-//! use sluice_runtime::state::StateStore;
+//! use sluice_state::StateStore;
 //! use std::collections::BTreeMap;
 //! let store = StateStore::in_memory().unwrap();
 //! let mut checkpoint = BTreeMap::new();
@@ -14,7 +16,6 @@
 //! assert_eq!(store.stream_states("demo").unwrap()[0].state["cursor"], 5);
 //! ```
 
-use crate::error::{Error, Result};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -22,6 +23,19 @@ use sluice_protocol::StreamState;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The state store failed, or the file is not a sluice state store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("state store `{path}`: {message}")]
+pub struct Error {
+    /// The store file (`:memory:` for an in-memory store).
+    pub path: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// The result type of the state store.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// `"format"` -> the store format, to recognise a sluice store.
 const META: TableDefinition<&str, &str> = TableDefinition::new("sluice_meta");
@@ -106,12 +120,12 @@ impl StateStore {
     pub fn open(path: &Path) -> Result<Self> {
         let shown = path.display().to_string();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::State {
+            std::fs::create_dir_all(dir).map_err(|e| Error {
                 path: shown.clone(),
                 message: format!("cannot create its directory: {e}"),
             })?;
         }
-        let db = Database::create(path).map_err(|e| Error::State {
+        let db = Database::create(path).map_err(|e| Error {
             path: shown.clone(),
             message: format!("cannot open it as a redb database: {e}"),
         })?;
@@ -122,7 +136,7 @@ impl StateStore {
     pub fn in_memory() -> Result<Self> {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
-            .map_err(|e| Error::State {
+            .map_err(|e| Error {
                 path: ":memory:".into(),
                 message: e.to_string(),
             })?;
@@ -161,21 +175,21 @@ impl StateStore {
     }
 
     fn err(&self, e: impl Into<redb::Error>) -> Error {
-        Error::State {
+        Error {
             path: self.path.clone(),
             message: e.into().to_string(),
         }
     }
 
     fn foreign(&self, why: &str) -> Error {
-        Error::State {
+        Error {
             path: self.path.clone(),
             message: format!("not a sluice state store: {why}"),
         }
     }
 
     fn decode<T: serde::de::DeserializeOwned>(&self, what: &str, text: &str) -> Result<T> {
-        serde_json::from_str(text).map_err(|e| Error::State {
+        serde_json::from_str(text).map_err(|e| Error {
             path: self.path.clone(),
             message: format!("{what} is corrupt: {e}"),
         })

@@ -1,0 +1,449 @@
+//! `sluice-manifest`: the pipeline file. What a pipeline grants each
+//! connector (directories, hosts, env vars), its limits, the streams it
+//! selects and its run options, parsed and resolved (paths made absolute,
+//! `${ENV}` substituted) without an engine, so it can be checked, tested and
+//! fuzzed on its own. The runtime turns a [`Manifest`] into a running
+//! pipeline.
+//!
+//! ```
+//! use std::path::Path;
+//! let text = r#"
+//! [source]
+//! component = "source-faker.wasm"
+//! config = { count = 10 }
+//!
+//! [destination]
+//! component = "dest-file.wasm"
+//! dirs = [{ host = "out", guest = "/out", write = true }]
+//! "#;
+//! let m = sluice_manifest::parse(text, Path::new("/p"), "demo.toml", "demo").unwrap();
+//! assert_eq!(m.destination.dirs[0].host, Path::new("/p/out"));
+//! assert!(sluice_manifest::parse("[source]", Path::new("/p"), "x.toml", "x").is_err());
+//! ```
+
+#![warn(missing_docs)]
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sluice_protocol::{SyncMode, WriteMode};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A pipeline file that cannot be used: the file and what is wrong,
+/// naming the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct Error {
+    /// The pipeline file (or `pipeline` when built in code).
+    pub file: String,
+    /// What is wrong, naming the key or stream.
+    pub message: String,
+}
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A host directory made visible to the connector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirGrant {
+    /// The directory on the host.
+    pub host: PathBuf,
+    /// Where the connector sees it, e.g. `/data`.
+    pub guest: String,
+    /// Whether the connector may write (read-only otherwise).
+    #[serde(default)]
+    pub write: bool,
+}
+
+/// What a connector may touch. Everything else is denied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// Directories, read-only unless `write`.
+    #[serde(default)]
+    pub dirs: Vec<DirGrant>,
+    /// `host:port` endpoints it may connect to (after name lookup).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Environment variables it sees, with their values.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// Resource limits of a connector, applied to every call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Linear memory per memory of the component, in MiB.
+    pub memory_mib: u64,
+    /// Fuel (roughly, wasm instructions) per call.
+    pub fuel: u64,
+    /// Wall-clock time per call, in milliseconds.
+    pub timeout_ms: u64,
+    /// Largest batch a source may hand over, in MiB of encoded records.
+    pub batch_mib: u64,
+    /// Log output (log calls, stdout, stderr) per call, in KiB; a
+    /// connector that logs more is stopped.
+    pub log_kib: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_mib: 512,
+            fuel: 200_000_000_000,
+            timeout_ms: 120_000,
+            batch_mib: 64,
+            log_kib: 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// The per-call deadline.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    /// The largest batch, in bytes.
+    pub fn batch_bytes(&self) -> usize {
+        usize::try_from(self.batch_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+    }
+
+    /// The log budget per call, in bytes.
+    pub fn log_bytes(&self) -> usize {
+        usize::try_from(self.log_kib.saturating_mul(1 << 10)).unwrap_or(usize::MAX)
+    }
+}
+
+/// Grants plus limits: everything that shapes one connector's sandbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sandbox {
+    /// What it may touch.
+    #[serde(default)]
+    pub grants: Grants,
+    /// How much it may use.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// One end of a pipeline, as written in the pipeline file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    /// The component file (relative to the pipeline file).
+    pub component: PathBuf,
+    /// The connector's config; strings may use `${ENV_VAR}`.
+    #[serde(default = "empty_object")]
+    pub config: Value,
+    /// Directories granted (host paths relative to the pipeline file).
+    #[serde(default)]
+    pub dirs: Vec<DirGrant>,
+    /// `host:port` endpoints granted.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Environment variables granted, with values (`${VAR}` allowed).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Resource limits.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+/// A stream as the pipeline file selects it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSelection {
+    /// Stream name, as the source discovers it.
+    pub name: String,
+    /// `full_refresh` or `incremental` (default: incremental where the
+    /// stream has a default cursor, else full refresh).
+    #[serde(default)]
+    pub sync_mode: Option<SyncMode>,
+    /// Cursor for incremental syncs (default: the stream's default cursor).
+    #[serde(default)]
+    pub cursor_field: Option<String>,
+    /// `overwrite`, `append`, `append_dedup` or `history` (default: append
+    /// for incremental, overwrite for full refresh).
+    #[serde(default)]
+    pub write_mode: Option<WriteMode>,
+    /// Fields to keep (default: all).
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// Primary key (default: the stream's).
+    #[serde(default)]
+    pub primary_key: Vec<String>,
+}
+
+/// Run options of a pipeline file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Options {
+    /// Commit the destination and persist state at most this often (ms);
+    /// a run always commits at its end.
+    pub commit_interval_ms: u64,
+    /// Batches in flight between source and destination.
+    pub buffer_batches: usize,
+    /// How many times a run is retried from its last checkpoint after a
+    /// `transient` error (0: never).
+    pub retries: u32,
+    /// Wait before the first retry (ms); it doubles each time, with
+    /// jitter, up to `retry_max_ms`.
+    pub retry_initial_ms: u64,
+    /// The longest wait between retries (ms).
+    pub retry_max_ms: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            commit_interval_ms: 5_000,
+            buffer_batches: 16,
+            retries: 3,
+            retry_initial_ms: 1_000,
+            retry_max_ms: 60_000,
+        }
+    }
+}
+
+/// The pipeline file, as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineFile {
+    /// Name of the pipeline: the key of its state (default: the file stem).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The state store (default: `.sluice/state.redb` beside the file).
+    #[serde(default)]
+    pub state: Option<PathBuf>,
+    /// Where records come from.
+    pub source: Endpoint,
+    /// Where records go.
+    pub destination: Endpoint,
+    /// The streams to sync (default: every stream the source offers).
+    #[serde(default)]
+    pub streams: Vec<StreamSelection>,
+    /// Run options.
+    #[serde(default)]
+    pub options: Options,
+}
+
+impl Endpoint {
+    /// The sandbox this endpoint asks for.
+    pub fn sandbox(&self) -> Sandbox {
+        Sandbox {
+            grants: Grants {
+                dirs: self.dirs.clone(),
+                hosts: self.hosts.clone(),
+                env: self.env.clone(),
+            },
+            limits: self.limits,
+        }
+    }
+}
+
+/// A pipeline file, resolved: relative paths joined to the file's
+/// directory, `${ENV}` substituted, defaults filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// Its name (the key of its state).
+    pub name: String,
+    /// The file it came from, for messages.
+    pub file: String,
+    /// The source.
+    pub source: Endpoint,
+    /// The destination.
+    pub destination: Endpoint,
+    /// The selected streams (empty: all).
+    pub streams: Vec<StreamSelection>,
+    /// Run options.
+    pub options: Options,
+    /// The state store.
+    pub state: PathBuf,
+}
+
+/// Replace `${NAME}` in `text` with the environment variable `NAME`.
+fn substitute(text: &str, key: &str, file: &str) -> Result<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(Error {
+                file: file.into(),
+                message: format!("`{key}`: `${{` without a closing `}}`"),
+            });
+        };
+        let var = &after[..end];
+        let value = std::env::var(var).map_err(|_| Error {
+            file: file.into(),
+            message: format!(
+                "`{key}` uses ${{{var}}}, but the environment variable {var} is not set"
+            ),
+        })?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn substitute_json(value: &mut Value, key: &str, file: &str) -> Result<()> {
+    match value {
+        Value::String(s) => *s = substitute(s, key, file)?,
+        Value::Array(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                substitute_json(v, &format!("{key}[{i}]"), file)?;
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                substitute_json(v, &format!("{key}.{k}"), file)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn resolve_endpoint(mut e: Endpoint, which: &str, dir: &Path, file: &str) -> Result<Endpoint> {
+    e.component = dir.join(&e.component);
+    substitute_json(&mut e.config, &format!("{which}.config"), file)?;
+    for (i, d) in e.dirs.iter_mut().enumerate() {
+        let host = substitute(
+            &d.host.to_string_lossy(),
+            &format!("{which}.dirs[{i}].host"),
+            file,
+        )?;
+        d.host = dir.join(host);
+        if !d.guest.starts_with('/') {
+            return Err(Error {
+                file: file.into(),
+                message: format!(
+                    "`{which}.dirs[{i}].guest` must be an absolute path like \"/data\", not `{}`",
+                    d.guest
+                ),
+            });
+        }
+    }
+    for (i, h) in e.hosts.iter_mut().enumerate() {
+        *h = substitute(h, &format!("{which}.hosts[{i}]"), file)?;
+    }
+    for (k, v) in e.env.iter_mut() {
+        *v = substitute(v, &format!("{which}.env.{k}"), file)?;
+    }
+    Ok(e)
+}
+
+/// Read and resolve a pipeline file.
+pub fn from_file(path: &Path) -> Result<Manifest> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| Error {
+        file: file.clone(),
+        message: format!("cannot read it: {e}"),
+    })?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    parse(&text, dir, &file, &stem)
+}
+
+/// Parse pipeline TOML; relative paths resolve against `dir`.
+pub fn parse(text: &str, dir: &Path, file: &str, default_name: &str) -> Result<Manifest> {
+    let parsed: PipelineFile = toml::from_str(text).map_err(|e| Error {
+        file: file.into(),
+        message: e.to_string().trim_end().to_string(),
+    })?;
+    if !parsed.source.config.is_object() || !parsed.destination.config.is_object() {
+        return Err(Error {
+            file: file.into(),
+            message: "`source.config` and `destination.config` must be tables".into(),
+        });
+    }
+    let name = parsed.name.unwrap_or_else(|| default_name.to_string());
+    if name.is_empty() {
+        return Err(Error {
+            file: file.into(),
+            message: "`name` must not be empty".into(),
+        });
+    }
+    let state = dir.join(
+        parsed
+            .state
+            .unwrap_or_else(|| PathBuf::from(".sluice/state.redb")),
+    );
+    Ok(Manifest {
+        name,
+        file: file.into(),
+        source: resolve_endpoint(parsed.source, "source", dir, file)?,
+        destination: resolve_endpoint(parsed.destination, "destination", dir, file)?,
+        streams: parsed.streams,
+        options: parsed.options,
+        state,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[source]
+component = "a.wasm"
+config = { count = 5, token = "${SLUICE_TEST_TOKEN}" }
+
+[destination]
+component = "b.wasm"
+dirs = [{ host = "out", guest = "/out", write = true }]
+"#;
+
+    #[test]
+    fn paths_resolve_and_env_substitutes() {
+        // SAFETY: tests in this module are the only readers of this variable.
+        unsafe { std::env::set_var("SLUICE_TEST_TOKEN", "abc") };
+        let p = parse(MINIMAL, Path::new("/p"), "x.toml", "x").unwrap();
+        assert_eq!(p.name, "x");
+        assert_eq!(p.source.component, PathBuf::from("/p/a.wasm"));
+        assert_eq!(p.source.config["token"], "abc");
+        assert_eq!(p.destination.dirs[0].host, PathBuf::from("/p/out"));
+        assert_eq!(p.state, PathBuf::from("/p/.sluice/state.redb"));
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_env_are_named() {
+        let bad = MINIMAL.replace("[destination]", "[destination]\ncomponnt = \"x\"");
+        let e = parse(&bad, Path::new("/p"), "x.toml", "x")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("x.toml") && e.contains("componnt"), "{e}");
+        let e = parse(
+            &MINIMAL.replace("SLUICE_TEST_TOKEN", "SLUICE_NOT_SET_ANYWHERE"),
+            Path::new("/p"),
+            "x.toml",
+            "x",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("source.config.token") && e.contains("SLUICE_NOT_SET_ANYWHERE"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn limits_deserialize_with_defaults() {
+        let l: Limits = toml::from_str("memory_mib = 64").unwrap();
+        assert_eq!(l.memory_mib, 64);
+        assert_eq!(l.timeout_ms, Limits::default().timeout_ms);
+        assert!(toml::from_str::<Limits>("memory = 64").is_err());
+    }
+}
