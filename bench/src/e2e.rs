@@ -176,20 +176,25 @@ pub fn main(args: &[String]) -> Result<(), String> {
                     .map_err(|e| e.to_string())?;
                 let started = Instant::now();
                 let s = pipeline
-                    .run_with(&configured, &store, &RunOptions::default(), async |state| {
-                        let reader = native::read::<Faker>(
-                            &src_config.to_string(),
-                            configured.clone(),
-                            state,
-                        )
-                        .map_err(|e| native_error(Call::Read, e))?;
-                        let writer = native::write::<FileDestination>(
-                            &dst_config.to_string(),
-                            configured.clone(),
-                        )
-                        .map_err(|e| native_error(Call::Write, e))?;
-                        Ok((NativeSource { reader }, NativeSink { writer }))
-                    })
+                    .run_with(
+                        &configured,
+                        &store,
+                        &RunOptions::default(),
+                        async |configured: &sluice_protocol::ConfiguredCatalog, state| {
+                            let reader = native::read::<Faker>(
+                                &src_config.to_string(),
+                                configured.clone(),
+                                state,
+                            )
+                            .map_err(|e| native_error(Call::Read, e))?;
+                            let writer = native::write::<FileDestination>(
+                                &dst_config.to_string(),
+                                configured.clone(),
+                            )
+                            .map_err(|e| native_error(Call::Write, e))?;
+                            Ok((NativeSource { reader }, NativeSink { writer }))
+                        },
+                    )
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok((s, started.elapsed()))

@@ -7,6 +7,7 @@ pub mod base {
     wasmtime::component::bindgen!({
         world: "base",
         path: "../wit",
+        imports: { default: trappable },
         exports: { default: async },
     });
 }

@@ -379,6 +379,7 @@ impl Instance {
         data.deadline = Some(Instant::now() + self.limits.timeout());
         data.deadline_hit = false;
         data.limiter.hit = None;
+        data.log_budget.reset();
         self.store.set_epoch_deadline(1);
         Ok(())
     }
@@ -386,6 +387,17 @@ impl Instance {
     /// Map a call's outcome; a trap poisons the instance.
     fn finish<T>(&mut self, call: Call, result: wasmtime::Result<T>) -> Result<T> {
         self.store.data_mut().deadline = None;
+        if result.is_ok()
+            && let Some(limit) = self.store.data().log_budget.take_exceeded()
+        {
+            // The guest ignored its failed writes and went on: still a limit hit.
+            self.poisoned = true;
+            return Err(Error::Limit {
+                connector: self.connector.to_string(),
+                call,
+                limit,
+            });
+        }
         result.map_err(|e| {
             self.poisoned = true;
             let limits = self.limits;
@@ -453,7 +465,34 @@ impl SourceReader {
             return Ok(None);
         };
         let mut out = Vec::with_capacity(messages.len());
+        let max_bytes = self.inst.limits.batch_bytes();
         for m in messages {
+            match &m {
+                bindings::t::Message::Records(b) if b.data.len() > max_bytes => {
+                    self.inst.poisoned = true;
+                    return Err(Error::Limit {
+                        connector: self.inst.connector.to_string(),
+                        call: Call::Next,
+                        limit: crate::Limit::Batch {
+                            max_bytes,
+                            bytes: b.data.len(),
+                        },
+                    });
+                }
+                bindings::t::Message::State(st)
+                    if self.inst.store.data().redactor.contains_secret(&st.state) =>
+                {
+                    self.inst.poisoned = true;
+                    return Err(self.inst.protocol(
+                        Call::Next,
+                        format!(
+                            "the checkpoint of stream `{}` contains the value of a secret config field; it is not persisted",
+                            st.stream
+                        ),
+                    ));
+                }
+                _ => {}
+            }
             let mut m =
                 bindings::message_in(m).map_err(|msg| self.inst.protocol(Call::Next, msg))?;
             if let Message::StreamError(e) = &mut m {

@@ -289,6 +289,13 @@ pub(crate) fn classify(
     use crate::error::Limit;
     let connector = connector.to_string();
     let memory = data.limiter.hit.take();
+    if let Some(limit) = data.log_budget.take_exceeded() {
+        return Error::Limit {
+            connector,
+            call,
+            limit,
+        };
+    }
     if std::mem::take(&mut data.deadline_hit) || err.downcast_ref::<DeadlineElapsed>().is_some() {
         return Error::Limit {
             connector,

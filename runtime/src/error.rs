@@ -69,6 +69,18 @@ pub enum Limit {
     },
     /// The guest's call stack overflowed.
     Stack,
+    /// A batch was larger than allowed.
+    Batch {
+        /// The limit, in bytes.
+        max_bytes: usize,
+        /// The batch's size, in bytes.
+        bytes: usize,
+    },
+    /// The call logged more than allowed (log calls, stdout and stderr).
+    Log {
+        /// The budget per call, in bytes.
+        per_call_bytes: usize,
+    },
 }
 
 impl fmt::Display for Limit {
@@ -83,6 +95,16 @@ impl fmt::Display for Limit {
                 requested.div_ceil(1 << 20)
             ),
             Limit::Stack => f.write_str("stack limit (call stack exhausted)"),
+            Limit::Batch { max_bytes, bytes } => write!(
+                f,
+                "batch size limit of {} MiB (a batch of {bytes} bytes; raise limits.batch_mib)",
+                max_bytes >> 20
+            ),
+            Limit::Log { per_call_bytes } => write!(
+                f,
+                "log limit of {} KiB per call (raise limits.log_kib)",
+                per_call_bytes >> 10
+            ),
         }
     }
 }

@@ -12,14 +12,15 @@ use crate::connector::{Connector, DestinationWriter, SourceReader};
 use crate::engine::Runtime;
 use crate::error::{Error, Result};
 use crate::state::{RunRecord, StateStore, StreamRun, now_ms};
+use backon::BackoffBuilder;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 pub use sluice_manifest::{Endpoint, Manifest, Options, PipelineFile, StreamSelection};
 use sluice_protocol::{
-    Batch, Catalog, ConfiguredCatalog, ConfiguredStream, Message, Operation, Role, Spec,
+    Batch, Catalog, ConfiguredCatalog, ConfiguredStream, ErrorKind, Message, Operation, Role, Spec,
     StreamState, StreamStatus, SyncMode, WriteMode,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -319,96 +320,187 @@ impl Pipeline {
             catalog,
         } = prepared;
         let (src, dst) = (&self.source, &self.destination);
-        self.run_with(&catalog, store, opts, async |state: Vec<StreamState>| {
-            // The reader first: a source that cannot start must not cost the
-            // destination anything (an overwrite stream is cleared when its
-            // writer opens).
-            let reader = source
-                .read(&src.sandbox(), &src.config, &catalog, &state)
-                .await?;
-            let writer = destination
-                .write(&dst.sandbox(), &dst.config, &catalog)
-                .await?;
-            Ok((reader, writer))
-        })
+        self.run_with(
+            &catalog,
+            store,
+            opts,
+            async |catalog: &ConfiguredCatalog, state: Vec<StreamState>| {
+                // The reader first: a source that cannot start must not cost the
+                // destination anything (an overwrite stream is cleared when its
+                // writer opens).
+                let reader = source
+                    .read(&src.sandbox(), &src.config, catalog, &state)
+                    .await?;
+                let writer = destination
+                    .write(&dst.sandbox(), &dst.config, catalog)
+                    .await?;
+                Ok((reader, writer))
+            },
+        )
         .await
     }
 
     /// Run `catalog` between any [`BatchSource`] and [`BatchSink`] that
-    /// `open` returns for the saved state, with this pipeline's state,
-    /// history and commit rule. Embedders use it for endpoints of their own;
-    /// the benchmarks use it to run connectors built natively through the
-    /// very same code as the sandboxed ones.
+    /// `open` returns (for the streams of an attempt and their saved
+    /// state), with this pipeline's state, history, commit rule and
+    /// retries. Embedders use it for endpoints of their own; the benchmarks
+    /// use it to run connectors built natively through the very same code
+    /// as the sandboxed ones.
+    ///
+    /// Every stream runs even when another fails; the run then ends
+    /// `failed` with a per-stream summary. A `transient` error (of the whole
+    /// attempt or of a stream) starts another attempt for the streams not
+    /// yet done, from their last persisted checkpoint, after an exponential
+    /// backoff with jitter, at most `options.retries` times.
     pub async fn run_with<R, W>(
         &self,
         catalog: &ConfiguredCatalog,
         store: &StateStore,
         opts: &RunOptions,
-        open: impl AsyncFnOnce(Vec<StreamState>) -> Result<(R, W)>,
+        mut open: impl AsyncFnMut(&ConfiguredCatalog, Vec<StreamState>) -> Result<(R, W)>,
     ) -> Result<RunSummary>
     where
         R: BatchSource,
         W: BatchSink,
     {
         let started = Instant::now();
-        let selected: Vec<&str> = catalog.streams.iter().map(|s| s.name.as_str()).collect();
-        let state: Vec<_> = store
-            .stream_states(&self.name)?
-            .into_iter()
-            .filter(|s| {
-                catalog
-                    .stream(&s.stream)
-                    .is_some_and(|c| c.sync_mode == SyncMode::Incremental)
-            })
-            .collect();
         let run_id = store.start_run(&self.name)?;
         let mut record = RunRecord {
             id: run_id,
             started_at_ms: now_ms(),
             ended_at_ms: None,
             status: "running".into(),
-            streams: selected
+            streams: catalog
+                .streams
                 .iter()
                 .map(|s| StreamRun {
-                    stream: s.to_string(),
+                    stream: s.name.clone(),
                     status: "incomplete".into(),
                     ..StreamRun::default()
                 })
                 .collect(),
+            attempts: 0,
             error: None,
         };
-        let outcome = match open(state).await {
-            Ok((reader, writer)) => {
-                self.transfer(reader, writer, catalog, store, run_id, &mut record, opts)
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = &outcome {
-            record.error = Some(e.to_string());
-            for s in record
-                .streams
-                .iter_mut()
-                .filter(|s| s.status != "succeeded")
-            {
-                s.status = "failed".into();
-            }
-        }
-        let failed_streams = record.streams.iter().any(|s| s.status != "succeeded");
-        record.status = if outcome.is_ok() && !failed_streams {
-            "succeeded".into()
-        } else {
-            if record.error.is_none() {
-                let failed: Vec<&str> = record
+        let mut delays = backon::ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(self.options.retry_initial_ms))
+            .with_max_delay(Duration::from_millis(
+                self.options.retry_max_ms.max(self.options.retry_initial_ms),
+            ))
+            .with_factor(2.0)
+            .with_jitter()
+            .with_max_times(self.options.retries as usize)
+            .build();
+        // Streams that failed for good (not retried).
+        let mut settled: BTreeSet<String> = BTreeSet::new();
+        let mut outcome: Option<Error>;
+        loop {
+            record.attempts += 1;
+            let remaining = ConfiguredCatalog {
+                streams: catalog
                     .streams
                     .iter()
-                    .filter(|s| s.status != "succeeded")
-                    .map(|s| s.stream.as_str())
-                    .collect();
-                record.error = Some(format!("streams did not finish: {}", failed.join(", ")));
+                    .filter(|s| {
+                        !settled.contains(&s.name)
+                            && record
+                                .streams
+                                .iter()
+                                .any(|r| r.stream == s.name && r.status != "succeeded")
+                    })
+                    .cloned()
+                    .collect(),
+            };
+            for r in record.streams.iter_mut() {
+                if remaining.stream(&r.stream).is_some() {
+                    r.status = "incomplete".into();
+                    r.error = None;
+                }
             }
-            "failed".into()
-        };
+            let state: Vec<_> = store
+                .stream_states(&self.name)?
+                .into_iter()
+                .filter(|s| {
+                    remaining
+                        .stream(&s.stream)
+                        .is_some_and(|c| c.sync_mode == SyncMode::Incremental)
+                })
+                .collect();
+            let attempt = match open(&remaining, state).await {
+                Ok((reader, writer)) => {
+                    self.transfer(reader, writer, &remaining, store, run_id, &mut record, opts)
+                        .await
+                }
+                Err(e) => Attempt {
+                    error: Some(e),
+                    ..Attempt::default()
+                },
+            };
+            settled.extend(attempt.permanent);
+            outcome = attempt.error;
+            if let Some(e) = &outcome {
+                for s in record
+                    .streams
+                    .iter_mut()
+                    .filter(|s| s.status == "incomplete")
+                {
+                    s.status = "failed".into();
+                    s.error.get_or_insert_with(|| e.to_string());
+                }
+            }
+            let retry = match &outcome {
+                Some(e) => is_transient(e),
+                None => !attempt.transient.is_empty(),
+            };
+            if !retry {
+                break;
+            }
+            let Some(delay) = delays.next() else {
+                tracing::warn!(
+                    pipeline = %self.name,
+                    "giving up after {} attempts (options.retries = {})",
+                    record.attempts,
+                    self.options.retries
+                );
+                break;
+            };
+            let why = match &outcome {
+                Some(e) => e.to_string(),
+                None => format!(
+                    "transient errors in {}",
+                    attempt.transient.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            };
+            tracing::warn!(
+                pipeline = %self.name,
+                attempt = record.attempts,
+                "retrying in {} ms from the last checkpoint: {why}",
+                delay.as_millis()
+            );
+            tokio::time::sleep(delay).await;
+        }
+        let failed: Vec<&StreamRun> = record
+            .streams
+            .iter()
+            .filter(|s| s.status != "succeeded")
+            .collect();
+        if outcome.is_none() && failed.is_empty() {
+            record.status = "succeeded".into();
+        } else {
+            record.status = "failed".into();
+            record.error = Some(match &outcome {
+                Some(e) => e.to_string(),
+                None => format!(
+                    "{} of {} streams failed: {}",
+                    failed.len(),
+                    record.streams.len(),
+                    failed
+                        .iter()
+                        .map(|s| s.stream.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
         record.ended_at_ms = Some(now_ms());
         store.finish_run(&self.name, &record)?;
         Ok(RunSummary {
@@ -419,6 +511,8 @@ impl Pipeline {
         })
     }
 
+    /// One attempt: move every batch of `catalog` from `reader` to `writer`,
+    /// committing on the interval and at the end.
     #[allow(clippy::too_many_arguments)]
     async fn transfer<R: BatchSource, W: BatchSink>(
         &self,
@@ -429,7 +523,7 @@ impl Pipeline {
         run_id: u64,
         record: &mut RunRecord,
         opts: &RunOptions,
-    ) -> Result<()> {
+    ) -> Attempt {
         let source_name = reader.name().to_string();
         let (tx, mut rx) = tokio::sync::mpsc::channel(self.options.buffer_batches.clamp(1, 4096));
         let producer = tokio::spawn(async move {
@@ -467,10 +561,14 @@ impl Pipeline {
             .streams
             .iter()
             .enumerate()
+            .filter(|(_, s)| catalog.stream(&s.stream).is_some())
             .map(|(i, s)| (s.stream.clone(), i))
             .collect();
         let interval = Duration::from_millis(self.options.commit_interval_ms);
         let mut pending: BTreeMap<String, Value> = BTreeMap::new();
+        // Streams the source finished whose records are not yet committed.
+        let mut finished: BTreeSet<usize> = BTreeSet::new();
+        let mut attempt = Attempt::default();
         let mut last_commit = Instant::now();
         let report = |s: &StreamRun, done: bool| {
             if let Some(cb) = &opts.progress {
@@ -482,13 +580,31 @@ impl Pipeline {
                 });
             }
         };
-        let mut failure: Option<Error> = None;
+        // Fail one stream: later data and checkpoints of it are ignored, the
+        // others go on.
+        let fail_stream = |record: &mut RunRecord,
+                           attempt: &mut Attempt,
+                           finished: &mut BTreeSet<usize>,
+                           i: usize,
+                           transient: bool,
+                           why: String| {
+            let s = &mut record.streams[i];
+            tracing::error!(pipeline = %self.name, stream = %s.stream, "stream failed: {why}");
+            s.status = "failed".into();
+            s.error = Some(why);
+            finished.remove(&i);
+            if transient {
+                attempt.transient.insert(s.stream.clone());
+            } else {
+                attempt.permanent.insert(s.stream.clone());
+            }
+        };
         let mut destination_failed = false;
         'receive: while let Some(item) = rx.recv().await {
             let messages = match item {
                 Ok(m) => m,
                 Err(e) => {
-                    failure = Some(e);
+                    attempt.error = Some(e);
                     break;
                 }
             };
@@ -507,53 +623,108 @@ impl Pipeline {
                         let i = match stream_of(&batch.stream) {
                             Ok(i) => i,
                             Err(e) => {
-                                failure = Some(e);
+                                attempt.error = Some(e);
                                 break 'receive;
                             }
                         };
-                        let s = &mut record.streams[i];
-                        s.records += u64::from(batch.count);
-                        s.bytes += batch.data.len() as u64;
+                        if record.streams[i].status == "failed" {
+                            continue;
+                        }
+                        if let Err(e) = sluice_protocol::batch::check(&batch) {
+                            let e = Error::Protocol {
+                                connector: source_name.clone(),
+                                call: crate::Call::Next,
+                                message: format!(
+                                    "a batch of stream `{}` is invalid: {e}",
+                                    batch.stream
+                                ),
+                            };
+                            fail_stream(
+                                record,
+                                &mut attempt,
+                                &mut finished,
+                                i,
+                                false,
+                                e.to_string(),
+                            );
+                            continue;
+                        }
+                        let (count, bytes) = (u64::from(batch.count), batch.data.len() as u64);
                         let op = ops[batch.stream.as_str()];
                         if let Err(e) = writer.write(batch, op).await {
-                            destination_failed = true;
-                            failure = Some(e);
-                            break 'receive;
+                            match e.connector_error() {
+                                // The destination refused this batch but is
+                                // alive: fail the stream, keep the others.
+                                Some(ce)
+                                    if matches!(
+                                        ce.kind,
+                                        ErrorKind::Data | ErrorKind::Transient
+                                    ) =>
+                                {
+                                    let transient = ce.kind == ErrorKind::Transient;
+                                    fail_stream(
+                                        record,
+                                        &mut attempt,
+                                        &mut finished,
+                                        i,
+                                        transient,
+                                        e.to_string(),
+                                    );
+                                    continue;
+                                }
+                                _ => {
+                                    destination_failed = true;
+                                    attempt.error = Some(e);
+                                    break 'receive;
+                                }
+                            }
                         }
-                        report(&record.streams[i], false);
+                        let s = &mut record.streams[i];
+                        s.records += count;
+                        s.bytes += bytes;
+                        report(s, false);
                     }
-                    Message::State(s) => {
-                        if let Err(e) = stream_of(&s.stream) {
-                            failure = Some(e);
-                            break 'receive;
+                    Message::State(st) => {
+                        let i = match stream_of(&st.stream) {
+                            Ok(i) => i,
+                            Err(e) => {
+                                attempt.error = Some(e);
+                                break 'receive;
+                            }
+                        };
+                        if record.streams[i].status != "failed" {
+                            pending.insert(st.stream, st.state);
                         }
-                        pending.insert(s.stream, s.state);
                     }
                     Message::Status(name, status) => {
-                        if let Ok(i) = stream_of(&name) {
-                            let s = &mut record.streams[i];
-                            match status {
-                                StreamStatus::Complete if s.error.is_none() => {
-                                    s.status = "succeeded".into();
-                                    report(s, true);
-                                }
-                                StreamStatus::Incomplete if s.error.is_none() => {
-                                    s.status = "incomplete".into()
-                                }
-                                _ => {}
-                            }
+                        if let Ok(i) = stream_of(&name)
+                            && record.streams[i].status != "failed"
+                            && status == StreamStatus::Complete
+                        {
+                            finished.insert(i);
                         }
                     }
                     Message::StreamError(e) => {
                         let name = e.stream.clone().unwrap_or_default();
-                        tracing::error!(connector = %source_name, stream = %name, "stream failed: {e}");
                         match stream_of(&name) {
                             Ok(i) => {
-                                record.streams[i].status = "failed".into();
-                                record.streams[i].error = Some(e.to_string());
+                                let transient = e.kind == ErrorKind::Transient;
+                                let why = Error::Connector {
+                                    connector: source_name.clone(),
+                                    call: crate::Call::Next,
+                                    error: e,
+                                };
+                                fail_stream(
+                                    record,
+                                    &mut attempt,
+                                    &mut finished,
+                                    i,
+                                    transient,
+                                    why.to_string(),
+                                );
                             }
                             Err(_) => {
-                                failure = Some(Error::Connector {
+                                attempt.error = Some(Error::Connector {
                                     connector: source_name.clone(),
                                     call: crate::Call::Next,
                                     error: e,
@@ -564,51 +735,65 @@ impl Pipeline {
                     }
                 }
             }
-            if !pending.is_empty() && last_commit.elapsed() >= interval {
+            if (!pending.is_empty() || !finished.is_empty()) && last_commit.elapsed() >= interval {
                 if let Err(e) = commit(&mut writer, store, &self.name, run_id, &mut pending).await {
                     destination_failed = true;
-                    failure = Some(e);
+                    attempt.error = Some(e);
                     break;
                 }
+                succeed(record, &mut finished, &report);
                 last_commit = Instant::now();
             }
         }
         drop(rx);
         let _ = producer.await;
         // Everything the destination accepted so far is covered by `pending`:
-        // commit it even when the run failed, so that progress is kept.
+        // commit it even when the attempt failed, so that progress is kept.
         if !destination_failed {
             match commit(&mut writer, store, &self.name, run_id, &mut pending).await {
                 Ok(()) => {
+                    succeed(record, &mut finished, &report);
                     let _ = writer.close().await;
                 }
                 Err(e) => {
-                    // Nothing of this run past the last checkpoint is durable.
-                    for s in record
-                        .streams
-                        .iter_mut()
-                        .filter(|s| s.status == "succeeded")
-                    {
-                        s.status = "incomplete".into();
-                    }
-                    if let Some(first) = &failure {
+                    if let Some(first) = &attempt.error {
                         tracing::error!("run failed: {first}");
                     }
-                    failure = Some(e);
+                    attempt.error = Some(e);
                 }
             }
         }
-        if let Some(e) = failure {
-            for s in record
-                .streams
-                .iter_mut()
-                .filter(|s| s.status == "incomplete")
-            {
-                s.status = "failed".into();
-            }
-            return Err(e);
-        }
-        Ok(())
+        attempt
+    }
+}
+
+/// What one attempt of a run left behind.
+#[derive(Default)]
+struct Attempt {
+    /// What stopped the whole attempt, if anything did.
+    error: Option<Error>,
+    /// Streams that failed with a transient error (retried).
+    transient: BTreeSet<String>,
+    /// Streams that failed for good.
+    permanent: BTreeSet<String>,
+}
+
+/// Whether `e` is worth another attempt.
+fn is_transient(e: &Error) -> bool {
+    e.connector_error()
+        .is_some_and(|ce| ce.kind == ErrorKind::Transient)
+}
+
+/// Streams whose records are all committed now succeed.
+fn succeed(
+    record: &mut RunRecord,
+    finished: &mut BTreeSet<usize>,
+    report: &impl Fn(&StreamRun, bool),
+) {
+    for i in std::mem::take(finished) {
+        let s = &mut record.streams[i];
+        s.status = "succeeded".into();
+        report(s, true);
     }
 }
 
@@ -620,7 +805,13 @@ async fn commit<W: BatchSink>(
     run_id: u64,
     pending: &mut BTreeMap<String, Value>,
 ) -> Result<()> {
+    tracing::debug!(pipeline, "destination commit begins");
     writer.commit().await?;
+    tracing::debug!(
+        pipeline,
+        streams = pending.len(),
+        "destination committed; persisting checkpoints"
+    );
     store.commit_checkpoint_for_run(pipeline, run_id, pending)?;
     tracing::debug!(
         pipeline,

@@ -8,6 +8,7 @@ pub use sluice_manifest::{DirGrant, Grants, Limits, Sandbox};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -32,6 +33,11 @@ impl Redactor {
         Redactor {
             secrets: Arc::new(secrets),
         }
+    }
+
+    /// Whether `text` holds any secret value.
+    pub fn contains_secret(&self, text: &str) -> bool {
+        self.secrets.iter().any(|s| text.contains(s.as_str()))
     }
 
     /// `text` with every secret value replaced.
@@ -80,8 +86,68 @@ impl wasmtime::ResourceLimiter for Limiter {
     }
 }
 
-/// Guest output (stdout/stderr) goes into `tracing`, line by line, up to a
-/// byte budget; the tail of stderr is kept to explain a crash.
+/// The log output a connector may produce in one call (log calls, stdout
+/// and stderr together). Spending past it stops the call with
+/// [`Limit::Log`].
+#[derive(Debug, Clone)]
+pub(crate) struct LogBudget {
+    inner: Arc<LogBudgetState>,
+}
+
+#[derive(Debug)]
+struct LogBudgetState {
+    per_call: usize,
+    left: AtomicUsize,
+    exceeded: AtomicBool,
+}
+
+impl LogBudget {
+    fn new(per_call: usize) -> Self {
+        LogBudget {
+            inner: Arc::new(LogBudgetState {
+                per_call,
+                left: AtomicUsize::new(per_call),
+                exceeded: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Refill for a new call.
+    pub(crate) fn reset(&self) {
+        self.inner
+            .left
+            .store(self.inner.per_call, Ordering::Relaxed);
+        self.inner.exceeded.store(false, Ordering::Relaxed);
+    }
+
+    /// Spend `n` bytes; false (and remembered) once the budget is gone.
+    fn spend(&self, n: usize) -> bool {
+        let ok = self
+            .inner
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(n)
+            })
+            .is_ok();
+        if !ok {
+            self.inner.exceeded.store(true, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// The limit, if this call went past it.
+    pub(crate) fn take_exceeded(&self) -> Option<Limit> {
+        self.inner
+            .exceeded
+            .swap(false, Ordering::Relaxed)
+            .then_some(Limit::Log {
+                per_call_bytes: self.inner.per_call,
+            })
+    }
+}
+
+/// Guest output (stdout/stderr) goes into `tracing`, line by line, within
+/// the call's [`LogBudget`]; the tail of stderr is kept to explain a crash.
 #[derive(Clone)]
 pub(crate) struct GuestOutput {
     inner: Arc<Mutex<OutputState>>,
@@ -91,22 +157,26 @@ struct OutputState {
     connector: Arc<str>,
     stream: &'static str,
     line: Vec<u8>,
-    budget: usize,
+    budget: LogBudget,
     tail: Vec<u8>,
     redactor: Redactor,
 }
 
-const OUTPUT_BUDGET: usize = 8 << 20;
 const TAIL: usize = 2048;
 
 impl GuestOutput {
-    fn new(connector: Arc<str>, stream: &'static str, redactor: Redactor) -> Self {
+    fn new(
+        connector: Arc<str>,
+        stream: &'static str,
+        redactor: Redactor,
+        budget: LogBudget,
+    ) -> Self {
         GuestOutput {
             inner: Arc::new(Mutex::new(OutputState {
                 connector,
                 stream,
                 line: Vec::new(),
-                budget: OUTPUT_BUDGET,
+                budget,
                 tail: Vec::new(),
                 redactor,
             })),
@@ -121,28 +191,25 @@ impl GuestOutput {
             .scrub(String::from_utf8_lossy(&state.tail).trim())
     }
 
-    fn write(&self, buf: &[u8]) {
+    /// Forward `buf`; an error once the call's log budget is spent (the
+    /// guest's write fails and the call is stopped).
+    fn write(&self, buf: &[u8]) -> std::io::Result<()> {
         let mut s = self.inner.lock().expect("output lock");
         s.tail.extend_from_slice(buf);
         if s.tail.len() > TAIL {
             let cut = s.tail.len() - TAIL;
             s.tail.drain(..cut);
         }
-        if s.budget == 0 {
-            return;
+        if !s.budget.spend(buf.len()) {
+            return Err(std::io::Error::other("log budget of this call exceeded"));
         }
-        let take = buf.len().min(s.budget);
-        s.budget -= take;
-        s.line.extend_from_slice(&buf[..take]);
+        s.line.extend_from_slice(buf);
         while let Some(pos) = s.line.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = s.line.drain(..=pos).collect();
             let text = s.redactor.scrub(String::from_utf8_lossy(&line).trim_end());
             tracing::info!(target: "sluice::guest", connector = %s.connector, stream = s.stream, "{text}");
         }
-        if s.budget == 0 {
-            tracing::warn!(target: "sluice::guest", connector = %s.connector,
-                "connector wrote more than {} MiB to {}; further output is dropped", OUTPUT_BUDGET >> 20, s.stream);
-        }
+        Ok(())
     }
 }
 
@@ -164,8 +231,7 @@ impl tokio::io::AsyncWrite for GuestOutput {
         _: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        self.write(buf);
-        Poll::Ready(Ok(buf.len()))
+        Poll::Ready(self.write(buf).map(|()| buf.len()))
     }
 
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -188,7 +254,7 @@ pub(crate) struct StoreData {
     pub(crate) deadline_hit: bool,
     pub(crate) stderr: GuestOutput,
     pub(crate) redactor: Redactor,
-    log_budget: usize,
+    pub(crate) log_budget: LogBudget,
 }
 
 impl WasiView for StoreData {
@@ -200,14 +266,15 @@ impl WasiView for StoreData {
     }
 }
 
-const LOG_BUDGET: usize = 16 << 20;
-
 impl crate::bindings::host::Host for StoreData {
-    fn log(&mut self, level: crate::bindings::host::Level, message: String) {
-        if self.log_budget == 0 {
-            return;
+    fn log(
+        &mut self,
+        level: crate::bindings::host::Level,
+        message: String,
+    ) -> wasmtime::Result<()> {
+        if !self.log_budget.spend(message.len()) {
+            wasmtime::bail!("log budget of this call exceeded");
         }
-        self.log_budget = self.log_budget.saturating_sub(message.len());
         let message = self.redactor.scrub(&message);
         let c = &*self.connector;
         match crate::bindings::level_in(level) {
@@ -227,10 +294,7 @@ impl crate::bindings::host::Host for StoreData {
                 tracing::error!(target: "sluice::guest", connector = c, "{message}")
             }
         }
-        if self.log_budget == 0 {
-            tracing::warn!(target: "sluice::guest", connector = c,
-                "connector logged more than {} MiB; further logs are dropped", LOG_BUDGET >> 20);
-        }
+        Ok(())
     }
 }
 
@@ -259,8 +323,19 @@ pub(crate) async fn store_data(
 ) -> Result<StoreData> {
     let mut b = WasiCtxBuilder::new();
     b.allow_blocking_current_thread(true);
-    let stdout = GuestOutput::new(connector.clone(), "stdout", redactor.clone());
-    let stderr = GuestOutput::new(connector.clone(), "stderr", redactor.clone());
+    let log_budget = LogBudget::new(sandbox.limits.log_bytes());
+    let stdout = GuestOutput::new(
+        connector.clone(),
+        "stdout",
+        redactor.clone(),
+        log_budget.clone(),
+    );
+    let stderr = GuestOutput::new(
+        connector.clone(),
+        "stderr",
+        redactor.clone(),
+        log_budget.clone(),
+    );
     b.stdout(stdout).stderr(stderr.clone());
     for (k, v) in &sandbox.grants.env {
         b.env(k, v);
@@ -313,7 +388,7 @@ pub(crate) async fn store_data(
         deadline_hit: false,
         stderr,
         redactor,
-        log_budget: LOG_BUDGET,
+        log_budget,
     })
 }
 

@@ -88,9 +88,16 @@ pub struct RunRecord {
     pub status: String,
     /// Per-stream figures.
     pub streams: Vec<StreamRun>,
+    /// Attempts made: 1, plus one per retry after a transient error.
+    #[serde(default = "one")]
+    pub attempts: u32,
     /// The run's error, if it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// Milliseconds since the Unix epoch.
@@ -313,6 +320,7 @@ impl StateStore {
                 ended_at_ms: None,
                 status: "running".into(),
                 streams: Vec::new(),
+                attempts: 1,
                 error: None,
             };
             let text = serde_json::to_string(&record).expect("run serialises");
