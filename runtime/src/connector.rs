@@ -52,6 +52,22 @@ impl Connector {
         name: String,
         (path, component, hash): (PathBuf, wasmtime::component::Component, String),
     ) -> Result<Self> {
+        let engine = &runtime.inner.engine;
+        let ty = component.component_type();
+        let names: Vec<String> = ty
+            .imports(engine)
+            .chain(ty.exports(engine))
+            .map(|(name, _)| name.to_string())
+            .collect();
+        if let Some(foreign) = foreign_contract(&names) {
+            return Err(Error::NotAConnector {
+                path,
+                message: format!(
+                    "it was built against `sluice:connector@{foreign}`, and this sluice speaks `sluice:connector@{}`; rebuild the connector against that version (or use a sluice that speaks {foreign})",
+                    sluice_protocol::CONTRACT_VERSION
+                ),
+            });
+        }
         let pre = runtime.inner.linker.instantiate_pre(&component).map_err(|e| Error::NotAConnector {
             path: path.clone(),
             message: format!(
@@ -316,6 +332,14 @@ impl Connector {
             writer: Some(writer),
         })
     }
+}
+
+/// The `sluice:connector` version a component uses, when it is not ours.
+fn foreign_contract(names: &[String]) -> Option<String> {
+    names.iter().find_map(|name| {
+        let version = name.strip_prefix("sluice:connector/")?.split_once('@')?.1;
+        (version != sluice_protocol::CONTRACT_VERSION).then(|| version.to_string())
+    })
 }
 
 /// Run one call future under the wall-clock deadline. The epoch callback

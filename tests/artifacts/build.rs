@@ -12,6 +12,8 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("connectors", "sluice-source-file", "SOURCE_FILE"),
     ("connectors", "sluice-dest-file", "DEST_FILE"),
     ("tests/guests", "sluice-test-hostile", "HOSTILE"),
+    ("tests/guests", "sluice-test-bad-source", "BAD_SOURCE"),
+    ("tests/guests", "sluice-test-future-contract", "FUTURE_CONTRACT"),
 ];
 
 fn watch(dir: &Path) {

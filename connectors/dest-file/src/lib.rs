@@ -3,8 +3,11 @@
 //! Each stream goes to `<path>/<stream>.jsonl` (or `.csv`). `overwrite`
 //! truncates the file when the writer opens; `append` adds to it.
 //! JSON-lines batches are appended as they arrive, without re-encoding.
-//! `commit()` flushes and fsyncs every file before it returns, so the host
-//! may persist state right after.
+//! `commit()` flushes and fsyncs every file (and, once, the directory that
+//! holds new files) before it returns, so the host may persist state right
+//! after. A run killed mid-write can leave a torn last record in an
+//! appended file; the next writer cuts it off before appending (that record
+//! was never committed, so the source sends it again).
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -53,6 +56,8 @@ struct Output {
 pub struct FileWriter {
     format: Format,
     outputs: HashMap<String, Output>,
+    /// The directory, to fsync once so that new files survive a crash.
+    dir: Option<PathBuf>,
 }
 
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> ConnectorError {
@@ -120,6 +125,9 @@ impl Destination for FileDestination {
                 }
             };
             let path = Path::new(&config.path).join(format!("{}.{ext}", stream.name));
+            if !truncate {
+                cut_torn_tail(&path)?;
+            }
             let file = OpenOptions::new()
                 .create(true)
                 .write(true)
@@ -151,8 +159,47 @@ impl Destination for FileDestination {
         Ok(FileWriter {
             format: config.format,
             outputs,
+            dir: Some(PathBuf::from(&config.path)),
         })
     }
+}
+
+/// Cut a torn last record (bytes after the last newline) off `path`.
+fn cut_torn_tail(path: &Path) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_error("open", path, e)),
+    };
+    let len = file.metadata().map_err(|e| io_error("stat", path, e))?.len();
+    let mut end = len;
+    let mut chunk = vec![0u8; 64 << 10];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let buf = &mut chunk[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(buf))
+            .map_err(|e| io_error("read", path, e))?;
+        if let Some(pos) = buf.iter().rposition(|b| *b == b'\n') {
+            end = start + pos as u64 + 1;
+            break;
+        }
+        end = start;
+    }
+    if end < len {
+        sluice_guest::log(
+            sluice_guest::Level::Warn,
+            &format!(
+                "cut {} bytes of a torn record off the end of `{}` (left by an interrupted run; it was not committed and is sent again)",
+                len - end,
+                path.display()
+            ),
+        );
+        file.set_len(end).map_err(|e| io_error("truncate", path, e))?;
+        file.sync_all().map_err(|e| io_error("fsync", path, e))?;
+    }
+    Ok(())
 }
 
 fn read_csv_header(path: &Path) -> Result<Vec<String>> {
@@ -207,6 +254,16 @@ impl Writer for FileWriter {
                 .map_err(|e| io_error("fsync", &out.path, e))?;
             out.dirty = false;
         }
+        if let Some(dir) = self.dir.take() {
+            // New files' directory entries. Not every platform lets a
+            // directory be opened for this; the data itself is synced above.
+            if let Err(e) = File::open(&dir).and_then(|d| d.sync_all()) {
+                sluice_guest::log(
+                    sluice_guest::Level::Debug,
+                    &format!("cannot fsync directory `{}`: {e}", dir.display()),
+                );
+            }
+        }
         Ok(())
     }
 }
@@ -258,3 +315,47 @@ fn write_csv(out: &mut Output, batch: &Batch) -> Result<()> {
 }
 
 sluice_guest::export_destination!(FileDestination);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_guest::{ConfiguredStream, SyncMode};
+
+    fn catalog(mode: WriteMode) -> ConfiguredCatalog {
+        ConfiguredCatalog {
+            streams: vec![ConfiguredStream {
+                name: "s".into(),
+                fields: vec![],
+                sync_mode: SyncMode::Incremental,
+                cursor_field: None,
+                primary_key: vec![],
+                write_mode: mode,
+                schema: json!({"type": "object"}),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_torn_last_record_is_cut_before_appending() {
+        let dir = std::env::temp_dir().join(format!("dest-file-torn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("s.jsonl");
+        std::fs::write(&file, b"{\"a\":1}\n{\"a\":2}\n{\"a\":").unwrap();
+        let config = Config {
+            path: dir.display().to_string(),
+            format: Format::Jsonl,
+        };
+        let mut w = FileDestination::write(config, catalog(WriteMode::Append)).unwrap();
+        w.write(
+            Batch::json_lines("s", 1, b"{\"a\":3}\n".to_vec()),
+            Operation::Insert,
+        )
+        .unwrap();
+        w.commit().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

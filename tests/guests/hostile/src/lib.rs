@@ -1,11 +1,14 @@
-//! A hostile source: `check` runs the attack its config names, so tests can
-//! assert that the sandbox contains it.
+//! A hostile connector (source and destination): `check` runs the attack
+//! its config names; any call runs the attack named by the env vars
+//! `HOSTILE_ATTACK` and `HOSTILE_CALL` (`spec`, `check`, `discover`, `read`,
+//! `next`, `write`, `write_batch`, `commit`) when the test grants them. Tests
+//! assert that the sandbox contains every one.
 
 use serde::Deserialize;
 use serde_json::json;
 use sluice_guest::{
-    Catalog, ConfiguredCatalog, Connector, ConnectorError, Message, Reader, Result, Source, Spec,
-    State,
+    Batch, Catalog, ConfiguredCatalog, Connector, ConnectorError, Destination, Level, Message,
+    Operation, Reader, Result, Role, Source, Spec, State, Writer,
 };
 
 pub struct Hostile;
@@ -34,6 +37,7 @@ fn attack(config: &Config) -> Result<String> {
             }
         }
         "stack" => {
+            #[allow(unconditional_recursion)]
             fn deeper(n: u64) -> u64 {
                 std::hint::black_box(deeper(n + 1)) + 1
             }
@@ -52,6 +56,19 @@ fn attack(config: &Config) -> Result<String> {
         "connect" => std::net::TcpStream::connect(config.target.as_str())
             .map(|_| "connected".to_string())
             .map_err(|e| ConnectorError::config(format!("connect {}: {e}", config.target))),
+        "dns" => {
+            use std::net::ToSocketAddrs;
+            (config.target.as_str(), 80)
+                .to_socket_addrs()
+                .map(|a| format!("resolved {}", a.count()))
+                .map_err(|e| ConnectorError::config(format!("lookup {}: {e}", config.target)))
+        }
+        "log-flood" => loop {
+            sluice_guest::log(Level::Info, &"flood ".repeat(100));
+        },
+        "print-flood" => loop {
+            println!("{}", "flood ".repeat(100));
+        },
         "env" => Ok(std::env::vars()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
@@ -60,11 +77,23 @@ fn attack(config: &Config) -> Result<String> {
     }
 }
 
+/// Run the attack named by the env grant if `call` is its target.
+fn attack_in(call: &str) {
+    if std::env::var("HOSTILE_CALL").as_deref() == Ok(call) {
+        let config = Config {
+            attack: std::env::var("HOSTILE_ATTACK").unwrap_or_default(),
+            target: std::env::var("HOSTILE_TARGET").unwrap_or_default(),
+        };
+        let _ = attack(&config);
+    }
+}
+
 impl Connector for Hostile {
     type Config = Config;
 
     fn spec() -> Spec {
-        Spec::source(
+        attack_in("spec");
+        let mut spec = Spec::source(
             "hostile",
             "0.0.0",
             json!({
@@ -75,18 +104,27 @@ impl Connector for Hostile {
                     "target": {"type": "string"}
                 }
             }),
-        )
+        );
+        spec.roles.push(Role::Destination);
+        spec
     }
 
     /// Runs the attack; a harmless outcome is reported as an error value
     /// whose message carries the result, so tests can read it.
     fn check(config: &Config) -> Result<()> {
+        attack_in("check");
         let outcome = attack(config)?;
         Err(ConnectorError::data(format!("outcome: {outcome}")))
     }
 
     fn discover(_: &Config) -> Result<Catalog> {
-        Ok(Catalog::default())
+        attack_in("discover");
+        Ok(Catalog {
+            streams: vec![sluice_guest::StreamInfo::new(
+                "items",
+                json!({"type": "object", "properties": {"id": {"type": "integer"}}}),
+            )],
+        })
     }
 }
 
@@ -94,15 +132,37 @@ pub struct Nothing;
 
 impl Reader for Nothing {
     fn next(&mut self) -> Result<Option<Vec<Message>>> {
+        attack_in("next");
         Ok(None)
+    }
+}
+
+impl Writer for Nothing {
+    fn write(&mut self, _: Batch, _: Operation) -> Result<()> {
+        attack_in("write_batch");
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        attack_in("commit");
+        Ok(())
+    }
+}
+
+impl Destination for Hostile {
+    type Writer = Nothing;
+    fn write(_: Config, _: ConfiguredCatalog) -> Result<Nothing> {
+        attack_in("write");
+        Ok(Nothing)
     }
 }
 
 impl Source for Hostile {
     type Reader = Nothing;
     fn read(_: Config, _: ConfiguredCatalog, _: State) -> Result<Nothing> {
+        attack_in("read");
         Ok(Nothing)
     }
 }
 
-sluice_guest::export_source!(Hostile);
+sluice_guest::export_duplex!(Hostile);
