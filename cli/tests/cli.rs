@@ -25,7 +25,10 @@ fn shared_cache() -> std::path::PathBuf {
 
 #[test]
 fn spec_works_on_every_connector() {
-    for (package, path) in artifacts::COMPONENTS {
+    for (package, path) in artifacts::COMPONENTS
+        .iter()
+        .filter(|(_, p)| *p != artifacts::FUTURE_CONTRACT)
+    {
         let o = sluice(&shared_cache())
             .args(["spec", path, "--json"])
             .output()

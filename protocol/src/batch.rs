@@ -139,11 +139,17 @@ mod tests {
             }
         );
         let e = check(&batch(1, b"{\"a\":1\n")).unwrap_err();
-        assert!(matches!(e, BatchError::NotAnObject { record: 1, .. }), "{e}");
+        assert!(
+            matches!(e, BatchError::NotAnObject { record: 1, .. }),
+            "{e}"
+        );
         let e = check(&batch(1, b"[1,2]\n")).unwrap_err();
         assert!(e.to_string().contains("does not start with `{`"), "{e}");
         let e = check(&batch(2, b"{}\n{} trailing\n")).unwrap_err();
-        assert!(e.to_string().starts_with("record 2 is not a JSON object"), "{e}");
+        assert!(
+            e.to_string().starts_with("record 2 is not a JSON object"),
+            "{e}"
+        );
         assert_eq!(
             check(&batch(1, b"{}")).unwrap_err(),
             BatchError::Unterminated

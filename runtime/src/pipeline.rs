@@ -425,6 +425,12 @@ impl Pipeline {
                         .is_some_and(|c| c.sync_mode == SyncMode::Incremental)
                 })
                 .collect();
+            tracing::debug!(
+                pipeline = %self.name,
+                attempt = record.attempts,
+                streams = remaining.streams.len(),
+                "attempt begins: reading from the source"
+            );
             let attempt = match open(&remaining, state).await {
                 Ok((reader, writer)) => {
                     self.transfer(reader, writer, &remaining, store, run_id, &mut record, opts)

@@ -13,7 +13,11 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("connectors", "sluice-dest-file", "DEST_FILE"),
     ("tests/guests", "sluice-test-hostile", "HOSTILE"),
     ("tests/guests", "sluice-test-bad-source", "BAD_SOURCE"),
-    ("tests/guests", "sluice-test-future-contract", "FUTURE_CONTRACT"),
+    (
+        "tests/guests",
+        "sluice-test-future-contract",
+        "FUTURE_CONTRACT",
+    ),
 ];
 
 fn watch(dir: &Path) {

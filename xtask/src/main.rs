@@ -6,11 +6,14 @@
 //! - `test`: setup, then fmt, clippy and every test (host and connectors).
 //! - `bench [--quick]`: setup, a release build, then every benchmark;
 //!   writes BENCHMARKS.md.
+//! - `crash [--kills N]`: the SIGKILL crash test with N kills (default 30);
+//!   writes its figures to `target/crash-report.json`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <setup|build-connectors|demo|test|bench [--quick]>";
+const USAGE: &str =
+    "usage: cargo xtask <setup|build-connectors|demo|test|bench [--quick]|crash [--kills N]>";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -23,6 +26,7 @@ fn main() -> ExitCode {
             let quick = std::env::args().skip(2).any(|a| a == "--quick");
             setup().and_then(|()| bench(quick))
         }
+        "crash" => kills().and_then(|n| setup().and_then(|()| crash(n))),
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -249,6 +253,44 @@ fn bench(quick: bool) -> Result<(), String> {
         },
         &mut cmd,
     )
+}
+
+/// `--kills N` (default 30).
+fn kills() -> Result<usize, String> {
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    match args.iter().position(|a| a == "--kills") {
+        None => Ok(30),
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("--kills needs a number; {USAGE}")),
+    }
+}
+
+/// The crash test with `kills` SIGKILLs; figures in target/crash-report.json.
+fn crash(kills: usize) -> Result<(), String> {
+    let root = root();
+    let report = root.join("target/crash-report.json");
+    run(
+        &format!("crash test with {kills} kills"),
+        cargo()
+            .current_dir(&root)
+            .args([
+                "test",
+                "-p",
+                "sluice-cli",
+                "--test",
+                "crash",
+                "--",
+                "--nocapture",
+            ])
+            .env("SLUICE_CRASH_KILLS", kills.to_string())
+            .env("SLUICE_CRASH_REPORT", &report),
+    )?;
+    let figures = std::fs::read_to_string(&report)
+        .map_err(|e| format!("cannot read {}: {e}", report.display()))?;
+    println!("{figures}");
+    Ok(())
 }
 
 fn host_triple() -> Result<String, String> {

@@ -172,7 +172,10 @@ fn cut_torn_tail(path: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(io_error("open", path, e)),
     };
-    let len = file.metadata().map_err(|e| io_error("stat", path, e))?.len();
+    let len = file
+        .metadata()
+        .map_err(|e| io_error("stat", path, e))?
+        .len();
     let mut end = len;
     let mut chunk = vec![0u8; 64 << 10];
     while end > 0 {
@@ -196,7 +199,8 @@ fn cut_torn_tail(path: &Path) -> Result<()> {
                 path.display()
             ),
         );
-        file.set_len(end).map_err(|e| io_error("truncate", path, e))?;
+        file.set_len(end)
+            .map_err(|e| io_error("truncate", path, e))?;
         file.sync_all().map_err(|e| io_error("fsync", path, e))?;
     }
     Ok(())

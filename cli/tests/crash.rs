@@ -1,0 +1,372 @@
+//! Crash safety: `sluice sync` killed with SIGKILL at random moments loses
+//! nothing, and its persisted state never points past what the destination
+//! holds.
+//!
+//! Each cycle starts from an empty destination and state, syncs >= 200 000
+//! records (source-faker -> dest-file, incremental, append) with a short
+//! commit interval so that kills land in every phase, kills the process at a
+//! random moment, checks the state against the destination, kills the
+//! resumed run again, checks again, then re-runs to completion and compares
+//! the destination with an uninterrupted reference run: every record
+//! present, nothing that the source never sent, duplicates counted
+//! (append is at-least-once).
+//!
+//! `SLUICE_CRASH_KILLS` sets the number of kills (default 8; `cargo xtask
+//! crash --kills N` runs more). `SLUICE_CRASH_REPORT` names a file for the
+//! figures as JSON.
+
+use serde_json::{Value, json};
+use sluice_artifacts as artifacts;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Users; with the default orders and events per user, >= 200 000 records.
+const USERS: u64 = 70_000;
+
+fn sluice(cache: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    c.env("SLUICE_CACHE_DIR", cache).env_remove("RUST_LOG");
+    c
+}
+
+fn cache() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-cache")
+}
+
+/// A fresh pipeline directory: pipeline file, empty output dir.
+fn pipeline(dir: &Path) -> PathBuf {
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let file = dir.join("crash.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[source]
+component = "{src}"
+config = {{ count = {USERS}, batch_size = 500 }}
+
+[destination]
+component = "{dst}"
+config = {{ path = "/out" }}
+dirs = [{{ host = "out", guest = "/out", write = true }}]
+
+[options]
+commit_interval_ms = 25
+"#,
+            src = artifacts::SOURCE_FAKER,
+            dst = artifacts::DEST_FILE,
+        ),
+    )
+    .unwrap();
+    file
+}
+
+/// Complete lines of every stream file (a torn last line, never committed,
+/// is left out: the next writer cuts it).
+fn destination(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir.join("out")).unwrap() {
+        let path = entry.unwrap().path();
+        let stream = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let complete = match text.rfind('\n') {
+            Some(i) => &text[..=i],
+            None => "",
+        };
+        out.insert(stream, complete.lines().map(str::to_string).collect());
+    }
+    out
+}
+
+/// Persisted cursor per stream, read from the state store as `sluice state
+/// show` prints it.
+fn saved_cursors(dir: &Path) -> BTreeMap<String, String> {
+    let o = sluice(&cache())
+        .args(["state", "show"])
+        .arg(dir.join("crash.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "state show: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut out = BTreeMap::new();
+    let streams = v.as_object().cloned().unwrap_or_default();
+    for (stream, saved) in streams {
+        let cursor = saved["state"]["cursor"]
+            .as_str()
+            .unwrap_or_else(|| panic!("cursor of {stream} in {saved}"));
+        out.insert(stream, cursor.to_string());
+    }
+    out
+}
+
+/// Cursor field per stream, from the source's catalog.
+fn cursor_fields() -> BTreeMap<String, String> {
+    let o = sluice(&cache())
+        .args(["discover", artifacts::SOURCE_FAKER, "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let catalog: Value = serde_json::from_slice(&o.stdout).unwrap();
+    catalog["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["default_cursor"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+struct Reference {
+    /// Every record line, per stream.
+    lines: BTreeMap<String, HashSet<String>>,
+    /// (cursor, line) per stream, sorted by cursor.
+    by_cursor: BTreeMap<String, Vec<(String, String)>>,
+    records: usize,
+    duration: Duration,
+}
+
+fn reference(root: &Path, fields: &BTreeMap<String, String>) -> Reference {
+    let dir = root.join("reference");
+    let file = pipeline(&dir);
+    // Compile (or load from the cache) both components first, so the
+    // reference time is that of a sync, not of a compile.
+    for component in [artifacts::SOURCE_FAKER, artifacts::DEST_FILE] {
+        let o = sluice(&cache()).args(["spec", component]).output().unwrap();
+        assert!(o.status.success());
+    }
+    let started = Instant::now();
+    let o = sluice(&cache()).arg("sync").arg(&file).output().unwrap();
+    let duration = started.elapsed();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut lines = BTreeMap::new();
+    let mut by_cursor = BTreeMap::new();
+    let mut records = 0;
+    for (stream, ls) in destination(&dir) {
+        records += ls.len();
+        let field = &fields[&stream];
+        let mut sorted: Vec<(String, String)> = ls
+            .iter()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                (v[field].as_str().unwrap().to_string(), l.clone())
+            })
+            .collect();
+        sorted.sort();
+        let set: HashSet<String> = ls.into_iter().collect();
+        assert_eq!(set.len(), sorted.len(), "the source sends distinct records");
+        lines.insert(stream.clone(), set);
+        by_cursor.insert(stream, sorted);
+    }
+    Reference {
+        lines,
+        by_cursor,
+        records,
+        duration,
+    }
+}
+
+/// Where the killed run was, from its debug log.
+fn phase(log: &str) -> &'static str {
+    let last = log
+        .lines()
+        .rev()
+        .find(|l| {
+            l.contains("destination commit begins")
+                || l.contains("persisting checkpoints")
+                || l.contains("checkpoint persisted")
+                || l.contains("attempt begins")
+        })
+        .unwrap_or("");
+    if last.contains("destination commit begins") {
+        "destination commit"
+    } else if last.contains("persisting checkpoints") {
+        "state write"
+    } else if last.is_empty() {
+        "start-up"
+    } else {
+        "read and write"
+    }
+}
+
+/// Assert the persisted state is not ahead of the destination: every
+/// reference record at or before a stream's saved cursor is in the
+/// destination. Also that the destination holds nothing the source never
+/// sent. Returns the records the destination holds.
+fn check_not_ahead(dir: &Path, reference: &Reference, when: &str) -> usize {
+    let held = destination(dir);
+    let mut total = 0;
+    for (stream, lines) in &held {
+        total += lines.len();
+        let known = &reference.lines[stream];
+        for l in lines {
+            assert!(
+                known.contains(l),
+                "{when}: `{stream}` holds a record the source never sent: {l}"
+            );
+        }
+    }
+    for (stream, cursor) in saved_cursors(dir) {
+        let have: HashSet<&String> = held
+            .get(&stream)
+            .map(|l| l.iter().collect())
+            .unwrap_or_default();
+        let covered = reference.by_cursor[&stream]
+            .iter()
+            .take_while(|(c, _)| c <= &cursor);
+        for (c, line) in covered {
+            assert!(
+                have.contains(line),
+                "{when}: the state of `{stream}` is at {cursor}, but the destination lacks the record at {c}: {line}"
+            );
+        }
+    }
+    total
+}
+
+/// When to kill a run.
+#[derive(Clone, Copy)]
+enum Trigger {
+    /// After this long.
+    After(Duration),
+    /// As soon as the log shows this phase starting.
+    OnLog(&'static str),
+}
+
+/// Run a sync and kill it at `trigger`; returns the phase it was in, or
+/// `None` when it finished first.
+fn run_and_kill(dir: &Path, trigger: Trigger, give_up: Duration) -> Option<&'static str> {
+    let log = dir.join("sync.log");
+    let mut child = sluice(&cache())
+        .args(["-vv", "sync"])
+        .arg(dir.join("crash.toml"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut seen = 0;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return None;
+        }
+        let fire = match trigger {
+            Trigger::After(delay) => started.elapsed() >= delay,
+            Trigger::OnLog(needle) => {
+                let text = std::fs::read(&log).unwrap_or_default();
+                let fresh = String::from_utf8_lossy(&text[seen.min(text.len())..]).into_owned();
+                seen = text.len();
+                fresh.contains(needle) || started.elapsed() >= give_up
+            }
+        };
+        if fire {
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    // SIGKILL: no destructor, no flush, no final commit.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    Some(phase(&std::fs::read_to_string(&log).unwrap_or_default()))
+}
+
+#[test]
+fn kill_9_at_random_moments_loses_nothing_and_state_never_runs_ahead() {
+    let kills: usize = std::env::var("SLUICE_CRASH_KILLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8);
+    let root = tempfile::tempdir().unwrap();
+    let fields = cursor_fields();
+    let reference = reference(root.path(), &fields);
+    assert!(
+        reference.records >= 200_000,
+        "{} records",
+        reference.records
+    );
+    // Kill anywhere from start-up to a little past the reference duration.
+    let span = reference.duration.as_micros() as u64 * 12 / 10;
+    let mut rng = fastrand::Rng::new();
+    let mut phases: BTreeMap<&str, usize> = BTreeMap::new();
+    let (mut done, mut cycles, mut duplicates, mut finished_first) = (0, 0, 0usize, 0);
+    while done < kills {
+        cycles += 1;
+        let dir = root.path().join(format!("cycle-{cycles}"));
+        pipeline(&dir);
+        // Up to two kills per cycle: one in a fresh run, one in the run that
+        // resumes from it.
+        for attempt in 0..2 {
+            if done == kills {
+                break;
+            }
+            // A third at random times, the others as a commit of the
+            // destination or of the state begins.
+            let trigger = match rng.u8(0..3) {
+                0 => Trigger::After(Duration::from_micros(rng.u64(0..=span))),
+                1 => Trigger::OnLog("destination commit begins"),
+                _ => Trigger::OnLog("persisting checkpoints"),
+            };
+            let give_up = Duration::from_micros(rng.u64(0..=span));
+            match run_and_kill(&dir, trigger, give_up) {
+                Some(phase) => {
+                    done += 1;
+                    *phases.entry(phase).or_default() += 1;
+                    check_not_ahead(
+                        &dir,
+                        &reference,
+                        &format!("cycle {cycles}, kill {} ({phase})", attempt + 1),
+                    );
+                }
+                None => finished_first += 1,
+            }
+        }
+        let o = sluice(&cache())
+            .arg("sync")
+            .arg(dir.join("crash.toml"))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "cycle {cycles}: the re-run failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let held = check_not_ahead(&dir, &reference, &format!("cycle {cycles}, completed"));
+        // Every record of the source is there.
+        let lines = destination(&dir);
+        for (stream, expected) in &reference.lines {
+            let have: HashSet<&String> = lines[stream].iter().collect();
+            let missing = expected.iter().filter(|l| !have.contains(l)).count();
+            assert_eq!(
+                missing, 0,
+                "cycle {cycles}: `{stream}` lost {missing} records"
+            );
+        }
+        duplicates += held - reference.records;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    let report = json!({
+        "kills": done,
+        "cycles": cycles,
+        "records_per_cycle": reference.records,
+        "records_lost": 0,
+        "state_ahead_of_destination": 0,
+        "kills_by_phase": phases,
+        "runs_that_finished_before_their_kill": finished_first,
+        "duplicates_redelivered": duplicates,
+        "reference_run_ms": reference.duration.as_millis() as u64,
+    });
+    println!("crash report: {report}");
+    if let Ok(path) = std::env::var("SLUICE_CRASH_REPORT") {
+        std::fs::write(path, serde_json::to_string_pretty(&report).unwrap()).unwrap();
+    }
+}
