@@ -355,9 +355,18 @@ pub(crate) async fn store_data(
     }
     if !sandbox.grants.hosts.is_empty() {
         let allowed = Arc::new(resolve_hosts(&connector, &sandbox.grants.hosts).await?);
+        // Name lookups only when a granted host is a name: a connector
+        // granted addresses has nothing to look up (and lookups of made-up
+        // names are a way to send data out).
+        let names = sandbox.grants.hosts.iter().any(|h| {
+            let host = h.rsplit_once(':').map_or(h.as_str(), |(host, _)| host);
+            host.trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .is_err()
+        });
         b.allow_tcp(true)
             .allow_udp(false)
-            .allow_ip_name_lookup(true);
+            .allow_ip_name_lookup(names);
         let name = connector.clone();
         b.socket_addr_check(move |addr, use_| {
             let ok = match use_ {

@@ -475,6 +475,22 @@ async fn name_lookups_are_denied_without_a_host_grant() {
     assert_eq!(*call, Call::Check);
     assert!(error.message.starts_with("lookup localhost:"), "{err}");
     assert!(!error.message.contains("resolved"), "{err}");
+    // Granted an address (not a name), it still cannot look names up.
+    let sandbox = Sandbox {
+        grants: sluice_runtime::Grants {
+            hosts: vec!["127.0.0.1:9".into()],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let err = c
+        .check(&sandbox, &json!({"attack": "dns", "target": "localhost"}))
+        .await
+        .unwrap_err();
+    let Error::Connector { error, .. } = &err else {
+        panic!("expected the guest's own error, got {err}");
+    };
+    assert!(error.message.starts_with("lookup localhost:"), "{err}");
 }
 
 #[tokio::test]
