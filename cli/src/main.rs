@@ -8,7 +8,7 @@ use args::{ComponentArgs, SandboxArgs};
 use clap::{Parser, Subcommand};
 use serde_json::Value;
 use sluice_protocol::{
-    Batch, ConfiguredCatalog, ConfiguredStream, Message, Operation, StreamState, WriteMode,
+    Batch, ConfiguredCatalog, ConfiguredStream, Message, Operation, Role, StreamState, WriteMode,
 };
 use sluice_runtime::pipeline::{Pipeline, RunOptions};
 use sluice_runtime::state::StateStore;
@@ -172,10 +172,40 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes on one line, each cause once: a cause whose
+/// text its parent's message already includes is not repeated.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+/// Fail, naming the file, unless `connector` exports `role`.
+fn require_role(connector: &sluice_runtime::Connector, role: Role) -> Result<()> {
+    if connector.roles().contains(&role) {
+        return Ok(());
+    }
+    let role = format!("{role:?}").to_lowercase();
+    bail!(
+        "{}: connector `{}` is not a {role}: it does not export `sluice:connector/{role}`",
+        connector.path().display(),
+        connector.name()
+    )
 }
 
 fn engine(cli: &Cli) -> Result<Runtime> {
@@ -259,6 +289,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             incremental,
         } => {
             let connector = rt.load(&component.component).await?;
+            require_role(&connector, Role::Source)?;
             let sandbox = sandbox.sandbox()?;
             let config = component.config()?;
             let catalog = match catalog {
@@ -341,6 +372,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             batch_size,
         } => {
             let connector = rt.load(&component.component).await?;
+            require_role(&connector, Role::Destination)?;
             let sandbox = sandbox.sandbox()?;
             let config = component.config()?;
             let op: Operation = operation.into();
@@ -395,7 +427,6 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Sync { pipeline, json } => {
             let pipeline = Pipeline::from_file(&pipeline)?;
-            let store = StateStore::open(&pipeline.state_path())?;
             let bars = (!json).then(ui::Bars::new);
             let opts = RunOptions {
                 progress: bars.as_ref().map(|b| b.callback()),
@@ -403,11 +434,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let preparing = bars.as_ref().map(|b| {
                 b.note("loading connectors and discovering streams (the first run compiles them)")
             });
+            // Everything that can be checked is checked before anything is
+            // written: the pipeline file, both components and their roles,
+            // both configs, the catalog. Only then is the state store opened
+            // (or created), and only the run opens the destination.
             let prepared = pipeline.prepare(&rt).await;
             if let Some(p) = preparing {
                 p.finish_and_clear();
             }
-            let summary = pipeline.run_prepared(prepared?, &store, &opts).await?;
+            let prepared = prepared?;
+            let store = StateStore::open(&pipeline.state_path())?;
+            let summary = pipeline.run_prepared(prepared, &store, &opts).await?;
             if let Some(b) = &bars {
                 b.finish();
             }

@@ -27,6 +27,17 @@ pub fn validate_config(schema: &Value, mut value: Value) -> Result<Value> {
         ConnectorError::internal(format!("the spec's config schema is invalid: {e}"))
     })?;
     let secrets = secret_fields(schema);
+    // A secret pasted into another field must not be echoed either.
+    let mut values = secret_values(schema, &value);
+    values.retain(|v| v.len() >= 4);
+    let scrub = |text: String| {
+        values.iter().fold(text, |text, v| {
+            let quoted = Value::String(v.clone()).to_string();
+            let escaped = &quoted[1..quoted.len() - 1];
+            text.replace(v.as_str(), REDACTED)
+                .replace(escaped, REDACTED)
+        })
+    };
     let problems: Vec<String> = validator
         .iter_errors(&value)
         .map(|e| {
@@ -38,7 +49,7 @@ pub fn validate_config(schema: &Value, mut value: Value) -> Result<Value> {
             let message = if secret {
                 e.masked().to_string()
             } else {
-                e.to_string()
+                scrub(e.to_string())
             };
             if field.is_empty() {
                 format!("config: {message}")
@@ -151,6 +162,24 @@ mod tests {
             e.message.contains("\"path\" is a required property"),
             "{}",
             e.message
+        );
+    }
+
+    #[test]
+    fn a_secret_pasted_into_another_field_is_not_echoed() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "token": {"type": "string", "secret": true},
+                "count": {"type": "integer"}
+            }
+        });
+        let e = validate_config(&schema, json!({"token": "s3cr3t-x", "count": "s3cr3t-x"}))
+            .unwrap_err()
+            .message;
+        assert!(
+            e.contains("config field `count`") && !e.contains("s3cr3t-x"),
+            "{e}"
         );
     }
 

@@ -258,6 +258,7 @@ impl Connector {
     ) -> Result<SourceReader> {
         let indices = self.inner.source.as_ref().ok_or_else(|| Error::WrongRole {
             connector: self.name().to_string(),
+            path: self.inner.path.clone(),
             expected: "source",
         })?;
         let (config, mut inst) = self.configured_instance(sandbox, config).await?;
@@ -306,6 +307,7 @@ impl Connector {
             .as_ref()
             .ok_or_else(|| Error::WrongRole {
                 connector: self.name().to_string(),
+                path: self.inner.path.clone(),
                 expected: "destination",
             })?;
         let (config, mut inst) = self.configured_instance(sandbox, config).await?;

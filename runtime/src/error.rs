@@ -131,11 +131,14 @@ pub enum Error {
     },
     /// A source was needed and the component is not one (or vice versa).
     #[error(
-        "connector `{connector}` is not a {expected}: it does not export `sluice:connector/{expected}`"
+        "connector `{connector}` (`{}`) is not a {expected}: it does not export `sluice:connector/{expected}`",
+        path.display()
     )]
     WrongRole {
         /// The connector.
         connector: String,
+        /// Its component file.
+        path: PathBuf,
         /// `source` or `destination`.
         expected: &'static str,
     },
@@ -203,6 +206,18 @@ pub enum Error {
         /// What is wrong, naming the key or stream.
         message: String,
     },
+    /// Something a key of a pipeline file names is unusable (its component,
+    /// its config): the file, the key, and the error underneath.
+    #[error("{file}: `{key}`: {source}")]
+    InPipeline {
+        /// The pipeline file.
+        file: String,
+        /// The key, e.g. `source.config`.
+        key: String,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
     /// The state store failed or is not a sluice state store.
     #[error("state store `{path}`: {message}")]
     State {
@@ -219,7 +234,7 @@ pub enum Error {
 impl Error {
     /// The connector's error value, if the connector returned one.
     pub fn connector_error(&self) -> Option<&ConnectorError> {
-        match self {
+        match self.innermost() {
             Error::Connector { error, .. } => Some(error),
             _ => None,
         }
@@ -227,9 +242,17 @@ impl Error {
 
     /// The limit hit, if a limit stopped the connector.
     pub fn limit(&self) -> Option<&Limit> {
-        match self {
+        match self.innermost() {
             Error::Limit { limit, .. } => Some(limit),
             _ => None,
+        }
+    }
+
+    /// The error underneath any pipeline-file context.
+    pub fn innermost(&self) -> &Error {
+        match self {
+            Error::InPipeline { source, .. } => source.innermost(),
+            other => other,
         }
     }
 }

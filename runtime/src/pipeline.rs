@@ -262,32 +262,60 @@ impl Pipeline {
         Ok(ConfiguredCatalog { streams })
     }
 
-    /// Load both connectors, check their configs and roles, and resolve the
-    /// catalog; nothing is read or written.
+    /// Load both connectors, check their roles and configs, and resolve the
+    /// catalog; nothing is read or written. Errors name the pipeline file
+    /// and the key they are about (`source.component`, `destination.config`).
     pub async fn prepare(&self, runtime: &Runtime) -> Result<Prepared> {
+        let at = |key: &str| {
+            let file = self.file.clone();
+            let key = key.to_string();
+            move |e: Error| Error::InPipeline {
+                file,
+                key,
+                source: Box::new(e),
+            }
+        };
+        let load = async |key: &str, endpoint: &Endpoint, role: Role| {
+            let c = runtime.load(&endpoint.component).await.map_err(at(key))?;
+            if !c.roles().contains(&role) {
+                let expected = match role {
+                    Role::Source => "source",
+                    Role::Destination => "destination",
+                };
+                return Err(at(key)(Error::WrongRole {
+                    connector: c.name().into(),
+                    path: c.path().to_path_buf(),
+                    expected,
+                }));
+            }
+            Ok(c)
+        };
         let (source, destination) = tokio::try_join!(
-            runtime.load(&self.source.component),
-            runtime.load(&self.destination.component)
+            load("source.component", &self.source, Role::Source),
+            load(
+                "destination.component",
+                &self.destination,
+                Role::Destination
+            ),
         )?;
-        if !source.roles().contains(&Role::Source) {
-            return Err(Error::WrongRole {
-                connector: source.name().into(),
-                expected: "source",
-            });
-        }
-        if !destination.roles().contains(&Role::Destination) {
-            return Err(Error::WrongRole {
-                connector: destination.name().into(),
-                expected: "destination",
-            });
-        }
         let src_box = self.source.sandbox();
         let dst_box = self.destination.sandbox();
-        let dst_spec = destination.spec(&dst_box).await?;
+        let dst_spec = destination
+            .spec(&dst_box)
+            .await
+            .map_err(at("destination.component"))?;
         destination
             .validate_config(&dst_box, &self.destination.config)
-            .await?;
-        let catalog = source.discover(&src_box, &self.source.config).await?;
+            .await
+            .map_err(at("destination.config"))?;
+        source
+            .validate_config(&src_box, &self.source.config)
+            .await
+            .map_err(at("source.config"))?;
+        let catalog = source
+            .discover(&src_box, &self.source.config)
+            .await
+            .map_err(at("source"))?;
         let configured = self.configure(&catalog, &dst_spec)?;
         Ok(Prepared {
             source,
@@ -749,6 +777,15 @@ impl Pipeline {
                 }
                 succeed(record, &mut finished, &report);
                 last_commit = Instant::now();
+            }
+        }
+        // The reader said it is done (its channel closed with no error):
+        // every stream that did not fail is complete, said so or not.
+        if rx.is_closed() && rx.is_empty() && attempt.error.is_none() && !destination_failed {
+            for (i, s) in record.streams.iter().enumerate() {
+                if index.values().any(|&x| x == i) && s.status == "incomplete" {
+                    finished.insert(i);
+                }
             }
         }
         drop(rx);

@@ -108,6 +108,57 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Look at an existing file without writing to it: a file that is not a
+/// sluice store is refused before anything could change it.
+fn refuse_foreign(path: &Path, shown: &str) -> Result<()> {
+    let foreign = |why: String| Error {
+        path: shown.to_string(),
+        message: format!("not a sluice state store: {why}"),
+    };
+    let db = match redb::ReadOnlyDatabase::open(path) {
+        Ok(db) => db,
+        // A store left by a killed run needs a repair, which the writable
+        // open below does.
+        Err(redb::DatabaseError::RepairAborted) => return Ok(()),
+        Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+            return Err(Error {
+                path: shown.to_string(),
+                message: "it is in use by another sluice process".into(),
+            });
+        }
+        Err(e) => return Err(foreign(format!("cannot read it as a redb database: {e}"))),
+    };
+    let txn = db
+        .begin_read()
+        .map_err(|e| foreign(format!("cannot read it: {e}")))?;
+    match txn.open_table(META) {
+        Ok(meta) => {
+            let format = meta
+                .get("format")
+                .map_err(|e| foreign(format!("cannot read it: {e}")))?
+                .map(|v| v.value().to_string());
+            match format.as_deref() {
+                None | Some(FORMAT) => Ok(()),
+                Some(other) => Err(foreign(format!(
+                    "its format is `{other}`, this sluice reads `{FORMAT}`"
+                ))),
+            }
+        }
+        Err(redb::TableError::TableDoesNotExist(_)) => {
+            let tables = txn
+                .list_tables()
+                .map_err(|e| foreign(format!("cannot read it: {e}")))?
+                .count();
+            if tables > 0 {
+                Err(foreign("it holds tables of another program".into()))
+            } else {
+                Ok(())
+            }
+        }
+        Err(e) => Err(foreign(format!("cannot read it: {e}"))),
+    }
+}
+
 /// The state store of one or more pipelines.
 pub struct StateStore {
     db: Database,
@@ -131,6 +182,9 @@ impl StateStore {
                 path: shown.clone(),
                 message: format!("cannot create its directory: {e}"),
             })?;
+        }
+        if path.metadata().is_ok_and(|m| m.len() > 0) {
+            refuse_foreign(path, &shown)?;
         }
         let db = Database::create(path).map_err(|e| Error {
             path: shown.clone(),
@@ -430,8 +484,13 @@ mod tests {
                 .unwrap();
             txn.commit().unwrap();
         }
+        let before = std::fs::read(&other).unwrap();
         let e = StateStore::open(&other).unwrap_err().to_string();
         assert!(e.contains("not a sluice state store"), "{e}");
+        assert_eq!(std::fs::read(&other).unwrap(), before, "left untouched");
+        let before = std::fs::read(&junk).unwrap();
+        assert!(StateStore::open(&junk).is_err());
+        assert_eq!(std::fs::read(&junk).unwrap(), before, "left untouched");
 
         let ours = dir.path().join("ours.redb");
         drop(StateStore::open(&ours).unwrap());

@@ -1,0 +1,473 @@
+//! Secrets (config fields the spec marks `"secret": true`) never leave the
+//! host in clear: not in logs at any verbosity, not in errors, not in
+//! `--json` output, not in the run history, not in the state store, not in
+//! any file. Where a secret would have been, the redaction marker is.
+//!
+//! The `bad-source` test component misbehaves on purpose with its secret
+//! `token`: it logs it, prints it, puts it in an error (`leak`), panics with
+//! it (`leak-panic`), or puts it into a checkpoint (`secret-state`).
+
+use serde_json::Value;
+use sluice_artifacts as artifacts;
+use sluice_protocol::config::REDACTED;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Recognisable, and long enough for the host's redactor (>= 4 chars).
+const SECRET: &str = "s3cr3t-TOKEN-4b1d";
+
+fn sluice() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    c.env(
+        "SLUICE_CACHE_DIR",
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-cache"),
+    )
+    .env_remove("RUST_LOG")
+    .env("SLUICE_TEST_SECRET", SECRET);
+    c
+}
+
+/// One command's output, for leak checks.
+struct Ran {
+    what: String,
+    code: Option<i32>,
+    out: String,
+    err: String,
+}
+
+impl Ran {
+    fn new(what: impl Into<String>, o: Output) -> Self {
+        Ran {
+            what: what.into(),
+            code: o.status.code(),
+            out: String::from_utf8_lossy(&o.stdout).into_owned(),
+            err: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    fn assert_no_secret(&self) {
+        for (stream, text) in [("stdout", &self.out), ("stderr", &self.err)] {
+            assert!(
+                !text.contains(SECRET),
+                "`{}` leaked the secret on {stream}:\n{text}",
+                self.what
+            );
+        }
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.out).unwrap_or_else(|e| {
+            panic!(
+                "`{}`: stdout is not JSON ({e}):\n{}\n{}",
+                self.what, self.out, self.err
+            )
+        })
+    }
+
+    fn redacted(&self) -> bool {
+        self.out.contains(REDACTED) || self.err.contains(REDACTED)
+    }
+}
+
+/// Every file under `dir` (state store, destination files, ...), by raw
+/// bytes: redb pages and JSON lines alike.
+fn assert_no_secret_in_files(dir: &Path) {
+    let mut files = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            files += 1;
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+                "the secret is in the bytes of {}",
+                path.display()
+            );
+        }
+    }
+    assert!(files >= 2, "expected a pipeline file and a state store");
+}
+
+/// A pipeline `bad-source` (misbehaving as `mode` at step 2 of 4) ->
+/// dest-file, the token from `${SLUICE_TEST_SECRET}`, no retries.
+fn pipeline(dir: &Path, mode: &str) -> PathBuf {
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    let file = dir.join("p.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"name = "secrets"
+
+[source]
+component = "{src}"
+config = {{ mode = "{mode}", at = 2, batches = 4, token = "${{SLUICE_TEST_SECRET}}" }}
+
+[destination]
+component = "{dst}"
+config = {{ path = "/out" }}
+dirs = [{{ host = "out", guest = "/out", write = true }}]
+
+[options]
+retries = 0
+"#,
+            src = artifacts::BAD_SOURCE,
+            dst = artifacts::DEST_FILE,
+        ),
+    )
+    .unwrap();
+    file
+}
+
+/// Everything a user could look at after syncing the misbehaving pipeline:
+/// the sync at the highest verbosity, as a table and as JSON, with
+/// `RUST_LOG=trace` too; the run history and the saved state. Returns the
+/// first `--json` summary, the run history and the saved state; asserts
+/// that no output and no file holds the secret.
+fn sync_everything(mode: &str) -> (Value, Value, Value, Vec<Ran>) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), mode);
+    let mut ran = Vec::new();
+
+    let o = sluice()
+        .args(["-vvv", "sync", "--json"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    ran.push(Ran::new(format!("sluice -vvv sync --json ({mode})"), o));
+    let o = sluice().args(["-vvv", "sync"]).arg(&p).output().unwrap();
+    ran.push(Ran::new(format!("sluice -vvv sync ({mode})"), o));
+    let o = sluice()
+        .env("RUST_LOG", "trace")
+        .args(["-vvv", "sync", "--json"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    ran.push(Ran::new(
+        format!("RUST_LOG=trace sluice -vvv sync --json ({mode})"),
+        o,
+    ));
+    for r in &ran {
+        assert_eq!(r.code, Some(1), "`{}` must fail:\n{}", r.what, r.err);
+        for panic in [
+            "panicked at cli",
+            "panicked at runtime",
+            "RUST_BACKTRACE=full",
+        ] {
+            assert!(!r.err.contains(panic), "the host panicked: {}", r.err);
+        }
+    }
+
+    let o = sluice()
+        .args(["-vvv", "runs", "--json"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    ran.push(Ran::new(format!("sluice runs --json ({mode})"), o));
+    let o = sluice().args(["-vvv", "runs"]).arg(&p).output().unwrap();
+    ran.push(Ran::new(format!("sluice runs ({mode})"), o));
+    // `state show` prints JSON; it has no --json flag.
+    let o = sluice()
+        .args(["-vvv", "state", "show"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    ran.push(Ran::new(format!("sluice state show ({mode})"), o));
+    for r in &ran[3..] {
+        assert_eq!(r.code, Some(0), "`{}`:\n{}", r.what, r.err);
+    }
+
+    for r in &ran {
+        r.assert_no_secret();
+    }
+    assert!(dir.path().join(".sluice/state.redb").is_file());
+    assert_no_secret_in_files(dir.path());
+
+    let summary = ran[0].json();
+    let runs = ran[3].json();
+    let state = ran[5].json();
+    assert_eq!(runs.as_array().unwrap().len(), 3, "three runs: {runs}");
+    for run in runs.as_array().unwrap() {
+        assert_eq!(run["status"], "failed", "{run}");
+    }
+    (summary, runs, state, ran)
+}
+
+fn stream<'a>(summary: &'a Value, name: &str) -> &'a Value {
+    summary["run"]["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stream"] == name)
+        .unwrap_or_else(|| panic!("no stream `{name}` in {summary}"))
+}
+
+#[test]
+fn a_source_that_logs_prints_and_returns_its_token_leaks_nothing() {
+    let (summary, runs, state, ran) = sync_everything("leak");
+
+    // It did what the mode says: `bad` failed with the connector's error,
+    // `good` went on and succeeded.
+    assert_eq!(summary["run"]["status"], "failed", "{summary}");
+    let good = stream(&summary, "good");
+    assert_eq!(good["status"], "succeeded", "{summary}");
+    assert_eq!(good["records"], 400, "{summary}");
+    let bad = stream(&summary, "bad");
+    assert_eq!(bad["status"], "failed", "{summary}");
+    let error = bad["error"].as_str().unwrap();
+    assert!(
+        error.contains("bad-source")
+            && error.contains(&format!("the server refused token {REDACTED}")),
+        "the error is kept, with the marker where the token was: {error}"
+    );
+    assert!(
+        summary["run"]["error"].as_str().unwrap().contains("bad"),
+        "{summary}"
+    );
+
+    // The marker stands where the token was: in the guest's log call, its
+    // stdout and stderr lines (logs on stderr at -vvv), the human summary
+    // and the run history.
+    let verbose = &ran[1].err;
+    for line in [
+        format!("connecting with token {REDACTED}"),
+        format!("stdout: token={REDACTED}"),
+        format!("stderr: token={REDACTED}"),
+    ] {
+        assert!(
+            verbose.contains(&line),
+            "`{line}` not in the logs:\n{verbose}"
+        );
+    }
+    assert!(
+        ran[1].out.contains("stream `bad` failed") && ran[1].redacted(),
+        "{}",
+        ran[1].out
+    );
+    assert!(
+        runs[0]["streams"].to_string().contains(REDACTED),
+        "run history: {runs}"
+    );
+    // State: `good` got to its end, `bad` kept its last good checkpoint.
+    assert_eq!(state["good"]["state"]["step"], 4, "{state}");
+    assert_eq!(state["bad"]["state"]["step"], 1, "{state}");
+}
+
+#[test]
+fn a_source_that_panics_with_its_token_leaks_nothing() {
+    let (summary, runs, _state, ran) = sync_everything("leak-panic");
+
+    assert_eq!(summary["run"]["status"], "failed", "{summary}");
+    let error = summary["run"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("connector `bad-source` crashed in reader.next"),
+        "a crash naming the connector and the call: {error}"
+    );
+    assert!(
+        error.contains(&format!("cannot use token {REDACTED}")),
+        "the panic message is kept, with the marker where the token was: {error}"
+    );
+    assert!(
+        runs[0]["error"].as_str().unwrap().contains(REDACTED),
+        "{runs}"
+    );
+    assert!(ran[1].redacted(), "{}\n{}", ran[1].out, ran[1].err);
+}
+
+#[test]
+fn a_checkpoint_holding_the_token_is_refused_and_not_persisted() {
+    let (summary, runs, state, _ran) = sync_everything("secret-state");
+
+    assert_eq!(summary["run"]["status"], "failed", "{summary}");
+    let error = summary["run"]["error"].as_str().unwrap();
+    for part in [
+        "connector `bad-source`",
+        "the checkpoint of stream `bad`",
+        "secret config field",
+        "not persisted",
+    ] {
+        assert!(error.contains(part), "`{part}` not in: {error}");
+    }
+    assert!(
+        runs[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("secret config field"),
+        "{runs}"
+    );
+    // `bad` keeps the checkpoint before the refused one, and nothing of the
+    // refused one.
+    assert_eq!(
+        state["bad"]["state"],
+        serde_json::json!({"step": 1}),
+        "{state}"
+    );
+}
+
+#[test]
+fn read_check_and_discover_of_a_leaky_source_leak_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({"mode": "leak", "at": 2, "batches": 3, "token": SECRET}).to_string(),
+    )
+    .unwrap();
+    // The most verbose logs there are: -vvv, and RUST_LOG=trace for every
+    // target (wasmtime's included).
+    let run = |args: &[&str]| {
+        let o = sluice()
+            .env("RUST_LOG", "trace")
+            .arg("-vvv")
+            .args(args)
+            .arg(artifacts::BAD_SOURCE)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        Ran::new(format!("RUST_LOG=trace sluice -vvv {}", args.join(" ")), o)
+    };
+    let read = run(&["read", "--stream", "bad"]);
+    read.assert_no_secret();
+    assert!(
+        read.err.contains(&format!(
+            "stream error: auth error in stream `bad`: the server refused token {REDACTED}"
+        )),
+        "{}",
+        read.err
+    );
+    assert!(
+        read.err
+            .contains(&format!("connecting with token {REDACTED}")),
+        "{}",
+        read.err
+    );
+    assert_eq!(read.out.lines().count(), 200, "steps 1 and 3 of `bad`");
+    for args in [
+        &["check"][..],
+        &["check", "--json"],
+        &["discover", "--json"],
+    ] {
+        let r = run(args);
+        assert_eq!(r.code, Some(0), "{}: {}", r.what, r.err);
+        r.assert_no_secret();
+    }
+}
+
+#[test]
+fn a_secret_that_fails_validation_is_not_echoed() {
+    // The token given as a table instead of a string: the schema error
+    // names the field and what was expected, never the value.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({"mode": "leak", "token": {"value": SECRET}}).to_string(),
+    )
+    .unwrap();
+    for json in [false, true] {
+        let mut c = sluice();
+        c.args(["-vvv", "check", artifacts::BAD_SOURCE, "--config"])
+            .arg(&config);
+        if json {
+            c.arg("--json");
+        }
+        let r = Ran::new(format!("sluice check (json: {json})"), c.output().unwrap());
+        assert_eq!(r.code, Some(1), "{}", r.err);
+        r.assert_no_secret();
+        let message = if json {
+            r.json()["message"].as_str().unwrap().to_string()
+        } else {
+            r.err.clone()
+        };
+        assert!(
+            message.contains("config field `token`")
+                && message.contains("is not of type \"string\""),
+            "{message}"
+        );
+    }
+
+    // The same in a pipeline: refused before anything runs or is written.
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), "leak");
+    let text = std::fs::read_to_string(&p).unwrap().replace(
+        "token = \"${SLUICE_TEST_SECRET}\"",
+        "token = { value = \"${SLUICE_TEST_SECRET}\" }",
+    );
+    std::fs::write(&p, text).unwrap();
+    for json in [false, true] {
+        let mut c = sluice();
+        c.args(["-vvv", "sync"]).arg(&p);
+        if json {
+            c.arg("--json");
+        }
+        let r = Ran::new(format!("sluice sync (json: {json})"), c.output().unwrap());
+        assert_eq!(r.code, Some(1), "{}", r.err);
+        r.assert_no_secret();
+        assert!(
+            r.err.contains("`source.config`") && r.err.contains("config field `token`"),
+            "{}",
+            r.err
+        );
+    }
+    assert!(!dir.path().join(".sluice").exists());
+    assert_no_secret_in_files_or_none(dir.path());
+}
+
+/// [`assert_no_secret_in_files`] where there may be only the pipeline file.
+fn assert_no_secret_in_files_or_none(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+                "{}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_secret_pasted_into_another_field_is_not_echoed_by_validation() {
+    // A common slip: the token also lands in a field that is not secret
+    // (here `at`, an integer). The schema error for that field must not
+    // print the secret's value either: the host knows the value and
+    // scrubs it everywhere else (logs, stderr, connector errors).
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({"mode": "leak", "token": SECRET, "at": SECRET}).to_string(),
+    )
+    .unwrap();
+    for json in [false, true] {
+        let mut c = sluice();
+        c.args(["check", artifacts::BAD_SOURCE, "--config"])
+            .arg(&config);
+        if json {
+            c.arg("--json");
+        }
+        let r = Ran::new(format!("sluice check (json: {json})"), c.output().unwrap());
+        assert_eq!(r.code, Some(1), "{}", r.err);
+        assert!(
+            (r.err.contains("config field `at`") || r.out.contains("config field `at`"))
+                && (r.err.contains("is not of type") || r.out.contains("is not of type")),
+            "names the field and what was expected: {}{}",
+            r.out,
+            r.err
+        );
+        r.assert_no_secret();
+        assert!(
+            r.redacted(),
+            "the marker where the value was: {}{}",
+            r.out,
+            r.err
+        );
+    }
+}
