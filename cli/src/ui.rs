@@ -9,13 +9,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tracing_subscriber::EnvFilter;
 
-/// Targets that log what a connector writes to stdout/stderr *before* the
-/// runtime scrubs secrets from it (wasmtime-wasi's output worker logs every
-/// write at debug level). They are capped at `info` whatever `RUST_LOG`
-/// says; the guest's output reaches the logs, scrubbed, through the
-/// `sluice::guest` target.
-const UNSCRUBBED_TARGETS: &[&str] = &["wasmtime_wasi::p2::write_stream"];
-
 /// Logs to stderr; `RUST_LOG` overrides the -v level.
 pub fn init_logging(verbose: u8) {
     let level = match verbose {
@@ -24,16 +17,11 @@ pub fn init_logging(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new(format!(
             "warn,sluice={level},sluice_runtime={level},sluice_cli={level}"
         ))
     });
-    for target in UNSCRUBBED_TARGETS {
-        if let Ok(directive) = format!("{target}=info").parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -223,6 +223,34 @@ impl StdoutStream for GuestOutput {
     fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
         Box::new(self.clone())
     }
+
+    /// Written synchronously, on the guest's call: no background worker
+    /// (wasmtime-wasi's adapter logs raw bytes at debug level, before the
+    /// secrets are scrubbed), and a write past the log budget stops the call.
+    fn p2_stream(&self) -> Box<dyn wasmtime_wasi::p2::OutputStream> {
+        Box::new(self.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl wasmtime_wasi::p2::OutputStream for GuestOutput {
+    fn write(&mut self, bytes: bytes::Bytes) -> wasmtime_wasi::p2::StreamResult<()> {
+        GuestOutput::write(self, &bytes)
+            .map_err(|e| wasmtime_wasi::p2::StreamError::Trap(wasmtime::Error::msg(e.to_string())))
+    }
+
+    fn flush(&mut self) -> wasmtime_wasi::p2::StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> wasmtime_wasi::p2::StreamResult<usize> {
+        Ok(1 << 20)
+    }
+}
+
+#[async_trait::async_trait]
+impl wasmtime_wasi::p2::Pollable for GuestOutput {
+    async fn ready(&mut self) {}
 }
 
 impl tokio::io::AsyncWrite for GuestOutput {
