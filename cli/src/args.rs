@@ -60,6 +60,12 @@ pub struct SandboxArgs {
     /// Fuel per call.
     #[arg(long)]
     pub fuel: Option<u64>,
+    /// Largest batch a source may hand over, in MiB.
+    #[arg(long)]
+    pub batch_mib: Option<u64>,
+    /// Log output per call (log calls, stdout, stderr), in KiB.
+    #[arg(long)]
+    pub log_kib: Option<u64>,
 }
 
 impl SandboxArgs {
@@ -99,6 +105,12 @@ impl SandboxArgs {
         }
         if let Some(f) = self.fuel {
             limits.fuel = f;
+        }
+        if let Some(b) = self.batch_mib {
+            limits.batch_mib = b;
+        }
+        if let Some(l) = self.log_kib {
+            limits.log_kib = l;
         }
         Ok(Sandbox { grants, limits })
     }
