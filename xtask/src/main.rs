@@ -179,6 +179,12 @@ fn test() -> Result<(), String> {
             .args(["fmt", "--all", "--", "--check"]),
     )?;
     run(
+        "cargo fmt --check (test guests)",
+        cargo()
+            .current_dir(root.join("tests/guests"))
+            .args(["fmt", "--all", "--", "--check"]),
+    )?;
+    run(
         "cargo test (workspace)",
         cargo().current_dir(&root).args(["test", "--workspace"]),
     )?;

@@ -117,7 +117,11 @@ fn batch(name: &str, step: u64) -> Batch {
     let mut data = Vec::new();
     for i in 0..RECORDS_PER_BATCH {
         let id = step * RECORDS_PER_BATCH + i;
-        data.extend_from_slice(json!({"id": id, "step": step, "stream": name}).to_string().as_bytes());
+        data.extend_from_slice(
+            json!({"id": id, "step": step, "stream": name})
+                .to_string()
+                .as_bytes(),
+        );
         data.push(b'\n');
     }
     Batch {
@@ -146,7 +150,11 @@ impl BadReader {
                 let mut data = Vec::new();
                 let mut count = 0;
                 while data.len() < 3 << 20 {
-                    data.extend_from_slice(json!({"id": count, "pad": "x".repeat(1000)}).to_string().as_bytes());
+                    data.extend_from_slice(
+                        json!({"id": count, "pad": "x".repeat(1000)})
+                            .to_string()
+                            .as_bytes(),
+                    );
                     data.push(b'\n');
                     count += 1;
                 }
