@@ -18,6 +18,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
         "sluice-test-future-contract",
         "FUTURE_CONTRACT",
     ),
+    ("tests/guests", "sluice-test-http-client", "HTTP_CLIENT"),
 ];
 
 fn watch(dir: &Path) {
