@@ -152,6 +152,14 @@ enum StateCommand {
 }
 
 fn main() -> ExitCode {
+    // redb panics on some damaged store files; sluice-state catches those
+    // panics and reports the store as damaged, so they are not printed.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !info.location().is_some_and(|l| l.file().contains("/redb-")) {
+            default_hook(info);
+        }
+    }));
     // Die quietly on a closed pipe (`sluice read ... | head`), like other Unix tools.
     // SAFETY: called first thing in main, before any thread exists.
     unsafe {

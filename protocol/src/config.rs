@@ -1,7 +1,7 @@
 //! Config handling shared by host and guests: defaults from the spec's
 //! JSON Schema, validation with field paths, and secret redaction.
 
-use crate::{ConnectorError, secret_fields};
+use crate::{ConnectorError, json_pointer, secret_paths};
 use serde_json::Value;
 
 type Result<T> = std::result::Result<T, ConnectorError>;
@@ -26,7 +26,10 @@ pub fn validate_config(schema: &Value, mut value: Value) -> Result<Value> {
     let validator = jsonschema::validator_for(schema).map_err(|e| {
         ConnectorError::internal(format!("the spec's config schema is invalid: {e}"))
     })?;
-    let secrets = secret_fields(schema);
+    let secrets: Vec<String> = secret_paths(schema)
+        .iter()
+        .map(|p| json_pointer(p))
+        .collect();
     // A secret pasted into another field must not be echoed either.
     let mut values = secret_values(schema, &value);
     values.retain(|v| v.len() >= 4);
@@ -45,7 +48,7 @@ pub fn validate_config(schema: &Value, mut value: Value) -> Result<Value> {
             let field = pointer.trim_start_matches('/').replace('/', ".");
             let secret = secrets
                 .iter()
-                .any(|s| field == *s || field.starts_with(&format!("{s}.")));
+                .any(|s| pointer == *s || pointer.starts_with(&format!("{s}/")));
             let message = if secret {
                 e.masked().to_string()
             } else {
@@ -69,40 +72,23 @@ pub fn validate_config(schema: &Value, mut value: Value) -> Result<Value> {
 /// replaced by [`REDACTED`]: safe to log, store or print.
 pub fn redact(schema: &Value, config: &Value) -> Value {
     let mut out = config.clone();
-    for path in secret_fields(schema) {
-        let mut node = &mut out;
-        let parts: Vec<&str> = path.split('.').collect();
-        for (i, part) in parts.iter().enumerate() {
-            let Some(obj) = node.as_object_mut() else {
-                break;
-            };
-            if i + 1 == parts.len() {
-                if let Some(v) = obj.get_mut(*part) {
-                    *v = Value::String(REDACTED.into());
-                }
-                break;
-            }
-            match obj.get_mut(*part) {
-                Some(next) => node = next,
-                None => break,
-            }
+    for path in secret_paths(schema) {
+        if let Some(v) = out.pointer_mut(&json_pointer(&path)) {
+            *v = Value::String(REDACTED.into());
         }
     }
     out
 }
 
-/// The values of the secret fields of `config` (strings only, non-empty),
-/// so that text can be scrubbed of them.
+/// The values of the secret fields of `config` (non-empty), so that text
+/// can be scrubbed of them.
 pub fn secret_values(schema: &Value, config: &Value) -> Vec<String> {
-    secret_fields(schema)
+    secret_paths(schema)
         .iter()
-        .filter_map(|path| {
-            let pointer = format!("/{}", path.replace('.', "/"));
-            match config.pointer(&pointer)? {
-                Value::String(s) if !s.is_empty() => Some(s.clone()),
-                Value::Null => None,
-                other => Some(other.to_string()),
-            }
+        .filter_map(|path| match config.pointer(&json_pointer(path))? {
+            Value::String(s) => (!s.is_empty()).then(|| s.clone()),
+            Value::Null => None,
+            other => Some(other.to_string()),
         })
         .collect()
 }
@@ -162,6 +148,27 @@ mod tests {
             e.message.contains("\"path\" is a required property"),
             "{}",
             e.message
+        );
+    }
+
+    #[test]
+    fn secrets_whose_names_hold_dots_or_slashes_are_found() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "a.b": {"type": "string", "secret": true},
+                "c/d": {"type": "string", "secret": true},
+                "empty": {"type": "string", "secret": true}
+            }
+        });
+        let config = json!({"a.b": "first-secret", "c/d": "second-secret", "empty": ""});
+        let mut values = secret_values(&schema, &config);
+        values.sort();
+        assert_eq!(values, ["first-secret", "second-secret"]);
+        let redacted = redact(&schema, &config).to_string();
+        assert!(
+            !redacted.contains("first-secret") && !redacted.contains("second-secret"),
+            "{redacted}"
         );
     }
 

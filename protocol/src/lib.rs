@@ -259,18 +259,22 @@ impl Spec {
     }
 }
 
-/// Paths (as `a.b.c`) of the properties of `schema` marked secret, at any depth.
+/// Paths (as `a.b.c`, for people) of the properties of `schema` marked
+/// secret, at any depth.
 pub fn secret_fields(schema: &Value) -> Vec<String> {
-    fn walk(schema: &Value, prefix: &str, out: &mut Vec<String>) {
+    secret_paths(schema).iter().map(|p| p.join(".")).collect()
+}
+
+/// Paths (as segments: a property name may hold `.` or `/`) of the
+/// properties of `schema` marked secret, at any depth.
+pub fn secret_paths(schema: &Value) -> Vec<Vec<String>> {
+    fn walk(schema: &Value, prefix: &[String], out: &mut Vec<Vec<String>>) {
         let Some(props) = schema.get("properties").and_then(Value::as_object) else {
             return;
         };
         for (name, prop) in props {
-            let path = if prefix.is_empty() {
-                name.clone()
-            } else {
-                format!("{prefix}.{name}")
-            };
+            let mut path = prefix.to_vec();
+            path.push(name.clone());
             let marked = |key: &str| prop.get(key).and_then(Value::as_bool) == Some(true);
             if marked("secret") || marked("airbyte_secret") {
                 out.push(path.clone());
@@ -279,8 +283,15 @@ pub fn secret_fields(schema: &Value) -> Vec<String> {
         }
     }
     let mut out = Vec::new();
-    walk(schema, "", &mut out);
+    walk(schema, &[], &mut out);
     out
+}
+
+/// The JSON pointer (RFC 6901) of a path of property names.
+pub fn json_pointer(path: &[String]) -> String {
+    path.iter()
+        .map(|p| format!("/{}", p.replace('~', "~0").replace('/', "~1")))
+        .collect()
 }
 
 /// The JSON Schema of one operation on a stream.

@@ -257,9 +257,13 @@ impl Runtime {
 fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = file.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
+    // Unique per write: the same component may be compiled twice at once
+    // (a pipeline whose two ends are one file), in this process or another.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let tmp = dir.join(format!(
-        ".tmp-{}-{}",
+        ".tmp-{}-{}-{}",
         std::process::id(),
+        WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         file.file_name().unwrap_or_default().to_string_lossy()
     ));
     std::fs::write(&tmp, bytes)?;

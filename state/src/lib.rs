@@ -108,6 +108,24 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Run `f`, turning a panic inside redb (it panics on some damaged files
+/// instead of returning an error) into an error naming the store.
+fn guarded<T>(path: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("a panic");
+        Err(Error {
+            path: path.to_string(),
+            message: format!(
+                "the store is damaged (redb: {why}); move it aside to start over, or restore a copy"
+            ),
+        })
+    })
+}
+
 /// Look at an existing file without writing to it: a file that is not a
 /// sluice store is refused before anything could change it.
 fn refuse_foreign(path: &Path, shown: &str) -> Result<()> {
@@ -161,7 +179,8 @@ fn refuse_foreign(path: &Path, shown: &str) -> Result<()> {
 
 /// The state store of one or more pipelines.
 pub struct StateStore {
-    db: Database,
+    /// Always `Some`; an `Option` only so that `Drop` can take it.
+    db: Option<Database>,
     path: String,
 }
 
@@ -170,6 +189,15 @@ impl std::fmt::Debug for StateStore {
         f.debug_struct("StateStore")
             .field("path", &self.path)
             .finish()
+    }
+}
+
+impl Drop for StateStore {
+    fn drop(&mut self) {
+        // redb may panic while closing a damaged file, too.
+        if let Some(db) = self.db.take() {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(db)));
+        }
     }
 }
 
@@ -183,14 +211,16 @@ impl StateStore {
                 message: format!("cannot create its directory: {e}"),
             })?;
         }
-        if path.metadata().is_ok_and(|m| m.len() > 0) {
-            refuse_foreign(path, &shown)?;
-        }
-        let db = Database::create(path).map_err(|e| Error {
-            path: shown.clone(),
-            message: format!("cannot open it as a redb database: {e}"),
-        })?;
-        Self::init(db, shown)
+        guarded(&shown.clone(), || {
+            if path.metadata().is_ok_and(|m| m.len() > 0) {
+                refuse_foreign(path, &shown)?;
+            }
+            let db = Database::create(path).map_err(|e| Error {
+                path: shown.clone(),
+                message: format!("cannot open it as a redb database: {e}"),
+            })?;
+            Self::init(db, shown)
+        })
     }
 
     /// A store that lives in memory (for tests and dry runs).
@@ -205,8 +235,8 @@ impl StateStore {
     }
 
     fn init(db: Database, path: String) -> Result<Self> {
-        let store = StateStore { db, path };
-        let txn = store.db.begin_write().map_err(|e| store.err(e))?;
+        let store = StateStore { db: Some(db), path };
+        let txn = store.db().begin_write().map_err(|e| store.err(e))?;
         {
             let mut meta = txn.open_table(META).map_err(|e| store.err(e))?;
             let existing = meta
@@ -256,6 +286,10 @@ impl StateStore {
         })
     }
 
+    fn db(&self) -> &Database {
+        self.db.as_ref().expect("the database is open until drop")
+    }
+
     /// Where the store lives (`:memory:` for an in-memory store).
     pub fn path(&self) -> &str {
         &self.path
@@ -263,19 +297,21 @@ impl StateStore {
 
     /// The saved state of every stream of `pipeline`.
     pub fn saved_states(&self, pipeline: &str) -> Result<BTreeMap<String, SavedState>> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(STREAM_STATE).map_err(|e| self.err(e))?;
-        let mut out = BTreeMap::new();
-        for entry in table.range((pipeline, "")..).map_err(|e| self.err(e))? {
-            let (key, value) = entry.map_err(|e| self.err(e))?;
-            let (p, stream) = key.value();
-            if p != pipeline {
-                break;
+        guarded(&self.path, || {
+            let txn = self.db().begin_read().map_err(|e| self.err(e))?;
+            let table = txn.open_table(STREAM_STATE).map_err(|e| self.err(e))?;
+            let mut out = BTreeMap::new();
+            for entry in table.range((pipeline, "")..).map_err(|e| self.err(e))? {
+                let (key, value) = entry.map_err(|e| self.err(e))?;
+                let (p, stream) = key.value();
+                if p != pipeline {
+                    break;
+                }
+                let saved = self.decode(&format!("state of stream `{stream}`"), value.value())?;
+                out.insert(stream.to_string(), saved);
             }
-            let saved = self.decode(&format!("state of stream `{stream}`"), value.value())?;
-            out.insert(stream.to_string(), saved);
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// The state to hand a source: one entry per stream with saved state.
@@ -306,113 +342,123 @@ impl StateStore {
         run_id: u64,
         checkpoint: &BTreeMap<String, Value>,
     ) -> Result<()> {
-        if checkpoint.is_empty() {
-            return Ok(());
-        }
-        let now = now_ms();
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut table = txn.open_table(STREAM_STATE).map_err(|e| self.err(e))?;
-            for (stream, state) in checkpoint {
-                let saved = SavedState {
-                    state: state.clone(),
-                    committed_at_ms: now,
-                    run_id,
-                };
-                let text = serde_json::to_string(&saved).expect("state serialises");
-                table
-                    .insert((pipeline, stream.as_str()), text.as_str())
-                    .map_err(|e| self.err(e))?;
+        guarded(&self.path, || {
+            if checkpoint.is_empty() {
+                return Ok(());
             }
-        }
-        txn.commit().map_err(|e| self.err(e))
+            let now = now_ms();
+            let txn = self.db().begin_write().map_err(|e| self.err(e))?;
+            {
+                let mut table = txn.open_table(STREAM_STATE).map_err(|e| self.err(e))?;
+                for (stream, state) in checkpoint {
+                    let saved = SavedState {
+                        state: state.clone(),
+                        committed_at_ms: now,
+                        run_id,
+                    };
+                    let text = serde_json::to_string(&saved).expect("state serialises");
+                    table
+                        .insert((pipeline, stream.as_str()), text.as_str())
+                        .map_err(|e| self.err(e))?;
+                }
+            }
+            txn.commit().map_err(|e| self.err(e))
+        })
     }
 
     /// Forget the state of `stream` (or of every stream) of `pipeline`.
     /// Returns how many streams were reset.
     pub fn reset(&self, pipeline: &str, stream: Option<&str>) -> Result<usize> {
-        let streams: Vec<String> = match stream {
-            Some(s) => vec![s.to_string()],
-            None => self.saved_states(pipeline)?.into_keys().collect(),
-        };
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        let mut removed = 0;
-        {
-            let mut table = txn.open_table(STREAM_STATE).map_err(|e| self.err(e))?;
-            for s in &streams {
-                if table
-                    .remove((pipeline, s.as_str()))
-                    .map_err(|e| self.err(e))?
-                    .is_some()
-                {
-                    removed += 1;
+        guarded(&self.path, || {
+            let streams: Vec<String> = match stream {
+                Some(s) => vec![s.to_string()],
+                None => self.saved_states(pipeline)?.into_keys().collect(),
+            };
+            let txn = self.db().begin_write().map_err(|e| self.err(e))?;
+            let mut removed = 0;
+            {
+                let mut table = txn.open_table(STREAM_STATE).map_err(|e| self.err(e))?;
+                for s in &streams {
+                    if table
+                        .remove((pipeline, s.as_str()))
+                        .map_err(|e| self.err(e))?
+                        .is_some()
+                    {
+                        removed += 1;
+                    }
                 }
             }
-        }
-        txn.commit().map_err(|e| self.err(e))?;
-        Ok(removed)
+            txn.commit().map_err(|e| self.err(e))?;
+            Ok(removed)
+        })
     }
 
     /// Record the start of a run; returns its id.
     pub fn start_run(&self, pipeline: &str) -> Result<u64> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        let id;
-        {
-            let mut table = txn.open_table(RUNS).map_err(|e| self.err(e))?;
-            let last = table
-                .range((pipeline, 0)..=(pipeline, u64::MAX))
-                .map_err(|e| self.err(e))?
-                .next_back()
-                .transpose()
-                .map_err(|e| self.err(e))?
-                .map(|(k, _)| k.value().1)
-                .unwrap_or(0);
-            id = last + 1;
-            let record = RunRecord {
-                id,
-                started_at_ms: now_ms(),
-                ended_at_ms: None,
-                status: "running".into(),
-                streams: Vec::new(),
-                attempts: 1,
-                error: None,
-            };
-            let text = serde_json::to_string(&record).expect("run serialises");
-            table
-                .insert((pipeline, id), text.as_str())
-                .map_err(|e| self.err(e))?;
-        }
-        txn.commit().map_err(|e| self.err(e))?;
-        Ok(id)
+        guarded(&self.path, || {
+            let txn = self.db().begin_write().map_err(|e| self.err(e))?;
+            let id;
+            {
+                let mut table = txn.open_table(RUNS).map_err(|e| self.err(e))?;
+                let last = table
+                    .range((pipeline, 0)..=(pipeline, u64::MAX))
+                    .map_err(|e| self.err(e))?
+                    .next_back()
+                    .transpose()
+                    .map_err(|e| self.err(e))?
+                    .map(|(k, _)| k.value().1)
+                    .unwrap_or(0);
+                id = last + 1;
+                let record = RunRecord {
+                    id,
+                    started_at_ms: now_ms(),
+                    ended_at_ms: None,
+                    status: "running".into(),
+                    streams: Vec::new(),
+                    attempts: 1,
+                    error: None,
+                };
+                let text = serde_json::to_string(&record).expect("run serialises");
+                table
+                    .insert((pipeline, id), text.as_str())
+                    .map_err(|e| self.err(e))?;
+            }
+            txn.commit().map_err(|e| self.err(e))?;
+            Ok(id)
+        })
     }
 
     /// Store the final record of a run.
     pub fn finish_run(&self, pipeline: &str, record: &RunRecord) -> Result<()> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut table = txn.open_table(RUNS).map_err(|e| self.err(e))?;
-            let text = serde_json::to_string(record).expect("run serialises");
-            table
-                .insert((pipeline, record.id), text.as_str())
-                .map_err(|e| self.err(e))?;
-        }
-        txn.commit().map_err(|e| self.err(e))
+        guarded(&self.path, || {
+            let txn = self.db().begin_write().map_err(|e| self.err(e))?;
+            {
+                let mut table = txn.open_table(RUNS).map_err(|e| self.err(e))?;
+                let text = serde_json::to_string(record).expect("run serialises");
+                table
+                    .insert((pipeline, record.id), text.as_str())
+                    .map_err(|e| self.err(e))?;
+            }
+            txn.commit().map_err(|e| self.err(e))
+        })
     }
 
     /// Runs of `pipeline`, newest first.
     pub fn runs(&self, pipeline: &str) -> Result<Vec<RunRecord>> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(RUNS).map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for entry in table
-            .range((pipeline, 0)..=(pipeline, u64::MAX))
-            .map_err(|e| self.err(e))?
-            .rev()
-        {
-            let (_, value) = entry.map_err(|e| self.err(e))?;
-            out.push(self.decode("a run record", value.value())?);
-        }
-        Ok(out)
+        guarded(&self.path, || {
+            let txn = self.db().begin_read().map_err(|e| self.err(e))?;
+            let table = txn.open_table(RUNS).map_err(|e| self.err(e))?;
+            let mut out = Vec::new();
+            for entry in table
+                .range((pipeline, 0)..=(pipeline, u64::MAX))
+                .map_err(|e| self.err(e))?
+                .rev()
+            {
+                let (_, value) = entry.map_err(|e| self.err(e))?;
+                out.push(self.decode("a run record", value.value())?);
+            }
+            Ok(out)
+        })
     }
 }
 
@@ -464,6 +510,31 @@ mod tests {
         s.finish_run("p", &r).unwrap();
         assert_eq!(s.runs("p").unwrap()[0].status, "succeeded");
         assert_eq!(s.runs("p").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn damaged_stores_that_make_redb_panic_are_errors() {
+        // Inputs the state_store fuzz target found (fuzz/seeds/state_store).
+        let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/state_store");
+        let dir = tempfile::tempdir().unwrap();
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&seeds).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.starts_with("regression-") {
+                continue;
+            }
+            seen += 1;
+            let copy = dir.path().join(&name);
+            std::fs::copy(&path, &copy).unwrap();
+            let outcome = StateStore::open(&copy).and_then(|s| {
+                s.saved_states("faker-to-file")?;
+                s.runs("faker-to-file")
+            });
+            let e = outcome.expect_err(&name).to_string();
+            assert!(e.contains(&name), "{e}");
+        }
+        assert!(seen >= 3, "the regression inputs are there");
     }
 
     #[test]

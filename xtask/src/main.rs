@@ -8,12 +8,15 @@
 //!   writes BENCHMARKS.md.
 //! - `crash [--kills N]`: the SIGKILL crash test with N kills (default 30);
 //!   writes its figures to `target/crash-report.json`.
+//! - `fuzz [--seconds N] [--asan] [target...]`: time-boxed cargo-fuzz runs
+//!   of the parser fuzz targets (`fuzz/`, docs/fuzzing.md).
+
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str =
-    "usage: cargo xtask <setup|build-connectors|demo|test|bench [--quick]|crash [--kills N]>";
+const USAGE: &str = "usage: cargo xtask <setup|build-connectors|demo|test|bench [--quick]|crash [--kills N]|fuzz [--seconds N] [target...]>";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
             setup().and_then(|()| bench(quick))
         }
         "crash" => kills().and_then(|n| setup().and_then(|()| crash(n))),
+        "fuzz" => fuzz::main(std::env::args().skip(2)),
         _ => Err(USAGE.to_string()),
     };
     match result {

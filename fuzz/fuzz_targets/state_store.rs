@@ -1,0 +1,120 @@
+//! `sluice_state::StateStore` on an arbitrary file: a state store may be
+//! truncated, corrupted or something else entirely, and `sluice sync`,
+//! `sluice state show` and `sluice runs` open it. Opening it, reading the
+//! states and runs of a few pipelines, and writing a checkpoint and a run
+//! may fail, but must never panic.
+//!
+//! Also the JSON records the store keeps (`SavedState`, `RunRecord`),
+//! decoded from the same bytes: whatever decodes survives a round trip.
+//!
+//! Panics inside redb: redb (4.4) panics on some corrupted files instead of
+//! returning an error (docs/fuzzing.md, "Findings"). If sluice-state
+//! catches such panics (`catch_unwind`) and turns them into errors, that is
+//! a fix, so this target lets a panic whose location is in redb unwind
+//! instead of aborting at once (libfuzzer-sys's panic hook aborts on every
+//! panic, caught or not). A redb panic that unwinds out of sluice-state is
+//! still a crash: it is reported with redb's message and backtrace. Any
+//! other panic aborts immediately, as usual.
+//!
+//! Seeds are made by the real code: with `SLUICE_FUZZ_SEED_DIR=<dir>` set,
+//! the target's init writes seed stores into `<dir>` before libFuzzer reads
+//! its corpus (`cargo xtask fuzz` does this when the corpus has none).
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sluice_fuzz::assert_round_trip;
+use sluice_state::{RunRecord, SavedState, StateStore};
+use std::backtrace::Backtrace;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+const PIPELINES: [&str; 3] = ["faker-to-file", "p", ""];
+
+thread_local! {
+    /// The first panic raised inside redb during the current input: where,
+    /// what, and the backtrace.
+    static REDB_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Let panics located in redb unwind (sluice-state may catch them); any
+/// other panic goes to libfuzzer-sys's hook, which prints it and aborts.
+fn install_panic_hook() {
+    let fuzzer_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let in_redb = info
+            .location()
+            .is_some_and(|l| l.file().contains("/redb-") || l.file().starts_with("redb-"));
+        if !in_redb {
+            return fuzzer_hook(info);
+        }
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let location = info.location().map(|l| l.to_string()).unwrap_or_default();
+        let report = format!(
+            "thread '<fuzz>' panicked at {location}:\n{message}\n{}",
+            Backtrace::force_capture()
+        );
+        // Keep the first: a panic while unwinding would be a second one.
+        REDB_PANIC.with(|p| {
+            p.borrow_mut().get_or_insert(report);
+        });
+    }));
+}
+
+fn exercise(data: &[u8]) {
+    if let Ok(saved) = serde_json::from_slice::<SavedState>(data) {
+        assert_round_trip("SavedState", &saved);
+    }
+    if let Ok(run) = serde_json::from_slice::<RunRecord>(data) {
+        assert_round_trip("RunRecord", &run);
+    }
+
+    let path = sluice_fuzz::scratch_dir().join("state.redb");
+    std::fs::write(&path, data).expect("writing the scratch store");
+    let Ok(store) = StateStore::open(&path) else {
+        return;
+    };
+    for pipeline in PIPELINES {
+        let saved = store.saved_states(pipeline);
+        let states = store.stream_states(pipeline);
+        if let (Ok(saved), Ok(states)) = (&saved, &states) {
+            assert_eq!(saved.len(), states.len());
+        }
+        let _ = store.runs(pipeline);
+    }
+    // Writing to a damaged store may fail, but not panic.
+    if let Ok(id) = store.start_run("p") {
+        let mut checkpoint = BTreeMap::new();
+        checkpoint.insert("users".to_string(), serde_json::json!({"cursor": 1}));
+        let _ = store.commit_checkpoint_for_run("p", id, &checkpoint);
+        let _ = store.reset("p", None);
+    }
+}
+
+fuzz_target!(
+    init: {
+        install_panic_hook();
+        if let Some(dir) = std::env::var_os("SLUICE_FUZZ_SEED_DIR") {
+            let written = sluice_fuzz::write_state_seeds(std::path::Path::new(&dir))
+                .expect("writing the state store seeds");
+            eprintln!("state_store: wrote {} seed(s) to {}", written.len(), dir.display());
+        }
+    },
+    |data: &[u8]| {
+        REDB_PANIC.with(|p| p.borrow_mut().take());
+        if catch_unwind(AssertUnwindSafe(|| exercise(data))).is_err() {
+            // Only a redb panic gets here (any other aborted in the hook),
+            // and it escaped sluice-state.
+            let report = REDB_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_default();
+            eprintln!("{report}");
+            eprintln!("a panic inside redb escaped sluice-state (see above)");
+            std::process::abort();
+        }
+    }
+);
