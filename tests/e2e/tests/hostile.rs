@@ -28,7 +28,7 @@ name = "bad"
 [source]
 component = {src:?}
 config = {{ {config} }}
-dirs = [{{ host = "work", guest = "/work", write = true }}]
+dirs = [{{ host = "scratch", guest = "/scratch", write = true }}]
 
 [destination]
 component = {dst:?}
@@ -46,7 +46,7 @@ retry_max_ms = 50
         config = fields.join(", "),
     );
     std::fs::create_dir_all(dir.join("out")).unwrap();
-    std::fs::create_dir_all(dir.join("work")).unwrap();
+    std::fs::create_dir_all(dir.join("scratch")).unwrap();
     Pipeline::from_toml(&text, dir, "bad.toml", "bad").unwrap()
 }
 

@@ -86,7 +86,7 @@ impl ConnectorGuest for BadSource {
             reserved_keys: vec![],
             capabilities: Capabilities {
                 hosts: vec![],
-                dirs: vec!["/work".into()],
+                dirs: vec!["/scratch".into()],
                 env: vec![],
             },
             documentation: None,
@@ -249,9 +249,9 @@ impl GuestReader for BadReader {
     }
 }
 
-/// Count attempts in `/work/attempts` when a directory is granted.
+/// Count attempts in `/scratch/attempts` when a directory is granted.
 fn count_attempt() -> u64 {
-    let path = "/work/attempts";
+    let path = "/scratch/attempts";
     let n = std::fs::read_to_string(path)
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
