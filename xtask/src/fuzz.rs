@@ -175,7 +175,7 @@ fn run_with(
     };
     ensure_cargo_fuzz()?;
     let sanitizer = Sanitizer { asan };
-    step(
+    super::run(
         &format!("building the fuzz targets ({})", sanitizer.name()),
         sanitizer.apply(&mut cargo_fuzz(&fuzz_dir, "build")),
     )?;
@@ -269,18 +269,6 @@ fn cargo_fuzz(fuzz_dir: &Path, sub: &str) -> Command {
     cmd
 }
 
-fn step(what: &str, cmd: &mut Command) -> Result<(), String> {
-    eprintln!("xtask: {what}");
-    let status = cmd
-        .status()
-        .map_err(|e| format!("{what}: cannot start: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{what} failed ({status})"))
-    }
-}
-
 /// Install the pinned cargo-fuzz unless some cargo-fuzz is there.
 fn ensure_cargo_fuzz() -> Result<(), String> {
     let installed = cargo()
@@ -296,7 +284,7 @@ fn ensure_cargo_fuzz() -> Result<(), String> {
             eprintln!("xtask: using {v} (this task was tested with {CARGO_FUZZ_VERSION})");
             Ok(())
         }
-        None => step(
+        None => super::run(
             &format!("installing cargo-fuzz {CARGO_FUZZ_VERSION}"),
             cargo().args([
                 "install",
