@@ -214,7 +214,7 @@ pub fn print_summary(summary: &RunSummary, pipeline: &Pipeline) {
     for s in &summary.run.streams {
         t.add_row([
             s.stream.clone(),
-            s.status.clone(),
+            s.outcome.to_string(),
             s.records.to_string(),
             human_bytes(s.bytes),
             if secs > 0.0 {
@@ -243,7 +243,7 @@ pub fn print_summary(summary: &RunSummary, pipeline: &Pipeline) {
         .run
         .streams
         .iter()
-        .filter_map(|s| s.error.as_ref().map(|e| (&s.stream, e)))
+        .filter_map(|s| s.outcome.error().map(|e| (&s.stream, e)))
     {
         println!("stream `{}` failed: {}", s.0, s.1);
     }
@@ -274,7 +274,7 @@ pub fn print_runs(runs: &[RunRecord]) {
             .unwrap_or_else(|| "-".into());
         t.add_row([
             r.id.to_string(),
-            r.status.clone(),
+            r.status.to_string(),
             r.started_at_ms.to_string(),
             secs,
             records.to_string(),

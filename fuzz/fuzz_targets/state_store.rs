@@ -89,7 +89,7 @@ fn exercise(data: &[u8]) {
         let _ = store.runs(pipeline);
     }
     // Writing to a damaged store may fail, but not panic.
-    if let Ok(id) = store.start_run("p") {
+    if let Ok(id) = store.start_run("p", &["users"]) {
         let mut checkpoint = BTreeMap::new();
         checkpoint.insert("users".to_string(), serde_json::json!({"cursor": 1}));
         let _ = store.commit_checkpoint_for_run("p", id, &checkpoint);

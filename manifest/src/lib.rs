@@ -181,6 +181,20 @@ pub struct StreamSelection {
     pub primary_key: Vec<String>,
 }
 
+impl StreamSelection {
+    /// Select stream `name` with every default.
+    pub fn new(name: impl Into<String>) -> Self {
+        StreamSelection {
+            name: name.into(),
+            sync_mode: None,
+            cursor_field: None,
+            write_mode: None,
+            fields: Vec::new(),
+            primary_key: Vec::new(),
+        }
+    }
+}
+
 /// Run options of a pipeline file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -1,8 +1,7 @@
 //! Host bindings of `sluice:connector@0.1.0`, one per world, sharing types,
 //! and conversions to the plain types of `sluice-protocol`.
 
-#![allow(missing_docs, clippy::all)]
-
+#[allow(missing_docs, clippy::all)]
 pub mod base {
     wasmtime::component::bindgen!({
         world: "base",
@@ -12,6 +11,7 @@ pub mod base {
     });
 }
 
+#[allow(missing_docs, clippy::all)]
 pub mod source {
     wasmtime::component::bindgen!({
         world: "source-connector",
@@ -24,6 +24,7 @@ pub mod source {
     });
 }
 
+#[allow(missing_docs, clippy::all)]
 pub mod destination {
     wasmtime::component::bindgen!({
         world: "destination-connector",
@@ -105,14 +106,26 @@ pub fn operation_out(o: p::Operation) -> t::Operation {
     }
 }
 
-/// Parse JSON text a guest returned; `what` names it in the error.
-pub fn json(what: &str, text: &str) -> Result<Value, String> {
-    serde_json::from_str(text).map_err(|e| format!("{what} is not valid JSON: {e}"))
+/// JSON text from a guest that does not parse.
+#[derive(Debug)]
+pub struct InvalidJson {
+    /// What the text was, e.g. "the schema of stream `users`".
+    pub what: String,
+    /// The parse error.
+    pub source: serde_json::Error,
 }
 
-pub fn spec_in(s: t::ConnectorSpec) -> Result<p::Spec, String> {
+/// Parse JSON text a guest returned; `what` names it in the error.
+pub fn json(what: impl FnOnce() -> String, text: &str) -> Result<Value, InvalidJson> {
+    serde_json::from_str(text).map_err(|source| InvalidJson {
+        what: what(),
+        source,
+    })
+}
+
+pub fn spec_in(s: t::ConnectorSpec) -> Result<p::Spec, InvalidJson> {
     Ok(p::Spec {
-        config_schema: json("the config schema", &s.config_schema)?,
+        config_schema: json(|| "the config schema".into(), &s.config_schema)?,
         name: s.name,
         version: s.version,
         roles: s
@@ -136,18 +149,18 @@ pub fn spec_in(s: t::ConnectorSpec) -> Result<p::Spec, String> {
     })
 }
 
-pub fn catalog_in(c: t::Catalog) -> Result<p::Catalog, String> {
+pub fn catalog_in(c: t::Catalog) -> Result<p::Catalog, InvalidJson> {
     let mut streams = Vec::with_capacity(c.streams.len());
     for s in c.streams {
         let mut operation_schemas = Vec::with_capacity(s.operation_schemas.len());
         for o in s.operation_schemas {
             operation_schemas.push(p::OperationSchema {
                 operation: operation_in(o.operation),
-                schema: json(&format!("a schema of stream `{}`", s.name), &o.schema)?,
+                schema: json(|| format!("a schema of stream `{}`", s.name), &o.schema)?,
             });
         }
         streams.push(p::StreamInfo {
-            schema: json(&format!("the schema of stream `{}`", s.name), &s.schema)?,
+            schema: json(|| format!("the schema of stream `{}`", s.name), &s.schema)?,
             name: s.name,
             primary_key: s.primary_key,
             cursor_candidates: s.cursor_candidates,
@@ -200,7 +213,7 @@ pub fn batch_out(b: p::Batch) -> t::Batch {
     }
 }
 
-pub fn message_in(m: t::Message) -> Result<p::Message, String> {
+pub fn message_in(m: t::Message) -> Result<p::Message, InvalidJson> {
     Ok(match m {
         t::Message::Records(b) => p::Message::Records(p::Batch {
             stream: b.stream,
@@ -209,7 +222,7 @@ pub fn message_in(m: t::Message) -> Result<p::Message, String> {
             data: b.data,
         }),
         t::Message::State(s) => p::Message::State(p::StreamState {
-            state: json(&format!("the state of stream `{}`", s.stream), &s.state)?,
+            state: json(|| format!("the state of stream `{}`", s.stream), &s.state)?,
             stream: s.stream,
         }),
         t::Message::Status((stream, status)) => p::Message::Status(

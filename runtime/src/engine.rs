@@ -1,11 +1,12 @@
 //! The one wasmtime engine of a process: its config (component model, fuel,
 //! epoch interruption), the epoch ticker, the linker with WASI and the host
-//! `log` import, and the on-disk cache of precompiled components.
+//! `log` import, and the on-disk cache of precompiled components. Nothing
+//! here knows about connectors: [`Runtime::load`] lives with
+//! [`Connector`](crate::Connector).
 
 use crate::bindings;
-use crate::connector::Connector;
-use crate::error::{Call, Error, Result};
-use crate::sandbox::StoreData;
+use crate::error::{Error, Result};
+use crate::host::HostState;
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -33,14 +34,24 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// ```
 #[derive(Clone)]
 pub struct Runtime {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) engine: Engine,
-    pub(crate) linker: Linker<StoreData>,
+struct Inner {
+    engine: Engine,
+    linker: Linker<HostState>,
     cache: Option<PathBuf>,
-    pub(crate) fuel: bool,
+    fuel: bool,
+}
+
+/// A component compiled (or mapped from the cache) by this engine.
+pub(crate) struct Compiled {
+    /// The component file.
+    pub(crate) path: PathBuf,
+    /// The component, ready to link.
+    pub(crate) component: Component,
+    /// SHA-256 of the file, hex.
+    pub(crate) hash: String,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -102,12 +113,12 @@ impl RuntimeBuilder {
             .epoch_interruption(true)
             .parallel_compilation(true)
             .cranelift_opt_level(wasmtime::OptLevel::Speed);
-        let engine = Engine::new(&config).map_err(|e| Error::Engine(e.to_string()))?;
+        let engine = Engine::new(&config).map_err(|e| Error::wasmtime("creating the engine", e))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| Error::Engine(e.to_string()))?;
-        bindings::host::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |d| d)
-            .map_err(|e| Error::Engine(e.to_string()))?;
+            .map_err(|e| Error::wasmtime("linking WASI", e))?;
+        bindings::host::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |d| d)
+            .map_err(|e| Error::wasmtime("linking the host import", e))?;
         start_ticker(&engine);
         Ok(Runtime {
             inner: Arc::new(Inner {
@@ -175,32 +186,38 @@ impl Runtime {
         hex::encode(&h.0.finalize()[..12])
     }
 
-    /// Load the component at `path`, compiling it on first use and mapping
-    /// the cached artifact afterwards.
-    pub async fn load(&self, path: impl AsRef<Path>) -> Result<Connector> {
-        let path = path.as_ref().to_path_buf();
+    /// The wasmtime engine.
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The linker: WASI 0.2 and the `sluice:connector/host` import.
+    pub(crate) fn linker(&self) -> &Linker<HostState> {
+        &self.inner.linker
+    }
+
+    /// Whether calls meter fuel.
+    pub fn consumes_fuel(&self) -> bool {
+        self.inner.fuel
+    }
+
+    /// Compile the component at `path` on first use, mapping the cached
+    /// artifact afterwards (on a blocking thread).
+    pub(crate) async fn compile(&self, path: &Path) -> Result<Compiled> {
+        let path = path.to_path_buf();
         let bytes = tokio::fs::read(&path).await.map_err(|source| Error::Read {
             path: path.clone(),
             source,
         })?;
-        let name = path
-            .file_stem()
-            .map(|s| {
-                s.to_string_lossy()
-                    .trim_start_matches("sluice_")
-                    .replace('_', "-")
-            })
-            .unwrap_or_else(|| "connector".into());
         let rt = self.clone();
-        let component = tokio::task::spawn_blocking(move || rt.compile_cached(&path, &bytes))
+        tokio::task::spawn_blocking(move || rt.compile_cached(path, &bytes))
             .await
-            .map_err(|e| Error::Engine(e.to_string()))??;
-        Connector::new(self.clone(), name, component)
+            .map_err(|e| Error::engine("compiling a component", e))?
     }
 
-    fn compile_cached(&self, path: &Path, bytes: &[u8]) -> Result<(PathBuf, Component, String)> {
+    fn compile_cached(&self, path: PathBuf, bytes: &[u8]) -> Result<Compiled> {
         let not_a_connector = |message: String| Error::NotAConnector {
-            path: path.to_path_buf(),
+            path: path.clone(),
             message,
         };
         if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
@@ -226,7 +243,11 @@ impl Runtime {
                         micros = started.elapsed().as_micros() as u64,
                         "component loaded from the compile cache (no compile)"
                     );
-                    return Ok((path.to_path_buf(), component, hash));
+                    return Ok(Compiled {
+                        path,
+                        component,
+                        hash,
+                    });
                 }
                 Err(e) => {
                     tracing::warn!(cache = %file.display(), "ignoring unusable cache entry: {e}")
@@ -249,8 +270,12 @@ impl Runtime {
         }
         // SAFETY: `artifact` was produced just above by this engine.
         let component = unsafe { Component::deserialize(engine, &artifact) }
-            .map_err(|e| Error::Engine(format!("{e:#}")))?;
-        Ok((path.to_path_buf(), component, hash))
+            .map_err(|e| Error::wasmtime("loading a compiled component", e))?;
+        Ok(Compiled {
+            path,
+            component,
+            hash,
+        })
     }
 }
 
@@ -268,101 +293,4 @@ fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
     ));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, file)
-}
-
-/// A call ran past its deadline while the guest waited in a host call.
-#[derive(Debug)]
-pub(crate) struct DeadlineElapsed;
-
-impl std::fmt::Display for DeadlineElapsed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("deadline reached while the guest waited in a host call")
-    }
-}
-
-impl std::error::Error for DeadlineElapsed {}
-
-/// Classify a wasmtime error raised during `call` into a runtime error.
-pub(crate) fn classify(
-    connector: &str,
-    call: Call,
-    data: &mut StoreData,
-    limits: &crate::Limits,
-    err: wasmtime::Error,
-) -> Error {
-    use crate::error::Limit;
-    let connector = connector.to_string();
-    let memory = data.limiter.hit.take();
-    if let Some(limit) = data.log_budget.take_exceeded() {
-        return Error::Limit {
-            connector,
-            call,
-            limit,
-        };
-    }
-    if std::mem::take(&mut data.deadline_hit) || err.downcast_ref::<DeadlineElapsed>().is_some() {
-        return Error::Limit {
-            connector,
-            call,
-            limit: Limit::Deadline {
-                millis: limits.timeout_ms,
-            },
-        };
-    }
-    let trap = err.downcast_ref::<wasmtime::Trap>();
-    if let (Some(limit), None | Some(wasmtime::Trap::UnreachableCodeReached)) = (memory, trap) {
-        // A refused memory.grow makes a Rust guest abort (unreachable).
-        return Error::Limit {
-            connector,
-            call,
-            limit,
-        };
-    }
-    match trap {
-        Some(wasmtime::Trap::OutOfFuel) => Error::Limit {
-            connector,
-            call,
-            limit: Limit::Fuel {
-                per_call: limits.fuel,
-            },
-        },
-        Some(wasmtime::Trap::Interrupt) => Error::Limit {
-            connector,
-            call,
-            limit: Limit::Deadline {
-                millis: limits.timeout_ms,
-            },
-        },
-        Some(wasmtime::Trap::StackOverflow) => Error::Limit {
-            connector,
-            call,
-            limit: Limit::Stack,
-        },
-        other => {
-            let tail = data.stderr.tail();
-            let what = match other {
-                Some(trap) => trap.to_string(),
-                None => data.redactor.scrub(&format!("{err:#}")),
-            };
-            let message = if tail.is_empty() {
-                what
-            } else {
-                let last = tail
-                    .lines()
-                    .rev()
-                    .take(5)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect::<Vec<_>>()
-                    .join(" | ");
-                format!("{what}; connector stderr: {last}")
-            };
-            Error::Trap {
-                connector,
-                call,
-                message,
-            }
-        }
-    }
 }

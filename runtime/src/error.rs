@@ -1,14 +1,16 @@
 //! Errors of the runtime: each names the connector, the call and what broke.
 
-use sluice_protocol::ConnectorError;
+use sluice_protocol::{ConnectorError, Role};
 use std::fmt;
 use std::path::PathBuf;
 
+/// An error of a library underneath (wasmtime, the OS), kept as the source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// A connector operation, as named in errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Call {
-    /// Loading and compiling the component.
-    Load,
     /// Instantiating the component in a fresh sandbox.
     Instantiate,
     /// `spec()`.
@@ -27,12 +29,13 @@ pub enum Call {
     WriteBatch,
     /// `writer.commit()`.
     Commit,
+    /// Dropping a reader or writer resource inside the guest.
+    Close,
 }
 
 impl fmt::Display for Call {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Call::Load => "load",
             Call::Instantiate => "instantiate",
             Call::Spec => "spec",
             Call::Check => "check",
@@ -42,6 +45,7 @@ impl fmt::Display for Call {
             Call::Write => "write",
             Call::WriteBatch => "writer.write",
             Call::Commit => "writer.commit",
+            Call::Close => "close",
         })
     }
 }
@@ -139,8 +143,8 @@ pub enum Error {
         connector: String,
         /// Its component file.
         path: PathBuf,
-        /// `source` or `destination`.
-        expected: &'static str,
+        /// The role it lacks.
+        expected: Role,
     },
     /// The connector returned an error value.
     #[error("connector `{connector}` failed in {call}: {error}")]
@@ -172,7 +176,8 @@ pub enum Error {
         /// The trap, plus the guest's last stderr output when there is some.
         message: String,
     },
-    /// The connector broke the contract (e.g. invalid JSON where JSON is due).
+    /// The connector broke the contract (an unknown stream, a batch too
+    /// large, a secret in a checkpoint).
     #[error("connector `{connector}` broke the contract in {call}: {message}")]
     Protocol {
         /// The connector.
@@ -182,6 +187,21 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// The connector returned text that should be JSON and is not.
+    #[error(
+        "connector `{connector}` broke the contract in {call}: {what} is not valid JSON: {source}"
+    )]
+    InvalidJson {
+        /// The connector.
+        connector: String,
+        /// The call.
+        call: Call,
+        /// What the text was, e.g. "the state of stream `users`".
+        what: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// An instance that trapped was used again.
     #[error("connector `{connector}` cannot be called again after it was stopped; start a new run")]
     Poisoned {
@@ -189,16 +209,17 @@ pub enum Error {
         connector: String,
     },
     /// A grant could not be applied (a missing directory, an unresolvable host).
-    #[error("cannot grant {what} to connector `{connector}`: {message}")]
+    #[error("cannot grant {what} to connector `{connector}`: {source}")]
     Grant {
         /// The connector.
         connector: String,
         /// The grant.
         what: String,
         /// Why.
-        message: String,
+        #[source]
+        source: BoxError,
     },
-    /// A pipeline file or its catalog is wrong.
+    /// A pipeline's catalog does not fit its connectors.
     #[error("{file}: {message}")]
     Pipeline {
         /// The pipeline file (or `pipeline` when built in code).
@@ -218,17 +239,21 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// The pipeline file cannot be used.
+    #[error(transparent)]
+    Manifest(#[from] sluice_manifest::Error),
     /// The state store failed or is not a sluice state store.
-    #[error("state store `{path}`: {message}")]
-    State {
-        /// The store file.
-        path: String,
-        /// What went wrong.
-        message: String,
-    },
+    #[error(transparent)]
+    State(#[from] sluice_state::Error),
     /// The engine itself failed (out of OS resources, a wasmtime bug).
-    #[error("engine error: {0}")]
-    Engine(String),
+    #[error("engine error while {what}: {source}")]
+    Engine {
+        /// What the engine was doing.
+        what: &'static str,
+        /// The error underneath.
+        #[source]
+        source: BoxError,
+    },
 }
 
 impl Error {
@@ -257,21 +282,18 @@ impl Error {
     }
 }
 
-impl From<sluice_manifest::Error> for Error {
-    fn from(e: sluice_manifest::Error) -> Self {
-        Error::Pipeline {
-            file: e.file,
-            message: e.message,
+impl Error {
+    /// An engine failure while doing `what`.
+    pub(crate) fn engine(what: &'static str, source: impl Into<BoxError>) -> Self {
+        Error::Engine {
+            what,
+            source: source.into(),
         }
     }
-}
 
-impl From<sluice_state::Error> for Error {
-    fn from(e: sluice_state::Error) -> Self {
-        Error::State {
-            path: e.path,
-            message: e.message,
-        }
+    /// [`Self::engine`] for wasmtime's own error type.
+    pub(crate) fn wasmtime(what: &'static str, source: wasmtime::Error) -> Self {
+        Self::engine(what, source.into_boxed_dyn_error())
     }
 }
 

@@ -9,6 +9,10 @@
 //! - [`pipeline`] runs source -> destination with state in a
 //!   [`state::StateStore`], persisted only after the destination committed.
 //!
+//! Inside, the layers import downwards only: `connector` (typed calls) ->
+//! `instance` (one store, the call helper, trap classification) -> `host`
+//! (per-store host state, grants) and `engine` (wasmtime, compile cache).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), sluice_runtime::Error> {
 //! use sluice_runtime::{Runtime, Sandbox, pipeline::Pipeline, state::StateStore};
@@ -26,8 +30,16 @@ mod bindings;
 pub mod connector;
 pub mod engine;
 mod error;
+mod host;
+mod instance;
 pub mod pipeline;
-pub mod sandbox;
+mod redact;
+/// What a connector run is granted and its limits (the pipeline file's
+/// types, from `sluice-manifest`), and the redactor of its secrets.
+pub mod sandbox {
+    pub use crate::redact::Redactor;
+    pub use sluice_manifest::{DirGrant, Grants, Limits, Sandbox};
+}
 /// The state store (the `sluice-state` crate).
 pub mod state {
     pub use sluice_state::*;
@@ -35,6 +47,6 @@ pub mod state {
 
 pub use connector::{Connector, DestinationWriter, SourceReader};
 pub use engine::{Runtime, RuntimeBuilder};
-pub use error::{Call, Error, Limit, Result};
+pub use error::{BoxError, Call, Error, Limit, Result};
 pub use sandbox::{DirGrant, Grants, Limits, Redactor, Sandbox};
 pub use sluice_protocol as protocol;

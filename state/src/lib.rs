@@ -16,8 +16,12 @@
 //! assert_eq!(store.stream_states("demo").unwrap()[0].state["cursor"], 5);
 //! ```
 
+#![warn(missing_docs)]
+
+mod records;
+
+pub use records::{RunRecord, RunStatus, SavedState, StreamOutcome, StreamRun};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sluice_protocol::StreamState;
 use std::collections::BTreeMap;
@@ -46,59 +50,6 @@ const RUNS: TableDefinition<(&str, u64), &str> = TableDefinition::new("runs");
 
 /// The value of `META["format"]` in stores this version writes.
 pub const FORMAT: &str = "sluice-state/1";
-
-/// A stream's persisted state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SavedState {
-    /// The connector's state (a bookmark, a cursor).
-    pub state: Value,
-    /// When it was committed (Unix milliseconds).
-    pub committed_at_ms: u64,
-    /// The run that committed it.
-    #[serde(default)]
-    pub run_id: u64,
-}
-
-/// Per-stream figures of a run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StreamRun {
-    /// Stream name.
-    pub stream: String,
-    /// Records written to the destination.
-    pub records: u64,
-    /// Bytes of records written.
-    pub bytes: u64,
-    /// `succeeded`, `failed` or `incomplete`.
-    pub status: String,
-    /// What failed, when it failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// One `sync` of a pipeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunRecord {
-    /// Run id, increasing per pipeline.
-    pub id: u64,
-    /// Start (Unix milliseconds).
-    pub started_at_ms: u64,
-    /// End (Unix milliseconds); `None` while running or if the process died.
-    pub ended_at_ms: Option<u64>,
-    /// `running`, `succeeded` or `failed`.
-    pub status: String,
-    /// Per-stream figures.
-    pub streams: Vec<StreamRun>,
-    /// Attempts made: 1, plus one per retry after a transient error.
-    #[serde(default = "one")]
-    pub attempts: u32,
-    /// The run's error, if it failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-fn one() -> u32 {
-    1
-}
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -393,8 +344,12 @@ impl StateStore {
         })
     }
 
-    /// Record the start of a run; returns its id.
-    pub fn start_run(&self, pipeline: &str) -> Result<u64> {
+    /// Record the start of a run of `streams`; returns its id.
+    ///
+    /// A last run of the same pipeline still recorded as running was left
+    /// by a process that stopped before it ended (a store is open in one
+    /// process at a time): it is marked [`RunStatus::Interrupted`].
+    pub fn start_run(&self, pipeline: &str, streams: &[&str]) -> Result<u64> {
         guarded(&self.path, || {
             let txn = self.db().begin_write().map_err(|e| self.err(e))?;
             let id;
@@ -406,18 +361,19 @@ impl StateStore {
                     .next_back()
                     .transpose()
                     .map_err(|e| self.err(e))?
-                    .map(|(k, _)| k.value().1)
-                    .unwrap_or(0);
-                id = last + 1;
-                let record = RunRecord {
-                    id,
-                    started_at_ms: now_ms(),
-                    ended_at_ms: None,
-                    status: "running".into(),
-                    streams: Vec::new(),
-                    attempts: 1,
-                    error: None,
+                    .map(|(k, v)| (k.value().1, v.value().to_string()));
+                let (last, left) = match last {
+                    Some((id, text)) => (id, serde_json::from_str::<RunRecord>(&text).ok()),
+                    None => (0, None),
                 };
+                if let Some(run) = left.filter(RunRecord::is_running) {
+                    let text = serde_json::to_string(&run.interrupted()).expect("run serialises");
+                    table
+                        .insert((pipeline, last), text.as_str())
+                        .map_err(|e| self.err(e))?;
+                }
+                id = last + 1;
+                let record = RunRecord::start(id, streams);
                 let text = serde_json::to_string(&record).expect("run serialises");
                 table
                     .insert((pipeline, id), text.as_str())
@@ -501,15 +457,19 @@ mod tests {
     #[test]
     fn runs_count_up_and_list_newest_first() {
         let s = StateStore::in_memory().unwrap();
-        assert_eq!(s.start_run("p").unwrap(), 1);
-        assert_eq!(s.start_run("p").unwrap(), 2);
-        assert_eq!(s.start_run("q").unwrap(), 1);
+        assert_eq!(s.start_run("p", &["users"]).unwrap(), 1);
+        assert_eq!(s.start_run("p", &["users"]).unwrap(), 2);
+        assert_eq!(s.start_run("q", &[]).unwrap(), 1);
         let mut r = s.runs("p").unwrap()[0].clone();
         assert_eq!(r.id, 2);
-        r.status = "succeeded".into();
+        r.status = RunStatus::Succeeded;
         s.finish_run("p", &r).unwrap();
-        assert_eq!(s.runs("p").unwrap()[0].status, "succeeded");
+        assert_eq!(s.runs("p").unwrap()[0].status, RunStatus::Succeeded);
         assert_eq!(s.runs("p").unwrap().len(), 2);
+        // Run 1 was never finished: its process stopped.
+        let first = &s.runs("p").unwrap()[1];
+        assert_eq!(first.status, RunStatus::Interrupted);
+        assert_eq!(first.streams[0].outcome, StreamOutcome::Interrupted);
     }
 
     #[test]

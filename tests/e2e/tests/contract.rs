@@ -122,7 +122,7 @@ async fn a_destination_is_not_a_source() {
         matches!(
             err,
             Error::WrongRole {
-                expected: "source",
+                expected: Role::Source,
                 ..
             }
         ),

@@ -8,7 +8,7 @@ use sluice_artifacts as artifacts;
 use sluice_e2e::runtime;
 use sluice_protocol::{Batch, ConfiguredCatalog, ConfiguredStream, Operation, SyncMode, WriteMode};
 use sluice_runtime::pipeline::{Pipeline, RunOptions, RunSummary};
-use sluice_runtime::state::StateStore;
+use sluice_runtime::state::{StateStore, StreamOutcome};
 use sluice_runtime::{Call, Error, Limit, Runtime, Sandbox};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -98,10 +98,14 @@ async fn a_broken_batch_fails_its_stream_only_and_nothing_past_its_last_checkpoi
         let store = StateStore::in_memory().unwrap();
         let s = run(&rt, &p, &store).await;
         assert!(!s.succeeded(), "{mode}");
-        assert_eq!(stream(&s, "good").status, "succeeded", "{mode}");
+        assert_eq!(
+            stream(&s, "good").outcome,
+            StreamOutcome::Succeeded,
+            "{mode}"
+        );
         let bad = stream(&s, "bad");
-        assert_eq!(bad.status, "failed", "{mode}");
-        let why = bad.error.as_deref().unwrap();
+        assert!(bad.outcome.is_failed(), "{mode}");
+        let why = bad.outcome.error().unwrap();
         assert!(
             why.contains("connector `bad-source`")
                 && why.contains("reader.next")
@@ -187,13 +191,13 @@ async fn one_failing_stream_does_not_stop_the_others() {
     let s = run(&rt, &p, &store).await;
     assert!(!s.succeeded());
     assert_eq!(s.run.attempts, 1, "a data error is not retried");
-    assert_eq!(stream(&s, "good").status, "succeeded");
+    assert_eq!(stream(&s, "good").outcome, StreamOutcome::Succeeded);
     assert_eq!(stream(&s, "good").records, 500);
     let bad = stream(&s, "bad");
-    assert_eq!(bad.status, "failed");
+    assert!(bad.outcome.is_failed());
     assert!(
-        bad.error
-            .as_deref()
+        bad.outcome
+            .error()
             .unwrap()
             .contains("row 7 cannot be read")
     );
@@ -247,14 +251,14 @@ async fn transient_errors_are_retried_from_the_last_checkpoint() {
         "backoff is bounded"
     );
     let bad = stream(&s, "bad");
-    assert_eq!(bad.status, "failed");
+    assert!(bad.outcome.is_failed());
     assert!(
-        bad.error
-            .as_deref()
+        bad.outcome
+            .error()
             .unwrap()
             .contains("the server is busy (attempt 3)")
     );
-    assert_eq!(stream(&s, "good").status, "succeeded");
+    assert_eq!(stream(&s, "good").outcome, StreamOutcome::Succeeded);
     assert_eq!(steps(&store)["bad"], 2);
 }
 

@@ -7,7 +7,7 @@ use sluice_guest::{
     ConfiguredCatalog, ConfiguredStream, Message, Reader, StreamState, SyncMode, native,
 };
 use sluice_runtime::pipeline::{Pipeline, RunOptions};
-use sluice_runtime::state::StateStore;
+use sluice_runtime::state::{RunStatus, StateStore, StreamOutcome};
 use sluice_source_faker::Faker;
 use std::path::Path;
 
@@ -112,7 +112,7 @@ async fn a_full_sync_puts_exactly_the_source_records_in_the_destination() {
             .find(|s| s.stream == *stream)
             .unwrap();
         assert_eq!(run.bytes, data.len() as u64);
-        assert_eq!(run.status, "succeeded");
+        assert_eq!(run.outcome, StreamOutcome::Succeeded);
     }
     // Default selection: every stream incremental (they have cursors), so
     // state is saved for each.
@@ -122,7 +122,10 @@ async fn a_full_sync_puts_exactly_the_source_records_in_the_destination() {
         states["users"].state,
         json!({"cursor": "2024-01-01T00:41:40Z"})
     );
-    assert_eq!(store.runs("faker-to-file").unwrap()[0].status, "succeeded");
+    assert_eq!(
+        store.runs("faker-to-file").unwrap()[0].status,
+        RunStatus::Succeeded
+    );
 }
 
 #[tokio::test]
@@ -304,7 +307,7 @@ async fn a_source_that_cannot_start_leaves_an_overwrite_destination_alone() {
         .await
         .unwrap();
     assert!(!summary.succeeded());
-    assert_eq!(summary.run.streams[0].status, "failed");
+    assert!(summary.run.streams[0].outcome.is_failed());
     let err = summary.run.error.unwrap();
     assert!(
         err.contains("stream `users`") && err.contains("not a time"),

@@ -1,0 +1,129 @@
+//! The host state of one store: what a connector instance is given (its
+//! WASI context built from the grants, deny by default) and what the host
+//! keeps about it (its memory limiter, the deadline of the current call,
+//! its log budget, its stderr tail, the redactor of its secrets). Also the
+//! `sluice:connector/host` import (`log`).
+
+mod limiter;
+mod network;
+mod output;
+
+use crate::bindings;
+use crate::error::{Error, Result};
+use crate::redact::Redactor;
+pub(crate) use limiter::Limiter;
+pub(crate) use output::{GuestOutput, LogBudget};
+use sluice_manifest::Sandbox;
+use std::sync::Arc;
+use std::time::Instant;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// Host state of one store: WASI context, limits, logs.
+pub(crate) struct HostState {
+    pub(crate) connector: Arc<str>,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: Limiter,
+    /// When the current call must end.
+    pub(crate) deadline: Option<Instant>,
+    /// Whether the epoch callback stopped the current call at its deadline.
+    pub(crate) deadline_hit: bool,
+    pub(crate) stderr: GuestOutput,
+    pub(crate) redactor: Redactor,
+    pub(crate) log_budget: LogBudget,
+}
+
+impl HostState {
+    /// The host state for one store of `connector` from `sandbox`.
+    pub(crate) async fn new(
+        connector: Arc<str>,
+        sandbox: &Sandbox,
+        redactor: Redactor,
+    ) -> Result<Self> {
+        let mut b = WasiCtxBuilder::new();
+        b.allow_blocking_current_thread(true);
+        let log_budget = LogBudget::new(sandbox.limits.log_bytes());
+        let output = |stream| {
+            GuestOutput::new(
+                connector.clone(),
+                stream,
+                redactor.clone(),
+                log_budget.clone(),
+            )
+        };
+        let stderr = output("stderr");
+        b.stdout(output("stdout")).stderr(stderr.clone());
+        for (k, v) in &sandbox.grants.env {
+            b.env(k, v);
+        }
+        grant_dirs(&mut b, &connector, sandbox)?;
+        network::grant(&mut b, &connector, &sandbox.grants).await?;
+        Ok(HostState {
+            connector,
+            wasi: b.build(),
+            table: ResourceTable::new(),
+            limiter: Limiter::new((sandbox.limits.memory_mib as usize).saturating_mul(1 << 20)),
+            deadline: None,
+            deadline_hit: false,
+            stderr,
+            redactor,
+            log_budget,
+        })
+    }
+}
+
+/// Preopen the granted directories, read-only unless granted `write`.
+fn grant_dirs(b: &mut WasiCtxBuilder, connector: &str, sandbox: &Sandbox) -> Result<()> {
+    for dir in &sandbox.grants.dirs {
+        let perms = if dir.write {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        };
+        b.preopened_dir(&dir.host, &dir.guest, perms)
+            .map_err(|e| Error::Grant {
+                connector: connector.to_string(),
+                what: format!("directory `{}` as `{}`", dir.host.display(), dir.guest),
+                source: e.into_boxed_dyn_error(),
+            })?;
+    }
+    Ok(())
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl bindings::host::Host for HostState {
+    fn log(&mut self, level: bindings::host::Level, message: String) -> wasmtime::Result<()> {
+        if !self.log_budget.spend(message.len()) {
+            wasmtime::bail!("log budget of this call exceeded");
+        }
+        let message = self.redactor.scrub(&message);
+        let c = &*self.connector;
+        match bindings::level_in(level) {
+            sluice_protocol::Level::Trace => {
+                tracing::trace!(target: "sluice::guest", connector = c, "{message}")
+            }
+            sluice_protocol::Level::Debug => {
+                tracing::debug!(target: "sluice::guest", connector = c, "{message}")
+            }
+            sluice_protocol::Level::Info => {
+                tracing::info!(target: "sluice::guest", connector = c, "{message}")
+            }
+            sluice_protocol::Level::Warn => {
+                tracing::warn!(target: "sluice::guest", connector = c, "{message}")
+            }
+            sluice_protocol::Level::Error => {
+                tracing::error!(target: "sluice::guest", connector = c, "{message}")
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,177 @@
+//! Pipelines: a source, a destination, the streams between them.
+//!
+//! A run reads batches from the source on one task and writes them to the
+//! destination on another, through a bounded channel. State checkpoints
+//! from the source are held back until the destination's `commit()` has
+//! returned for every record before them; then they are persisted in one
+//! state-store transaction. So the persisted state is never ahead of the
+//! destination: kill the process at any point and the next run resumes from
+//! the last persisted checkpoint (at-least-once).
+
+//!
+//! The run is built of stages, each in its own module:
+//! - [`configure`](configure()) turns stream selections into the configured catalog;
+//! - `prepare` loads and checks both connectors ([`Pipeline::prepare`]);
+//! - `run` makes attempts and retries them ([`Pipeline::run_with`]);
+//! - `transfer` is one attempt: readers -> channel -> check
+//!   ([`check_batch`]) -> write -> commit, with every stream's counts,
+//!   outcome and pending checkpoint in one ledger;
+//! - `events` tells subscribers (the progress callback) what happened.
+
+mod check;
+mod configure;
+mod endpoint;
+mod events;
+mod ledger;
+mod prepare;
+mod run;
+mod transfer;
+
+use crate::engine::Runtime;
+use crate::error::{Error, Result};
+use crate::state::{RunRecord, RunStatus, StateStore};
+pub use check::{BatchFault, check_batch};
+pub use configure::{SelectionError, configure};
+pub use endpoint::{BatchSink, BatchSource};
+pub use events::{Progress, ProgressFn, RunOptions};
+pub use prepare::Prepared;
+use serde::{Deserialize, Serialize};
+pub use sluice_manifest::{Endpoint, Manifest, Options, PipelineFile, StreamSelection};
+use sluice_protocol::{Catalog, ConfiguredCatalog, Spec, StreamState};
+use std::path::{Path, PathBuf};
+
+/// A pipeline ready to run: paths resolved, `${ENV}` substituted.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// Its name (the key of its state).
+    pub name: String,
+    /// The file it came from, for messages.
+    pub file: String,
+    /// The source.
+    pub source: Endpoint,
+    /// The destination.
+    pub destination: Endpoint,
+    /// The selected streams (empty: all).
+    pub streams: Vec<StreamSelection>,
+    /// Run options.
+    pub options: Options,
+    state: PathBuf,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// The pipeline.
+    pub pipeline: String,
+    /// The run as recorded in the state store.
+    pub run: RunRecord,
+    /// Wall-clock duration.
+    pub duration_ms: u64,
+    /// The state store.
+    pub state_store: String,
+}
+
+impl RunSummary {
+    /// Whether every stream succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.run.status == RunStatus::Succeeded
+    }
+
+    /// Records written, over all streams.
+    pub fn records(&self) -> u64 {
+        self.run.streams.iter().map(|s| s.records).sum()
+    }
+
+    /// Bytes written, over all streams.
+    pub fn bytes(&self) -> u64 {
+        self.run.streams.iter().map(|s| s.bytes).sum()
+    }
+}
+
+impl Pipeline {
+    /// Read and resolve a pipeline file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        Ok(Self::from_manifest(sluice_manifest::from_file(path)?))
+    }
+
+    /// Parse pipeline TOML; relative paths resolve against `dir`.
+    pub fn from_toml(text: &str, dir: &Path, file: &str, default_name: &str) -> Result<Self> {
+        Ok(Self::from_manifest(sluice_manifest::parse(
+            text,
+            dir,
+            file,
+            default_name,
+        )?))
+    }
+
+    /// A pipeline from a resolved manifest.
+    pub fn from_manifest(m: Manifest) -> Self {
+        Pipeline {
+            name: m.name,
+            file: m.file,
+            source: m.source,
+            destination: m.destination,
+            streams: m.streams,
+            options: m.options,
+            state: m.state,
+        }
+    }
+
+    /// Where the pipeline's state store lives.
+    pub fn state_path(&self) -> PathBuf {
+        self.state.clone()
+    }
+
+    /// The configured catalog: the selected streams checked against what
+    /// the source offers and the destination accepts.
+    pub fn configure(&self, catalog: &Catalog, destination: &Spec) -> Result<ConfiguredCatalog> {
+        configure(&self.streams, catalog, Some(destination)).map_err(|e| Error::Pipeline {
+            file: self.file.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Run the pipeline once, with state in `store`.
+    pub async fn run(
+        &self,
+        runtime: &Runtime,
+        store: &StateStore,
+        opts: &RunOptions,
+    ) -> Result<RunSummary> {
+        let prepared = self.prepare(runtime).await?;
+        self.run_prepared(prepared, store, opts).await
+    }
+
+    /// Run with connectors and catalog from [`Self::prepare`].
+    pub async fn run_prepared(
+        &self,
+        prepared: Prepared,
+        store: &StateStore,
+        opts: &RunOptions,
+    ) -> Result<RunSummary> {
+        let Prepared {
+            source,
+            destination,
+            catalog,
+        } = prepared;
+        let (src, dst) = (&self.source, &self.destination);
+        self.run_with(
+            &catalog,
+            store,
+            opts,
+            async |catalog: &ConfiguredCatalog, state: Vec<StreamState>| {
+                // The reader first: a source that cannot start must not cost the
+                // destination anything (an overwrite stream is cleared when its
+                // writer opens).
+                let reader = source
+                    .read(&src.sandbox(), &src.config, catalog, &state)
+                    .await?;
+                let writer = destination
+                    .write(&dst.sandbox(), &dst.config, catalog)
+                    .await?;
+                Ok((reader, writer))
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,175 @@
+//! A whole run: attempts until every stream is done, retrying transient
+//! failures with exponential backoff and jitter, then the run record.
+
+use super::endpoint::{BatchSink, BatchSource};
+use super::events::{Events, RunOptions};
+use super::ledger::StreamLedger;
+use super::transfer::{RunContext, attempt};
+use super::{Pipeline, RunSummary};
+use crate::error::{Error, Result};
+use backon::BackoffBuilder;
+use sluice_protocol::{ConfiguredCatalog, ErrorKind, StreamState, SyncMode};
+use sluice_state::{RunRecord, RunStatus, StateStore, now_ms};
+use std::time::{Duration, Instant};
+
+impl Pipeline {
+    /// Run `catalog` between any [`BatchSource`] and [`BatchSink`] that
+    /// `open` returns (for the streams of an attempt and their saved
+    /// state), with this pipeline's state, history, commit rule and
+    /// retries. Embedders use it for endpoints of their own; the benchmarks
+    /// use it to run connectors built natively through the very same code
+    /// as the sandboxed ones.
+    ///
+    /// Every stream runs even when another fails; the run then ends
+    /// `failed` with a per-stream summary. A `transient` error (of the whole
+    /// attempt or of a stream) starts another attempt for the streams not
+    /// yet done, from their last persisted checkpoint, after an exponential
+    /// backoff with jitter, at most `options.retries` times.
+    pub async fn run_with<R, W>(
+        &self,
+        catalog: &ConfiguredCatalog,
+        store: &StateStore,
+        opts: &RunOptions,
+        mut open: impl AsyncFnMut(&ConfiguredCatalog, Vec<StreamState>) -> Result<(R, W)>,
+    ) -> Result<RunSummary>
+    where
+        R: BatchSource,
+        W: BatchSink,
+    {
+        let started = Instant::now();
+        let names: Vec<&str> = catalog.streams.iter().map(|s| s.name.as_str()).collect();
+        let run_id = store.start_run(&self.name, &names)?;
+        let started_at_ms = now_ms();
+        let ctx = RunContext {
+            pipeline: self,
+            store,
+            run_id,
+            events: Events::new(opts),
+        };
+        let mut ledger = StreamLedger::new(catalog);
+        let mut delays = self.backoff();
+        let mut attempts = 0;
+        let outcome = loop {
+            attempts += 1;
+            let remaining = ledger.begin_attempt(catalog);
+            let state = self.saved_state(store, &remaining)?;
+            tracing::debug!(
+                pipeline = %self.name,
+                attempt = attempts,
+                streams = remaining.streams.len(),
+                "attempt begins: reading from the source"
+            );
+            let error = match open(&remaining, state).await {
+                Ok((reader, writer)) => {
+                    attempt(&ctx, &mut ledger, reader, writer, &remaining).await
+                }
+                Err(e) => Some(e),
+            };
+            if let Some(e) = &error {
+                ledger.fail_running(is_transient(e), &e.to_string());
+            }
+            let Some(why) = retry_reason(&error, &ledger) else {
+                break error;
+            };
+            let Some(delay) = delays.next() else {
+                tracing::warn!(
+                    pipeline = %self.name,
+                    "giving up after {attempts} attempts (options.retries = {})",
+                    self.options.retries
+                );
+                break error;
+            };
+            tracing::warn!(
+                pipeline = %self.name,
+                attempt = attempts,
+                "retrying in {} ms from the last checkpoint: {why}",
+                delay.as_millis()
+            );
+            tokio::time::sleep(delay).await;
+        };
+        let (status, error) = verdict(outcome.as_ref(), &ledger);
+        let record = RunRecord {
+            id: run_id,
+            started_at_ms,
+            ended_at_ms: Some(now_ms()),
+            status,
+            streams: ledger.into_runs(),
+            attempts,
+            error,
+        };
+        store.finish_run(&self.name, &record)?;
+        Ok(RunSummary {
+            pipeline: self.name.clone(),
+            run: record,
+            duration_ms: started.elapsed().as_millis() as u64,
+            state_store: store.path().to_string(),
+        })
+    }
+
+    /// The retry schedule of `options`: exponential, with jitter.
+    fn backoff(&self) -> backon::ExponentialBackoff {
+        let o = &self.options;
+        backon::ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(o.retry_initial_ms))
+            .with_max_delay(Duration::from_millis(
+                o.retry_max_ms.max(o.retry_initial_ms),
+            ))
+            .with_factor(2.0)
+            .with_jitter()
+            .with_max_times(o.retries as usize)
+            .build()
+    }
+
+    /// The persisted state of the incremental streams of `catalog`.
+    fn saved_state(
+        &self,
+        store: &StateStore,
+        catalog: &ConfiguredCatalog,
+    ) -> Result<Vec<StreamState>> {
+        Ok(store
+            .stream_states(&self.name)?
+            .into_iter()
+            .filter(|s| {
+                catalog
+                    .stream(&s.stream)
+                    .is_some_and(|c| c.sync_mode == SyncMode::Incremental)
+            })
+            .collect())
+    }
+}
+
+/// Whether `e` is worth another attempt.
+fn is_transient(e: &Error) -> bool {
+    e.connector_error()
+        .is_some_and(|ce| ce.kind == ErrorKind::Transient)
+}
+
+/// Why another attempt is worth making, if it is: a transient error of
+/// the attempt, or (without one) transient failures of streams.
+fn retry_reason(error: &Option<Error>, ledger: &StreamLedger) -> Option<String> {
+    match error {
+        Some(e) => is_transient(e).then(|| e.to_string()),
+        None => {
+            let transient = ledger.transient_failures();
+            (!transient.is_empty()).then(|| format!("transient errors in {}", transient.join(", ")))
+        }
+    }
+}
+
+/// How the run ended, and its error.
+fn verdict(outcome: Option<&Error>, ledger: &StreamLedger) -> (RunStatus, Option<String>) {
+    let failed = ledger.unsucceeded();
+    match outcome {
+        Some(e) => (RunStatus::Failed, Some(e.to_string())),
+        None if failed.is_empty() => (RunStatus::Succeeded, None),
+        None => (
+            RunStatus::Failed,
+            Some(format!(
+                "{} of {} streams failed: {}",
+                failed.len(),
+                ledger.len(),
+                failed.join(", ")
+            )),
+        ),
+    }
+}

@@ -1,0 +1,345 @@
+//! One attempt of a run: the source's readers send their messages into a
+//! bounded channel; the [`Transfer`] takes them off it, checks each batch,
+//! writes it, holds the checkpoints, and commits on the interval and at
+//! the end — persisting checkpoints only after the destination's commit.
+
+use super::Pipeline;
+use super::check::{BatchFault, check_batch};
+use super::endpoint::{BatchSink, BatchSource};
+use super::events::{Events, RunEvent};
+use super::ledger::{StreamId, StreamLedger};
+use crate::error::{Call, Error, Result};
+use sluice_protocol::{
+    Batch, ConfiguredCatalog, ConnectorError, ErrorKind, Message, Operation, StreamState,
+    StreamStatus, WriteMode,
+};
+use sluice_state::StateStore;
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// What every attempt of a run shares.
+pub(super) struct RunContext<'a> {
+    /// The pipeline (its name, options and source limits).
+    pub(super) pipeline: &'a Pipeline,
+    /// Where checkpoints are persisted.
+    pub(super) store: &'a StateStore,
+    /// The run's id in the store.
+    pub(super) run_id: u64,
+    /// Who is told what happens.
+    pub(super) events: Events,
+}
+
+/// What the readers of an attempt send.
+type Item = Result<Vec<Message>>;
+
+/// Run one attempt over `catalog`; returns what stopped it, if anything.
+pub(super) async fn attempt<R: BatchSource, W: BatchSink>(
+    ctx: &RunContext<'_>,
+    ledger: &mut StreamLedger,
+    reader: R,
+    writer: W,
+    catalog: &ConfiguredCatalog,
+) -> Option<Error> {
+    let source = reader.name().to_string();
+    let buffer = ctx.pipeline.options.buffer_batches.clamp(1, 4096);
+    let (tx, mut rx) = mpsc::channel(buffer);
+    // Every reader of the attempt sends into `tx` (one today; parallel
+    // readers add more); the channel closes when the last one has ended.
+    let producer = spawn_reader(reader, tx);
+    let mut transfer = Transfer::new(ctx, ledger, writer, catalog, source);
+    if transfer.receive(&mut rx).await {
+        transfer.ledger.source_ended();
+    }
+    drop(rx);
+    let _ = producer.await;
+    transfer.finish().await
+}
+
+/// Read `reader` to its end on a task of its own, sending into `tx`.
+fn spawn_reader<R: BatchSource>(mut reader: R, tx: mpsc::Sender<Item>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match reader.next().await {
+                Ok(Some(messages)) => {
+                    if tx.send(Ok(messages)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            }
+        }
+        if let Err(e) = reader.close().await {
+            let _ = tx.send(Err(e)).await;
+        }
+    })
+}
+
+/// The receiving side of one attempt.
+struct Transfer<'a, W> {
+    ctx: &'a RunContext<'a>,
+    ledger: &'a mut StreamLedger,
+    writer: W,
+    /// The operation each stream's batches are written with.
+    ops: BTreeMap<String, Operation>,
+    /// The source's name, for errors.
+    source: String,
+    max_batch_bytes: usize,
+    last_commit: Instant,
+    /// What stopped the attempt, if anything did.
+    error: Option<Error>,
+    /// The destination failed: nothing more is written or committed.
+    destination_failed: bool,
+}
+
+impl<'a, W: BatchSink> Transfer<'a, W> {
+    fn new(
+        ctx: &'a RunContext<'a>,
+        ledger: &'a mut StreamLedger,
+        writer: W,
+        catalog: &ConfiguredCatalog,
+        source: String,
+    ) -> Self {
+        let ops = catalog
+            .streams
+            .iter()
+            .map(|s| (s.name.clone(), operation(s.write_mode)))
+            .collect();
+        Transfer {
+            ctx,
+            ledger,
+            writer,
+            ops,
+            source,
+            max_batch_bytes: ctx.pipeline.source.limits.batch_bytes(),
+            last_commit: Instant::now(),
+            error: None,
+            destination_failed: false,
+        }
+    }
+
+    /// Take messages until the readers end (true) or the attempt stops.
+    async fn receive(&mut self, rx: &mut mpsc::Receiver<Item>) -> bool {
+        while let Some(item) = rx.recv().await {
+            let messages = match item {
+                Ok(messages) => messages,
+                Err(e) => {
+                    self.error = Some(e);
+                    return false;
+                }
+            };
+            for message in messages {
+                if self.on_message(message).await.is_break() {
+                    return false;
+                }
+            }
+            if self.maybe_commit().await.is_break() {
+                return false;
+            }
+        }
+        true
+    }
+
+    async fn on_message(&mut self, message: Message) -> ControlFlow<()> {
+        match message {
+            Message::Records(batch) => self.on_records(batch).await,
+            Message::State(state) => self.on_state(state),
+            Message::Status(stream, status) => {
+                self.on_status(&stream, status);
+                ControlFlow::Continue(())
+            }
+            Message::StreamError(e) => self.on_stream_error(e),
+        }
+    }
+
+    /// Check a batch, then write it.
+    async fn on_records(&mut self, batch: Batch) -> ControlFlow<()> {
+        let i = self.stream(&batch.stream)?;
+        match check_batch(&batch, self.max_batch_bytes) {
+            Ok(()) => {}
+            Err(fault @ BatchFault::TooLarge(_)) => {
+                return self.stop(fault.into_error(&self.source, &batch.stream));
+            }
+            Err(fault) if !self.ledger.is_failed(i) => {
+                let e = fault.into_error(&self.source, &batch.stream);
+                self.fail(i, false, e.to_string());
+                return ControlFlow::Continue(());
+            }
+            Err(_) => {}
+        }
+        if self.ledger.is_failed(i) {
+            return ControlFlow::Continue(());
+        }
+        // Stages between the check and the write (schema policy,
+        // transforms) take the batch here.
+        let (count, bytes) = (u64::from(batch.count), batch.data.len() as u64);
+        let op = self.ops[&batch.stream];
+        if let Err(e) = self.writer.write(batch, op).await {
+            return self.on_write_error(i, e);
+        }
+        let run = self.ledger.add(i, count, bytes);
+        self.ctx.events.emit(RunEvent::Written(run));
+        ControlFlow::Continue(())
+    }
+
+    /// A destination that refused one batch but is alive fails that
+    /// stream only; any other error stops the attempt.
+    fn on_write_error(&mut self, i: StreamId, e: Error) -> ControlFlow<()> {
+        match e.connector_error().map(|ce| ce.kind) {
+            Some(kind @ (ErrorKind::Data | ErrorKind::Transient)) => {
+                self.fail(i, kind == ErrorKind::Transient, e.to_string());
+                ControlFlow::Continue(())
+            }
+            _ => {
+                self.destination_failed = true;
+                self.stop(e)
+            }
+        }
+    }
+
+    fn on_state(&mut self, state: StreamState) -> ControlFlow<()> {
+        let i = self.stream(&state.stream)?;
+        self.ledger.checkpoint(i, state.state);
+        ControlFlow::Continue(())
+    }
+
+    fn on_status(&mut self, stream: &str, status: StreamStatus) {
+        if let Some(i) = self.ledger.find(stream)
+            && status == StreamStatus::Complete
+        {
+            self.ledger.source_finished(i);
+        }
+    }
+
+    /// The source failed one stream; without a stream it failed itself.
+    fn on_stream_error(&mut self, error: ConnectorError) -> ControlFlow<()> {
+        let stream = error.stream.as_deref().and_then(|s| self.ledger.find(s));
+        let transient = error.kind == ErrorKind::Transient;
+        let e = Error::Connector {
+            connector: self.source.clone(),
+            call: Call::Next,
+            error,
+        };
+        match stream {
+            Some(i) => {
+                self.fail(i, transient, e.to_string());
+                ControlFlow::Continue(())
+            }
+            None => self.stop(e),
+        }
+    }
+
+    /// Commit when the interval has passed and there is something to commit.
+    async fn maybe_commit(&mut self) -> ControlFlow<()> {
+        let interval = Duration::from_millis(self.ctx.pipeline.options.commit_interval_ms);
+        if !self.ledger.has_uncommitted() || self.last_commit.elapsed() < interval {
+            return ControlFlow::Continue(());
+        }
+        if let Err(e) = self.commit().await {
+            self.destination_failed = true;
+            return self.stop(e);
+        }
+        self.last_commit = Instant::now();
+        ControlFlow::Continue(())
+    }
+
+    /// Commit the destination, then persist the checkpoints it covers;
+    /// the streams the source finished succeed.
+    async fn commit(&mut self) -> Result<()> {
+        let pipeline = self.ctx.pipeline.name.as_str();
+        tracing::debug!(pipeline, "destination commit begins");
+        self.writer.commit().await?;
+        let pending = self.ledger.pending();
+        tracing::debug!(
+            pipeline,
+            streams = pending.len(),
+            "destination committed; persisting checkpoints"
+        );
+        self.ctx
+            .store
+            .commit_checkpoint_for_run(pipeline, self.ctx.run_id, &pending)?;
+        tracing::debug!(
+            pipeline,
+            streams = pending.len(),
+            "checkpoint persisted after destination commit"
+        );
+        for run in self.ledger.committed() {
+            self.ctx.events.emit(RunEvent::Succeeded(run));
+        }
+        Ok(())
+    }
+
+    /// End the attempt: everything the destination accepted so far is
+    /// covered by the pending checkpoints, so commit it even when the
+    /// attempt failed, and keep that progress.
+    async fn finish(mut self) -> Option<Error> {
+        if self.destination_failed {
+            return self.error;
+        }
+        match self.commit().await {
+            Ok(()) => {
+                let _ = self.writer.close().await;
+            }
+            Err(e) => {
+                if let Some(first) = &self.error {
+                    tracing::error!("run failed: {first}");
+                }
+                self.error = Some(e);
+            }
+        }
+        self.error
+    }
+
+    /// The stream `name` of this attempt; data for any other stops it.
+    fn stream(&mut self, name: &str) -> ControlFlow<(), StreamId> {
+        match self.ledger.find(name) {
+            Some(i) => ControlFlow::Continue(i),
+            None => {
+                let e = self.protocol(format!(
+                    "it sent data for stream `{name}`, which is not in the catalog"
+                ));
+                self.error = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    }
+
+    /// Fail one stream; the others go on.
+    fn fail(&mut self, i: StreamId, transient: bool, error: String) {
+        tracing::error!(
+            pipeline = %self.ctx.pipeline.name,
+            stream = %self.ledger.name(i),
+            "stream failed: {error}"
+        );
+        self.ledger.fail(i, transient, error);
+    }
+
+    /// Stop the attempt with `e`.
+    fn stop(&mut self, e: Error) -> ControlFlow<()> {
+        self.error = Some(e);
+        ControlFlow::Break(())
+    }
+
+    /// The source broke the contract in `next`.
+    fn protocol(&self, message: String) -> Error {
+        Error::Protocol {
+            connector: self.source.clone(),
+            call: Call::Next,
+            message,
+        }
+    }
+}
+
+/// The operation a stream's records are written with.
+fn operation(mode: WriteMode) -> Operation {
+    match mode {
+        WriteMode::Overwrite | WriteMode::Append => Operation::Insert,
+        WriteMode::AppendDedup | WriteMode::History => Operation::Upsert,
+    }
+}
