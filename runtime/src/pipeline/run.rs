@@ -68,24 +68,13 @@ impl Pipeline {
             if let Some(e) = &error {
                 ledger.fail_running(is_transient(e), &e.to_string());
             }
-            let Some(why) = retry_reason(&error, &ledger) else {
-                break error;
+            let retry = match retry_reason(&error, &ledger) {
+                Some(why) => self.wait_to_retry(&mut delays, attempts, &why).await,
+                None => false,
             };
-            let Some(delay) = delays.next() else {
-                tracing::warn!(
-                    pipeline = %self.name,
-                    "giving up after {attempts} attempts (options.retries = {})",
-                    self.options.retries
-                );
+            if !retry {
                 break error;
-            };
-            tracing::warn!(
-                pipeline = %self.name,
-                attempt = attempts,
-                "retrying in {} ms from the last checkpoint: {why}",
-                delay.as_millis()
-            );
-            tokio::time::sleep(delay).await;
+            }
         };
         let (status, error) = verdict(outcome.as_ref(), &ledger);
         let record = RunRecord {
@@ -104,6 +93,31 @@ impl Pipeline {
             duration_ms: started.elapsed().as_millis() as u64,
             state_store: store.path().to_string(),
         })
+    }
+
+    /// Sleep before another attempt, if the schedule allows one more.
+    async fn wait_to_retry(
+        &self,
+        delays: &mut backon::ExponentialBackoff,
+        attempts: u32,
+        why: &str,
+    ) -> bool {
+        let Some(delay) = delays.next() else {
+            tracing::warn!(
+                pipeline = %self.name,
+                "giving up after {attempts} attempts (options.retries = {})",
+                self.options.retries
+            );
+            return false;
+        };
+        tracing::warn!(
+            pipeline = %self.name,
+            attempt = attempts,
+            "retrying in {} ms from the last checkpoint: {why}",
+            delay.as_millis()
+        );
+        tokio::time::sleep(delay).await;
+        true
     }
 
     /// The retry schedule of `options`: exponential, with jitter.
