@@ -1,7 +1,9 @@
 //! Helpers shared by the end-to-end tests.
 
-use sluice_runtime::Runtime;
+use sluice_artifacts as artifacts;
 use sluice_runtime::pipeline::Pipeline;
+use sluice_runtime::protocol::Catalog;
+use sluice_runtime::{Runtime, Sandbox};
 use std::path::Path;
 
 pub use sluice_test_support::PipelineToml;
@@ -20,4 +22,14 @@ pub fn runtime() -> Runtime {
 pub fn pipeline(toml: &PipelineToml, dir: &Path, file: &str, name: &str) -> Pipeline {
     toml.create_dirs(dir);
     Pipeline::from_toml(&toml.to_string(), dir, file, name).unwrap()
+}
+
+/// source-faker's catalog, discovered with an empty config in the default
+/// sandbox.
+pub async fn faker_catalog(rt: &Runtime) -> Catalog {
+    let faker = rt.load(artifacts::SOURCE_FAKER).await.unwrap();
+    faker
+        .discover(&Sandbox::default(), &serde_json::json!({}))
+        .await
+        .unwrap()
 }

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use sluice_artifacts as artifacts;
-use sluice_e2e::runtime;
+use sluice_e2e::{faker_catalog, runtime};
 use sluice_runtime::{Call, DirGrant, Error, Grants, Limit, Limits, Runtime, Sandbox};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -26,11 +26,7 @@ fn outcome(err: &Error) -> String {
 }
 
 async fn host_still_works(rt: &Runtime) {
-    let faker = rt.load(artifacts::SOURCE_FAKER).await.unwrap();
-    let catalog = faker
-        .discover(&Sandbox::default(), &json!({}))
-        .await
-        .unwrap();
+    let catalog = faker_catalog(rt).await;
     assert_eq!(catalog.streams.len(), 3);
 }
 
