@@ -1,27 +1,12 @@
 //! The `sluice` binary, run as a user would.
 
-use serde_json::Value;
+mod support;
+
+use serde_json::{Value, json};
 use sluice_artifacts as artifacts;
 use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn sluice(cache: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
-    c.env("SLUICE_CACHE_DIR", cache).env_remove("RUST_LOG");
-    c
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn shared_cache() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-cache")
-}
+use std::process::Stdio;
+use support::{PipelineToml, sluice, sluice_in, text};
 
 #[test]
 fn spec_works_on_every_connector() {
@@ -29,16 +14,13 @@ fn spec_works_on_every_connector() {
         .iter()
         .filter(|(_, p)| ![artifacts::FUTURE_CONTRACT, artifacts::HTTP_CLIENT].contains(p))
     {
-        let o = sluice(&shared_cache())
-            .args(["spec", path, "--json"])
-            .output()
-            .unwrap();
+        let o = sluice().args(["spec", path, "--json"]).output().unwrap();
         let (out, err) = text(&o);
         assert!(o.status.success(), "{package}: {err}");
         let spec: Value = serde_json::from_str(&out).unwrap();
         assert!(spec["config_schema"].is_object(), "{package}");
     }
-    let o = sluice(&shared_cache())
+    let o = sluice()
         .args(["spec", artifacts::SOURCE_FAKER])
         .output()
         .unwrap();
@@ -52,17 +34,17 @@ fn spec_works_on_every_connector() {
 #[test]
 fn the_second_run_uses_the_compile_cache() {
     let cache = tempfile::tempdir().unwrap();
-    let first = sluice(cache.path())
-        .args(["-v", "spec", artifacts::DEST_FILE])
-        .output()
-        .unwrap();
+    let spec = || {
+        sluice_in(cache.path())
+            .args(["-v", "spec", artifacts::DEST_FILE])
+            .output()
+            .unwrap()
+    };
+    let first = spec();
     let (_, err) = text(&first);
     assert!(first.status.success(), "{err}");
     assert!(err.contains("component compiled"), "{err}");
-    let second = sluice(cache.path())
-        .args(["-v", "spec", artifacts::DEST_FILE])
-        .output()
-        .unwrap();
+    let second = spec();
     let (_, err) = text(&second);
     assert!(second.status.success(), "{err}");
     assert!(
@@ -77,7 +59,7 @@ fn check_with_a_bad_config_names_the_field_and_fails() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("faker.json");
     std::fs::write(&config, r#"{"count": "lots", "seed": 1}"#).unwrap();
-    let o = sluice(&shared_cache())
+    let o = sluice()
         .args(["check", artifacts::SOURCE_FAKER, "--config"])
         .arg(&config)
         .output()
@@ -90,7 +72,7 @@ fn check_with_a_bad_config_names_the_field_and_fails() {
     );
 
     std::fs::write(&config, r#"{"count": 5}"#).unwrap();
-    let o = sluice(&shared_cache())
+    let o = sluice()
         .args(["check", artifacts::SOURCE_FAKER, "--json", "--config"])
         .arg(&config)
         .output()
@@ -105,7 +87,7 @@ fn read_prints_selected_fields_as_json_lines() {
     let config = dir.path().join("faker.toml");
     std::fs::write(&config, "count = 7\nbatch_size = 3\n").unwrap();
     let state_out = dir.path().join("state.json");
-    let o = sluice(&shared_cache())
+    let o = sluice()
         .args([
             "extract",
             artifacts::SOURCE_FAKER,
@@ -138,7 +120,7 @@ fn read_prints_selected_fields_as_json_lines() {
     assert_eq!(state[0]["stream"], "users");
     assert_eq!(state[0]["state"]["cursor"], "2024-01-01T00:00:07Z");
 
-    let o = sluice(&shared_cache())
+    let o = sluice()
         .args(["read", artifacts::SOURCE_FAKER, "--stream", "user"])
         .output()
         .unwrap();
@@ -155,7 +137,7 @@ fn load_writes_stdin_into_a_destination_and_rejects_bad_lines() {
     std::fs::write(&config, r#"{"path": "/out"}"#).unwrap();
     let grant = format!("{}:/out:rw", out.display());
     let run = |input: &str, op: &str| {
-        let mut child = sluice(&shared_cache())
+        let mut child = sluice()
             .args([
                 "load",
                 artifacts::DEST_FILE,
@@ -206,18 +188,8 @@ fn load_writes_stdin_into_a_destination_and_rejects_bad_lines() {
 #[test]
 fn sync_prints_a_json_summary_and_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("out")).unwrap();
-    let pipeline = dir.path().join("p.toml");
-    std::fs::write(
-        &pipeline,
-        format!(
-            "[source]\ncomponent = {:?}\nconfig = {{ count = 1234 }}\n[destination]\ncomponent = {:?}\nconfig = {{ path = \"/out\" }}\ndirs = [{{ host = \"out\", guest = \"/out\", write = true }}]\n",
-            artifacts::SOURCE_FAKER,
-            artifacts::DEST_FILE
-        ),
-    )
-    .unwrap();
-    let o = sluice(&shared_cache())
+    let pipeline = PipelineToml::faker(json!({"count": 1234})).write(dir.path(), "p.toml");
+    let o = sluice()
         .arg("sync")
         .arg(&pipeline)
         .arg("--json")
@@ -237,7 +209,7 @@ fn sync_prints_a_json_summary_and_fails_clearly() {
     assert_eq!(records, 3 * 1234);
     assert!(dir.path().join(".sluice/state.redb").is_file());
 
-    let o = sluice(&shared_cache())
+    let o = sluice()
         .arg("runs")
         .arg(&pipeline)
         .arg("--json")
@@ -246,7 +218,7 @@ fn sync_prints_a_json_summary_and_fails_clearly() {
     let runs: Value = serde_json::from_str(&text(&o).0).unwrap();
     assert_eq!(runs[0]["status"], "succeeded");
 
-    let o = sluice(&shared_cache())
+    let o = sluice()
         .arg("state")
         .arg("reset")
         .arg(&pipeline)
@@ -259,20 +231,12 @@ fn sync_prints_a_json_summary_and_fails_clearly() {
         "[source]\ncomponent = \"nowhere.wasm\"\n[destination]\ncomponent = \"nowhere.wasm\"\n",
     )
     .unwrap();
-    let o = sluice(&shared_cache())
-        .arg("sync")
-        .arg(&pipeline)
-        .output()
-        .unwrap();
+    let o = sluice().arg("sync").arg(&pipeline).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).1.contains("nowhere.wasm"), "{}", text(&o).1);
 
     std::fs::write(&pipeline, "[source]\ncomponent = 3\n").unwrap();
-    let o = sluice(&shared_cache())
-        .arg("sync")
-        .arg(&pipeline)
-        .output()
-        .unwrap();
+    let o = sluice().arg("sync").arg(&pipeline).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o).1;
     assert!(err.contains("p.toml") && err.contains("component"), "{err}");

@@ -15,53 +15,31 @@
 //! crash --kills N` runs more). `SLUICE_CRASH_REPORT` names a file for the
 //! figures as JSON.
 
+mod support;
+
 use serde_json::{Value, json};
 use sluice_artifacts as artifacts;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{PipelineToml, sluice};
 
 /// Users; with the default orders and events per user, >= 200 000 records.
 const USERS: u64 = 70_000;
 
-fn sluice(cache: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
-    c.env("SLUICE_CACHE_DIR", cache).env_remove("RUST_LOG");
-    c
-}
-
-fn cache() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-cache")
-}
-
 /// A fresh pipeline directory: pipeline file, empty output dir.
 fn pipeline(dir: &Path) -> PathBuf {
-    let out = dir.join("out");
-    std::fs::create_dir_all(&out).unwrap();
-    let file = dir.join("crash.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-[source]
-component = "{src}"
-config = {{ count = {USERS}, batch_size = 500 }}
+    PipelineToml::faker(json!({"count": USERS, "batch_size": 500}))
+        .options(json!({"commit_interval_ms": 25}))
+        .write(dir, "crash.toml")
+}
 
-[destination]
-component = "{dst}"
-config = {{ path = "/out" }}
-dirs = [{{ host = "out", guest = "/out", write = true }}]
-
-[options]
-commit_interval_ms = 25
-"#,
-            src = artifacts::SOURCE_FAKER,
-            dst = artifacts::DEST_FILE,
-        ),
-    )
-    .unwrap();
-    file
+/// `sluice ARGS dir/crash.toml`.
+fn on_pipeline(dir: &Path, args: &[&str]) -> Command {
+    let mut c = sluice();
+    c.args(args).arg(dir.join("crash.toml"));
+    c
 }
 
 /// Complete lines of every stream file (a torn last line, never committed,
@@ -84,11 +62,7 @@ fn destination(dir: &Path) -> BTreeMap<String, Vec<String>> {
 /// Persisted cursor per stream, read from the state store as `sluice state
 /// show` prints it.
 fn saved_cursors(dir: &Path) -> BTreeMap<String, String> {
-    let o = sluice(&cache())
-        .args(["state", "show"])
-        .arg(dir.join("crash.toml"))
-        .output()
-        .unwrap();
+    let o = on_pipeline(dir, &["state", "show"]).output().unwrap();
     assert!(
         o.status.success(),
         "state show: {}",
@@ -108,7 +82,7 @@ fn saved_cursors(dir: &Path) -> BTreeMap<String, String> {
 
 /// Cursor field per stream, from the source's catalog.
 fn cursor_fields() -> BTreeMap<String, String> {
-    let o = sluice(&cache())
+    let o = sluice()
         .args(["discover", artifacts::SOURCE_FAKER, "--json"])
         .output()
         .unwrap();
@@ -142,11 +116,11 @@ fn reference(root: &Path, fields: &BTreeMap<String, String>) -> Reference {
     // Compile (or load from the cache) both components first, so the
     // reference time is that of a sync, not of a compile.
     for component in [artifacts::SOURCE_FAKER, artifacts::DEST_FILE] {
-        let o = sluice(&cache()).args(["spec", component]).output().unwrap();
+        let o = sluice().args(["spec", component]).output().unwrap();
         assert!(o.status.success());
     }
     let started = Instant::now();
-    let o = sluice(&cache()).arg("sync").arg(&file).output().unwrap();
+    let o = sluice().arg("sync").arg(&file).output().unwrap();
     let duration = started.elapsed();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut lines = BTreeMap::new();
@@ -247,9 +221,7 @@ enum Trigger {
 /// `None` when it finished first.
 fn run_and_kill(dir: &Path, trigger: Trigger, give_up: Duration) -> Option<&'static str> {
     let log = dir.join("sync.log");
-    let mut child = sluice(&cache())
-        .args(["-vv", "sync"])
-        .arg(dir.join("crash.toml"))
+    let mut child = on_pipeline(dir, &["-vv", "sync"])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -330,11 +302,7 @@ fn kill_9_at_random_moments_loses_nothing_and_state_never_runs_ahead() {
                 None => finished_first += 1,
             }
         }
-        let o = sluice(&cache())
-            .arg("sync")
-            .arg(dir.join("crash.toml"))
-            .output()
-            .unwrap();
+        let o = on_pipeline(&dir, &["sync"]).output().unwrap();
         assert!(
             o.status.success(),
             "cycle {cycles}: the re-run failed: {}",

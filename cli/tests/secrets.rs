@@ -7,23 +7,22 @@
 //! `token`: it logs it, prints it, puts it in an error (`leak`), panics with
 //! it (`leak-panic`), or puts it into a checkpoint (`secret-state`).
 
-use serde_json::Value;
+mod support;
+
+use serde_json::{Value, json};
 use sluice_artifacts as artifacts;
 use sluice_protocol::config::REDACTED;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use support::PipelineToml;
 
 /// Recognisable, and long enough for the host's redactor (>= 4 chars).
 const SECRET: &str = "s3cr3t-TOKEN-4b1d";
 
+/// `sluice` with the secret in `SLUICE_TEST_SECRET`.
 fn sluice() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
-    c.env(
-        "SLUICE_CACHE_DIR",
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-cache"),
-    )
-    .env_remove("RUST_LOG")
-    .env("SLUICE_TEST_SECRET", SECRET);
+    let mut c = support::sluice();
+    c.env("SLUICE_TEST_SECRET", SECRET);
     c
 }
 
@@ -96,31 +95,13 @@ fn assert_no_secret_in_files(dir: &Path) {
 /// A pipeline `bad-source` (misbehaving as `mode` at step 2 of 4) ->
 /// dest-file, the token from `${SLUICE_TEST_SECRET}`, no retries.
 fn pipeline(dir: &Path, mode: &str) -> PathBuf {
-    std::fs::create_dir_all(dir.join("out")).unwrap();
-    let file = dir.join("p.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"name = "secrets"
-
-[source]
-component = "{src}"
-config = {{ mode = "{mode}", at = 2, batches = 4, token = "${{SLUICE_TEST_SECRET}}" }}
-
-[destination]
-component = "{dst}"
-config = {{ path = "/out" }}
-dirs = [{{ host = "out", guest = "/out", write = true }}]
-
-[options]
-retries = 0
-"#,
-            src = artifacts::BAD_SOURCE,
-            dst = artifacts::DEST_FILE,
-        ),
+    PipelineToml::new(
+        artifacts::BAD_SOURCE,
+        json!({"mode": mode, "at": 2, "batches": 4, "token": "${SLUICE_TEST_SECRET}"}),
     )
-    .unwrap();
-    file
+    .name("secrets")
+    .options(json!({"retries": 0}))
+    .write(dir, "p.toml")
 }
 
 /// Everything a user could look at after syncing the misbehaving pipeline:
@@ -132,24 +113,21 @@ fn sync_everything(mode: &str) -> (Value, Value, Value, Vec<Ran>) {
     let dir = tempfile::tempdir().unwrap();
     let p = pipeline(dir.path(), mode);
     let mut ran = Vec::new();
+    // `cmd p`, labelled `what (mode)`.
+    let run = |what: &str, cmd: &mut Command| {
+        Ran::new(format!("{what} ({mode})"), cmd.arg(&p).output().unwrap())
+    };
 
-    let o = sluice()
-        .args(["-vvv", "sync", "--json"])
-        .arg(&p)
-        .output()
-        .unwrap();
-    ran.push(Ran::new(format!("sluice -vvv sync --json ({mode})"), o));
-    let o = sluice().args(["-vvv", "sync"]).arg(&p).output().unwrap();
-    ran.push(Ran::new(format!("sluice -vvv sync ({mode})"), o));
-    let o = sluice()
-        .env("RUST_LOG", "trace")
-        .args(["-vvv", "sync", "--json"])
-        .arg(&p)
-        .output()
-        .unwrap();
-    ran.push(Ran::new(
-        format!("RUST_LOG=trace sluice -vvv sync --json ({mode})"),
-        o,
+    ran.push(run(
+        "sluice -vvv sync --json",
+        sluice().args(["-vvv", "sync", "--json"]),
+    ));
+    ran.push(run("sluice -vvv sync", sluice().args(["-vvv", "sync"])));
+    ran.push(run(
+        "RUST_LOG=trace sluice -vvv sync --json",
+        sluice()
+            .env("RUST_LOG", "trace")
+            .args(["-vvv", "sync", "--json"]),
     ));
     for r in &ran {
         assert_eq!(r.code, Some(1), "`{}` must fail:\n{}", r.what, r.err);
@@ -162,21 +140,16 @@ fn sync_everything(mode: &str) -> (Value, Value, Value, Vec<Ran>) {
         }
     }
 
-    let o = sluice()
-        .args(["-vvv", "runs", "--json"])
-        .arg(&p)
-        .output()
-        .unwrap();
-    ran.push(Ran::new(format!("sluice runs --json ({mode})"), o));
-    let o = sluice().args(["-vvv", "runs"]).arg(&p).output().unwrap();
-    ran.push(Ran::new(format!("sluice runs ({mode})"), o));
+    ran.push(run(
+        "sluice runs --json",
+        sluice().args(["-vvv", "runs", "--json"]),
+    ));
+    ran.push(run("sluice runs", sluice().args(["-vvv", "runs"])));
     // `state show` prints JSON; it has no --json flag.
-    let o = sluice()
-        .args(["-vvv", "state", "show"])
-        .arg(&p)
-        .output()
-        .unwrap();
-    ran.push(Ran::new(format!("sluice state show ({mode})"), o));
+    ran.push(run(
+        "sluice state show",
+        sluice().args(["-vvv", "state", "show"]),
+    ));
     for r in &ran[3..] {
         assert_eq!(r.code, Some(0), "`{}`:\n{}", r.what, r.err);
     }

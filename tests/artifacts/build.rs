@@ -3,8 +3,8 @@
 //! plus `COMPONENTS` listing them all. A component nobody lists here fails
 //! the build, so every guest is known to the tests.
 
+use sluice_guest_build::Guest;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Every guest, as (workspace, package, constant).
 const GUESTS: &[(&str, &str, &str)] = &[
@@ -39,72 +39,35 @@ fn watch(dir: &Path) {
     }
 }
 
-fn members(workspace: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(workspace.join("Cargo.toml")).expect("workspace manifest");
-    let start = text.find("members").expect("workspace members");
-    let list = &text[start
-        ..text[start..]
-            .find(']')
-            .map(|e| start + e)
-            .expect("members list")];
-    list.split('"')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_string)
-        .collect()
-}
-
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../..");
     let root = root.canonicalize().expect("workspace root");
     for dir in ["connectors", "tests/guests", "guest-sdk", "protocol", "wit"] {
         watch(&root.join(dir));
     }
-    let target = root.join("target").join("wasm");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut built: Vec<Guest> = Vec::new();
     for workspace in ["connectors", "tests/guests"] {
-        let dir = root.join(workspace);
-        for member in members(&dir) {
-            let manifest = std::fs::read_to_string(dir.join(&member).join("Cargo.toml")).unwrap();
-            let package = manifest
-                .lines()
-                .find_map(|l| l.strip_prefix("name = \""))
-                .and_then(|l| l.strip_suffix('"'))
-                .unwrap_or_default()
-                .to_string();
+        let guests = sluice_guest_build::guests(&root, workspace).unwrap_or_else(|e| panic!("{e}"));
+        for guest in &guests {
+            let package = &guest.package;
             assert!(
                 GUESTS
                     .iter()
-                    .any(|(w, p, _)| *w == workspace && *p == package),
+                    .any(|(w, p, _)| *w == workspace && p == package),
                 "guest `{package}` in {workspace}/ is not listed in tests/artifacts/build.rs GUESTS; add it so tests can name it"
             );
         }
-        let status = Command::new(&cargo)
-            .current_dir(&dir)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--workspace",
-            ])
-            .env("CARGO_TARGET_DIR", &target)
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_BUILD_TARGET")
-            .env_remove("RUSTC_WORKSPACE_WRAPPER")
-            .status()
-            .expect("run cargo for the guests");
-        assert!(
-            status.success(),
-            "building the guests in {workspace}/ failed; is the wasm32-wasip2 target installed? (`rustup target add wasm32-wasip2`, or run `cargo xtask test`)"
-        );
+        sluice_guest_build::build(&root, workspace).unwrap_or_else(|e| panic!("{e}"));
+        built.extend(guests);
     }
-    let out = target.join("wasm32-wasip2").join("release");
     let mut code = String::new();
     let mut all = Vec::new();
     for (_, package, constant) in GUESTS {
-        let file = out.join(format!("{}.wasm", package.replace('-', "_")));
+        let file = built
+            .iter()
+            .find(|g| g.package == *package)
+            .map(|g| g.wasm.clone())
+            .unwrap_or_else(|| panic!("no guest package `{package}`"));
         assert!(file.is_file(), "{} was not built", file.display());
         code.push_str(&format!(
             "/// The `{package}` component.\npub const {constant}: &str = {:?};\n",

@@ -86,41 +86,11 @@ fn setup() -> Result<(), String> {
 /// harness) and copy the components to `target/components/<name>.wasm`.
 fn build_connectors() -> Result<(), String> {
     let root = root();
-    let target = root.join("target/wasm");
-    run(
-        "building the connectors (wasm32-wasip2, release)",
-        cargo()
-            .current_dir(root.join("connectors"))
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--workspace",
-            ])
-            .env("CARGO_TARGET_DIR", &target),
-    )?;
+    let connectors = sluice_guest_build::guests(&root, "connectors")?;
+    eprintln!("xtask: building the connectors (wasm32-wasip2, release)");
+    sluice_guest_build::build(&root, "connectors")?;
     let out = root.join("target/components");
-    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    let built = target.join("wasm32-wasip2/release");
-    for entry in std::fs::read_dir(&built).map_err(|e| format!("{}: {e}", built.display()))? {
-        let path = entry.map_err(|e| e.to_string())?.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        let Some(stem) = name
-            .strip_prefix("sluice_")
-            .and_then(|n| n.strip_suffix(".wasm"))
-        else {
-            continue;
-        };
-        if stem.starts_with("test_") {
-            continue;
-        }
-        let dest = out.join(format!("{}.wasm", stem.replace('_', "-")));
-        std::fs::copy(&path, &dest)
-            .map_err(|e| format!("cannot copy to {}: {e}", dest.display()))?;
-    }
+    sluice_guest_build::install(&connectors, &out)?;
     eprintln!("xtask: connectors are in {}", out.display());
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use sluice_artifacts as artifacts;
-use sluice_e2e::runtime;
+use sluice_e2e::{faker_catalog, runtime};
 use sluice_protocol::{Operation, Role};
 use sluice_runtime::{Error, Sandbox};
 
@@ -42,11 +42,7 @@ async fn a_component_of_another_contract_version_is_refused_naming_both() {
 #[tokio::test]
 async fn faker_discovers_relationships_and_operation_schemas() {
     let rt = runtime();
-    let faker = rt.load(artifacts::SOURCE_FAKER).await.unwrap();
-    let catalog = faker
-        .discover(&Sandbox::default(), &json!({}))
-        .await
-        .unwrap();
+    let catalog = faker_catalog(&rt).await;
     let names: Vec<&str> = catalog.streams.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["users", "orders", "events"]);
     let orders = catalog.stream("orders").unwrap();

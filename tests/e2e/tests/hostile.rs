@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use sluice_artifacts as artifacts;
-use sluice_e2e::runtime;
+use sluice_e2e::{PipelineToml, pipeline, runtime};
 use sluice_protocol::{Batch, ConfiguredCatalog, ConfiguredStream, Operation, SyncMode, WriteMode};
 use sluice_runtime::pipeline::{Pipeline, RunOptions, RunSummary};
 use sluice_runtime::state::{StateStore, StreamOutcome};
@@ -16,38 +16,25 @@ use std::time::{Duration, Instant};
 
 /// bad-source -> dest-file, with `config` for the source and extra TOML.
 fn bad_pipeline(dir: &Path, config: Value, extra: &str) -> Pipeline {
-    let fields: Vec<String> = config
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| format!("{k} = {v}"))
-        .collect();
-    let text = format!(
-        r#"
-name = "bad"
-[source]
-component = {src:?}
-config = {{ {config} }}
-dirs = [{{ host = "scratch", guest = "/scratch", write = true }}]
+    let toml = PipelineToml::new(artifacts::BAD_SOURCE, config)
+        .name("bad")
+        .source_dirs(json!([{"host": "scratch", "guest": "/scratch", "write": true}]))
+        .options(json!({"retry_initial_ms": 10, "retry_max_ms": 50}))
+        .extra(&format!("\n{extra}\n"));
+    pipeline(&toml, dir, "bad.toml", "bad")
+}
 
-[destination]
-component = {dst:?}
-config = {{ path = "/out" }}
-dirs = [{{ host = "out", guest = "/out", write = true }}]
-
-[options]
-retry_initial_ms = 10
-retry_max_ms = 50
-
-{extra}
-"#,
-        src = artifacts::BAD_SOURCE,
-        dst = artifacts::DEST_FILE,
-        config = fields.join(", "),
-    );
-    std::fs::create_dir_all(dir.join("out")).unwrap();
-    std::fs::create_dir_all(dir.join("scratch")).unwrap();
-    Pipeline::from_toml(&text, dir, "bad.toml", "bad").unwrap()
+/// `bad_pipeline` in a fresh directory, run once with an in-memory store.
+async fn sync_bad(
+    rt: &Runtime,
+    config: Value,
+    extra: &str,
+) -> (tempfile::TempDir, StateStore, RunSummary) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = bad_pipeline(dir.path(), config, extra);
+    let store = StateStore::in_memory().unwrap();
+    let s = run(rt, &p, &store).await;
+    (dir, store, s)
 }
 
 async fn run(rt: &Runtime, p: &Pipeline, store: &StateStore) -> RunSummary {
@@ -93,10 +80,7 @@ async fn a_broken_batch_fails_its_stream_only_and_nothing_past_its_last_checkpoi
         ("invalid-json", "is not a JSON object: EOF"),
         ("not-an-object", "does not start with `{`"),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let p = bad_pipeline(dir.path(), json!({"mode": mode, "at": 3, "batches": 6}), "");
-        let store = StateStore::in_memory().unwrap();
-        let s = run(&rt, &p, &store).await;
+        let (dir, store, s) = sync_bad(&rt, json!({"mode": mode, "at": 3, "batches": 6}), "").await;
         assert!(!s.succeeded(), "{mode}");
         assert_eq!(
             stream(&s, "good").outcome,
@@ -143,15 +127,12 @@ async fn contract_breaks_of_the_whole_source_stop_the_run_at_the_last_good_check
         ("oversize", "batch size limit of 1 MiB", json!({})),
     ];
     for (mode, rule, more) in cases {
-        let dir = tempfile::tempdir().unwrap();
         let mut config = json!({"mode": mode, "at": 3, "batches": 6});
         config
             .as_object_mut()
             .unwrap()
             .extend(more.as_object().unwrap().clone());
-        let p = bad_pipeline(dir.path(), config, "[source.limits]\nbatch_mib = 1");
-        let store = StateStore::in_memory().unwrap();
-        let s = run(&rt, &p, &store).await;
+        let (dir, store, s) = sync_bad(&rt, config, "[source.limits]\nbatch_mib = 1").await;
         assert!(!s.succeeded(), "{mode}");
         let why = s.run.error.as_deref().unwrap();
         assert!(
@@ -181,14 +162,12 @@ async fn contract_breaks_of_the_whole_source_stop_the_run_at_the_last_good_check
 #[tokio::test]
 async fn one_failing_stream_does_not_stop_the_others() {
     let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let p = bad_pipeline(
-        dir.path(),
+    let (_dir, store, s) = sync_bad(
+        &rt,
         json!({"mode": "fail-stream", "at": 2, "batches": 5}),
         "",
-    );
-    let store = StateStore::in_memory().unwrap();
-    let s = run(&rt, &p, &store).await;
+    )
+    .await;
     assert!(!s.succeeded());
     assert_eq!(s.run.attempts, 1, "a data error is not retried");
     assert_eq!(stream(&s, "good").outcome, StreamOutcome::Succeeded);
@@ -211,14 +190,12 @@ async fn one_failing_stream_does_not_stop_the_others() {
 #[tokio::test]
 async fn transient_errors_are_retried_from_the_last_checkpoint() {
     let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let p = bad_pipeline(
-        dir.path(),
+    let (dir, store, s) = sync_bad(
+        &rt,
         json!({"mode": "transient", "at": 3, "batches": 5, "fail_times": 2}),
         "",
-    );
-    let store = StateStore::in_memory().unwrap();
-    let s = run(&rt, &p, &store).await;
+    )
+    .await;
     assert!(s.succeeded(), "{:?}", s.run);
     assert_eq!(s.run.attempts, 3);
     // `good` finished in the first attempt and was not read again; `bad`
@@ -441,14 +418,12 @@ async fn a_log_flood_is_stopped_at_the_log_limit() {
         );
     }
     // In a pipeline: the run fails naming the limit, earlier checkpoints stay.
-    let dir = tempfile::tempdir().unwrap();
-    let p = bad_pipeline(
-        dir.path(),
+    let (_dir, store, s) = sync_bad(
+        &rt,
         json!({"mode": "log-flood", "at": 2, "batches": 4}),
         "[source.limits]\nlog_kib = 64",
-    );
-    let store = StateStore::in_memory().unwrap();
-    let s = run(&rt, &p, &store).await;
+    )
+    .await;
     assert!(!s.succeeded());
     assert!(
         s.run

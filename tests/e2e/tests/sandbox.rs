@@ -3,8 +3,9 @@
 
 use serde_json::json;
 use sluice_artifacts as artifacts;
-use sluice_e2e::runtime;
+use sluice_e2e::{faker_catalog, runtime};
 use sluice_runtime::{Call, DirGrant, Error, Grants, Limit, Limits, Runtime, Sandbox};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 async fn attack(rt: &Runtime, sandbox: &Sandbox, attack: &str, target: &str) -> Error {
@@ -25,12 +26,23 @@ fn outcome(err: &Error) -> String {
 }
 
 async fn host_still_works(rt: &Runtime) {
-    let faker = rt.load(artifacts::SOURCE_FAKER).await.unwrap();
-    let catalog = faker
-        .discover(&Sandbox::default(), &json!({}))
-        .await
-        .unwrap();
+    let catalog = faker_catalog(rt).await;
     assert_eq!(catalog.streams.len(), 3);
+}
+
+/// A sandbox granted `host` as `/data`, writable or not.
+fn data_grant(host: &Path, write: bool) -> Sandbox {
+    Sandbox {
+        grants: Grants {
+            dirs: vec![DirGrant {
+                host: host.to_path_buf(),
+                guest: "/data".into(),
+                write,
+            }],
+            ..Grants::default()
+        },
+        ..Sandbox::default()
+    }
 }
 
 fn limits(f: impl FnOnce(&mut Limits)) -> Sandbox {
@@ -148,17 +160,7 @@ async fn files_outside_the_grants_cannot_be_read_or_written() {
     std::fs::create_dir_all(&granted).unwrap();
     std::fs::write(granted.join("ok.txt"), "inside").unwrap();
     std::fs::write(dir.path().join("secret.txt"), "outside").unwrap();
-    let ro = Sandbox {
-        grants: Grants {
-            dirs: vec![DirGrant {
-                host: granted.clone(),
-                guest: "/data".into(),
-                write: false,
-            }],
-            ..Grants::default()
-        },
-        ..Sandbox::default()
-    };
+    let ro = data_grant(&granted, false);
     // Granted: readable.
     assert_eq!(
         outcome(&attack(&rt, &ro, "read", "/data/ok.txt").await),
@@ -186,17 +188,7 @@ async fn files_outside_the_grants_cannot_be_read_or_written() {
     assert!(msg.starts_with("write /data/new.txt: "), "{msg}");
     assert!(!granted.join("new.txt").exists());
     // Read-write grant: writes land.
-    let rw = Sandbox {
-        grants: Grants {
-            dirs: vec![DirGrant {
-                host: granted.clone(),
-                guest: "/data".into(),
-                write: true,
-            }],
-            ..Grants::default()
-        },
-        ..Sandbox::default()
-    };
+    let rw = data_grant(&granted, true);
     assert_eq!(
         outcome(&attack(&rt, &rw, "write", "/data/new.txt").await),
         "outcome: written"

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 use sluice_artifacts as artifacts;
-use sluice_e2e::runtime;
+use sluice_e2e::{PipelineToml, pipeline, runtime};
 use sluice_guest::{
     ConfiguredCatalog, ConfiguredStream, Message, Reader, StreamState, SyncMode, native,
 };
@@ -12,36 +12,10 @@ use sluice_source_faker::Faker;
 use std::path::Path;
 
 fn faker_pipeline(dir: &Path, config: Value, streams: &str) -> Pipeline {
-    let text = format!(
-        r#"
-name = "faker-to-file"
-[source]
-component = {src:?}
-config = {config}
-
-[destination]
-component = {dst:?}
-config = {{ path = "/out" }}
-dirs = [{{ host = "out", guest = "/out", write = true }}]
-
-{streams}
-"#,
-        src = artifacts::SOURCE_FAKER,
-        dst = artifacts::DEST_FILE,
-        config = toml_inline(&config),
-    );
-    std::fs::create_dir_all(dir.join("out")).unwrap();
-    Pipeline::from_toml(&text, dir, "test.toml", "test").unwrap()
-}
-
-fn toml_inline(v: &Value) -> String {
-    let fields: Vec<String> = v
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| format!("{k} = {v}"))
-        .collect();
-    format!("{{ {} }}", fields.join(", "))
+    let toml = PipelineToml::faker(config)
+        .name("faker-to-file")
+        .extra(&format!("\n{streams}\n"));
+    pipeline(&toml, dir, "test.toml", "test")
 }
 
 /// What the same connector, built natively, emits for `streams`.
@@ -195,29 +169,12 @@ async fn csv_files_round_trip_and_sync_incrementally_on_a_column() {
     )
     .unwrap();
     std::fs::write(input.join("ignored.txt"), "not a stream").unwrap();
-    let text = format!(
-        r#"
-name = "files"
-[source]
-component = {src:?}
-config = {{ path = "/in" }}
-dirs = [{{ host = "in", guest = "/in" }}]
-
-[destination]
-component = {dst:?}
-config = {{ path = "/out", format = "csv" }}
-dirs = [{{ host = "out", guest = "/out", write = true }}]
-
-[[streams]]
-name = "people"
-sync_mode = "incremental"
-cursor_field = "id"
-write_mode = "append"
-"#,
-        src = artifacts::SOURCE_FILE,
-        dst = artifacts::DEST_FILE,
-    );
-    let p = Pipeline::from_toml(&text, dir.path(), "files.toml", "files").unwrap();
+    let toml = PipelineToml::new(artifacts::SOURCE_FILE, json!({"path": "/in"}))
+        .name("files")
+        .source_dirs(json!([{"host": "in", "guest": "/in"}]))
+        .destination_config(json!({"path": "/out", "format": "csv"}))
+        .stream(json!({"name": "people", "sync_mode": "incremental", "cursor_field": "id", "write_mode": "append"}));
+    let p = pipeline(&toml, dir.path(), "files.toml", "files");
     let rt = runtime();
     let store = StateStore::open(&p.state_path()).unwrap();
     let s = p.run(&rt, &store, &RunOptions::default()).await.unwrap();
@@ -329,26 +286,14 @@ async fn json_lines_pass_through_unchanged_and_bad_lines_are_named() {
     let rows =
         "{\"id\":1,\"tags\":[\"a\",\"b\"],\"n\":1.50}\n\n{\"id\":2,\"nested\":{\"x\":null}}\n";
     std::fs::write(input.join("things.jsonl"), rows).unwrap();
-    let text = format!(
-        r#"
-name = "jsonl"
-[source]
-component = {src:?}
-config = {{ path = "/in", infer_rows = 1 }}
-dirs = [{{ host = "in", guest = "/in" }}]
-[destination]
-component = {dst:?}
-config = {{ path = "/out" }}
-dirs = [{{ host = "out", guest = "/out", write = true }}]
-[[streams]]
-name = "things"
-sync_mode = "full_refresh"
-write_mode = "overwrite"
-"#,
-        src = artifacts::SOURCE_FILE,
-        dst = artifacts::DEST_FILE,
-    );
-    let p = Pipeline::from_toml(&text, dir.path(), "jsonl.toml", "jsonl").unwrap();
+    let toml = PipelineToml::new(
+        artifacts::SOURCE_FILE,
+        json!({"path": "/in", "infer_rows": 1}),
+    )
+    .name("jsonl")
+    .source_dirs(json!([{"host": "in", "guest": "/in"}]))
+    .stream(json!({"name": "things", "sync_mode": "full_refresh", "write_mode": "overwrite"}));
+    let p = pipeline(&toml, dir.path(), "jsonl.toml", "jsonl");
     let rt = runtime();
     let store = StateStore::in_memory().unwrap();
     let s = p.run(&rt, &store, &RunOptions::default()).await.unwrap();

@@ -14,7 +14,13 @@
 //! and so `RUSTC_BOOTSTRAP=1` on stable; it builds into its own target
 //! directory.
 
-use std::fmt;
+mod libfuzzer;
+mod report;
+
+pub use report::{Crash, FuzzReport, TargetReport};
+
+use super::cargo;
+use libfuzzer::{parse_artifact, parse_runs, parse_summary, tail};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -33,81 +39,6 @@ const INPUT_TIMEOUT_SECS: u64 = 20;
 /// Usage of `cargo xtask fuzz`.
 pub const USAGE: &str = "usage: cargo xtask fuzz [--seconds N] [--asan] [target...] \
      (targets: pipeline_file, catalog, config, batch, state_store; default: all, 60 s each)";
-
-/// What one target's run found.
-#[derive(Debug)]
-pub struct TargetReport {
-    /// The fuzz target.
-    pub target: String,
-    /// Inputs executed (libFuzzer's `Done N runs` or its last status line).
-    pub runs: Option<u64>,
-    /// Seconds it ran, as libFuzzer reports them.
-    pub seconds: Option<u64>,
-    /// Files in the working corpus after the run.
-    pub corpus_files: usize,
-    /// Their total size in bytes.
-    pub corpus_bytes: u64,
-    /// The crash, timeout or out-of-memory it found, if any.
-    pub crash: Option<Crash>,
-}
-
-/// A failing input found by a run.
-#[derive(Debug)]
-pub struct Crash {
-    /// The input libFuzzer saved (`fuzz/artifacts/<target>/crash-...`).
-    pub artifact: Option<PathBuf>,
-    /// How the fuzzer exited.
-    pub status: String,
-    /// The first line that says what went wrong (panic message, libFuzzer
-    /// error).
-    pub summary: String,
-    /// The full output of the run.
-    pub log: PathBuf,
-}
-
-/// The results of `run`, one entry per target.
-#[derive(Debug)]
-pub struct FuzzReport {
-    /// Seconds each target was given.
-    pub seconds_per_target: u64,
-    /// Per-target results, in run order.
-    pub targets: Vec<TargetReport>,
-}
-
-impl FuzzReport {
-    /// The targets that found something.
-    pub fn crashed(&self) -> impl Iterator<Item = &TargetReport> {
-        self.targets.iter().filter(|t| t.crash.is_some())
-    }
-}
-
-impl fmt::Display for FuzzReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "fuzzing, {} s per target:\n  {:<14} {:>12} {:>9} {:>18}  result",
-            self.seconds_per_target, "target", "runs", "runs/s", "corpus"
-        )?;
-        for t in &self.targets {
-            let runs = t.runs.map_or("?".to_string(), |r| r.to_string());
-            let rate = match (t.runs, t.seconds) {
-                (Some(r), Some(s)) if s > 0 => (r / s).to_string(),
-                _ => "-".to_string(),
-            };
-            let corpus = format!("{} files, {}", t.corpus_files, human_bytes(t.corpus_bytes));
-            let result = match &t.crash {
-                None => "ok".to_string(),
-                Some(c) => format!("FOUND: {}", c.summary),
-            };
-            writeln!(
-                f,
-                "  {:<14} {:>12} {:>9} {:>18}  {result}",
-                t.target, runs, rate, corpus
-            )?;
-        }
-        Ok(())
-    }
-}
 
 /// `cargo xtask fuzz ARGS`: parse the arguments, run, print the report.
 pub fn main(mut args: impl Iterator<Item = String>) -> Result<(), String> {
@@ -252,10 +183,6 @@ impl Sanitizer {
     }
 }
 
-fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-}
-
 fn cargo_fuzz(fuzz_dir: &Path, sub: &str) -> Command {
     let mut cmd = cargo();
     cmd.arg("fuzz")
@@ -316,6 +243,35 @@ fn prepare_corpus(fuzz_dir: &Path, target: &str) -> Result<PathBuf, String> {
     Ok(corpus)
 }
 
+/// `cargo fuzz run TARGET CORPUS -- ...` for `seconds`, with the target's
+/// dictionary and, for the state store, where to write its seed stores.
+fn run_command(
+    fuzz_dir: &Path,
+    target: &str,
+    corpus: &Path,
+    seconds: u64,
+    sanitizer: &Sanitizer,
+) -> Command {
+    let mut cmd = cargo_fuzz(fuzz_dir, "run");
+    sanitizer.apply(&mut cmd);
+    cmd.arg(target).arg(corpus).arg("--");
+    cmd.arg(format!("-max_total_time={seconds}"))
+        .arg(format!("-timeout={INPUT_TIMEOUT_SECS}"))
+        .arg("-print_final_stats=1");
+    let dict = fuzz_dir.join("dicts").join(match target {
+        "pipeline_file" => "pipeline_file.dict",
+        _ => "json.dict",
+    });
+    if dict.is_file() {
+        cmd.arg(format!("-dict={}", dict.display()));
+    }
+    if target == "state_store" && !has_generated_seed(corpus) {
+        // The target's init writes seed stores made by sluice-state itself.
+        cmd.env("SLUICE_FUZZ_SEED_DIR", corpus);
+    }
+    cmd
+}
+
 fn fuzz_one(
     fuzz_dir: &Path,
     target: &str,
@@ -331,23 +287,7 @@ fn fuzz_one(
         std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
     let log_err = log_file.try_clone().map_err(|e| e.to_string())?;
 
-    let mut cmd = cargo_fuzz(fuzz_dir, "run");
-    sanitizer.apply(&mut cmd);
-    cmd.arg(target).arg(&corpus).arg("--");
-    cmd.arg(format!("-max_total_time={seconds}"))
-        .arg(format!("-timeout={INPUT_TIMEOUT_SECS}"))
-        .arg("-print_final_stats=1");
-    let dict = fuzz_dir.join("dicts").join(match target {
-        "pipeline_file" => "pipeline_file.dict",
-        _ => "json.dict",
-    });
-    if dict.is_file() {
-        cmd.arg(format!("-dict={}", dict.display()));
-    }
-    if target == "state_store" && !has_generated_seed(&corpus) {
-        // The target's init writes seed stores made by sluice-state itself.
-        cmd.env("SLUICE_FUZZ_SEED_DIR", &corpus);
-    }
+    let mut cmd = run_command(fuzz_dir, target, &corpus, seconds, sanitizer);
     cmd.stdout(log_file).stderr(log_err);
 
     eprintln!(
@@ -396,66 +336,6 @@ fn has_generated_seed(corpus: &Path) -> bool {
     })
 }
 
-/// Inputs executed and seconds taken: `Done N runs in S second(s)` at a
-/// normal end, else `stat::number_of_executed_units`, else the last
-/// `#N` status line (a crash ends the run without a summary).
-fn parse_runs(output: &str) -> (Option<u64>, Option<u64>) {
-    for line in output.lines().rev() {
-        if let Some(rest) = line.strip_prefix("Done ") {
-            let mut words = rest.split_whitespace();
-            let runs = words.next().and_then(|w| w.parse().ok());
-            let secs = words.nth(2).and_then(|w| w.parse().ok());
-            if runs.is_some() {
-                return (runs, secs);
-            }
-        }
-    }
-    let stat = |name: &str| {
-        output.lines().rev().find_map(|l| {
-            l.strip_prefix(name)
-                .and_then(|v| v.trim_start_matches(':').trim().parse::<u64>().ok())
-        })
-    };
-    if let Some(runs) = stat("stat::number_of_executed_units") {
-        return (Some(runs), None);
-    }
-    let last = output.lines().rev().find_map(|l| {
-        let n = l.strip_prefix('#')?.split_whitespace().next()?;
-        n.parse::<u64>().ok()
-    });
-    (last, None)
-}
-
-/// The input libFuzzer saved: `... Test unit written to PATH`.
-fn parse_artifact(output: &str) -> Option<PathBuf> {
-    output.lines().rev().find_map(|l| {
-        let (_, path) = l.split_once("Test unit written to ")?;
-        Some(PathBuf::from(path.trim()))
-    })
-}
-
-/// What went wrong, in one line: the panic message (the line after
-/// `panicked at`), else libFuzzer's `ERROR:` or `SUMMARY:` line.
-fn parse_summary(output: &str) -> String {
-    let lines: Vec<&str> = output.lines().collect();
-    if let Some(i) = lines.iter().position(|l| l.contains("panicked at")) {
-        let place = lines[i]
-            .split_once("panicked at ")
-            .map_or("", |(_, p)| p.trim_end_matches(':'));
-        let message = lines.get(i + 1).copied().unwrap_or("").trim();
-        return clip(&format!("panic: {message} (at {place})"), 300);
-    }
-    lines
-        .iter()
-        .find(|l| l.contains("ERROR: libFuzzer") || l.starts_with("SUMMARY:"))
-        .map_or("the fuzzer exited with an error".to_string(), |l| {
-            clip(
-                l.trim_start_matches(['=', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', ' ']),
-                300,
-            )
-        })
-}
-
 fn corpus_size(dir: &Path) -> (usize, u64) {
     let mut files = 0;
     let mut bytes = 0;
@@ -470,72 +350,9 @@ fn corpus_size(dir: &Path) -> (usize, u64) {
     (files, bytes)
 }
 
-/// The last `n` lines of `text`, each cut to 300 characters (libFuzzer
-/// prints a crashing input's bytes on one line).
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..]
-        .iter()
-        .map(|l| clip(l, 300))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn clip(line: &str, max: usize) -> String {
-    match line.char_indices().nth(max) {
-        Some((i, _)) => format!("{}...", &line[..i]),
-        None => line.to_string(),
-    }
-}
-
-fn human_bytes(n: u64) -> String {
-    if n >= 1 << 20 {
-        format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64)
-    } else if n >= 1 << 10 {
-        format!("{:.1} KiB", n as f64 / 1024.0)
-    } else {
-        format!("{n} B")
-    }
-}
-
 fn shown(root: &Path, path: &Path) -> String {
     path.strip_prefix(root)
         .unwrap_or(path)
         .display()
         .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn runs_come_from_the_done_line_or_the_last_status() {
-        let done = "#2\tINITED cov: 1\n#100\tpulse\nstat::number_of_executed_units: 450844\nDone 450844 runs in 11 second(s)\n";
-        assert_eq!(parse_runs(done), (Some(450844), Some(11)));
-        let crash = "#5\tINITED cov: 4077\n#20\tNEW    cov: 4126 ft: 4487\n\nthread '<unnamed>' panicked at src/x.rs:1:2:\nboom\n";
-        assert_eq!(parse_runs(crash), (Some(20), None));
-        assert_eq!(parse_runs(""), (None, None));
-    }
-
-    #[test]
-    fn crashes_are_summarised_with_their_input() {
-        let out = "thread '<unnamed>' (1044) panicked at /r/redb-4.4.0/src/tuple_types.rs:509:1:\n\
-                   range end index 116 out of range for slice of length 20\n\
-                   ==1044== ERROR: libFuzzer: deadly signal\n\
-                   artifact_prefix='/w/fuzz/artifacts/s/'; Test unit written to /w/fuzz/artifacts/s/crash-1dbf\n";
-        assert_eq!(
-            parse_artifact(out),
-            Some(PathBuf::from("/w/fuzz/artifacts/s/crash-1dbf"))
-        );
-        assert_eq!(
-            parse_summary(out),
-            "panic: range end index 116 out of range for slice of length 20 (at /r/redb-4.4.0/src/tuple_types.rs:509:1)"
-        );
-        let oom = "==7== ERROR: libFuzzer: out-of-memory (used: 2100Mb; exceeds: 2048Mb)\n";
-        assert_eq!(
-            parse_summary(oom),
-            "ERROR: libFuzzer: out-of-memory (used: 2100Mb; exceeds: 2048Mb)"
-        );
-    }
 }
