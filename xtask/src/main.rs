@@ -97,11 +97,12 @@ fn build_connectors() -> Result<(), String> {
 
 fn demo() -> Result<(), String> {
     let root = root();
+    // The whole workspace, not only the CLI: cargo unifies features over
+    // the packages it builds, and a CLI-only build would give wasmtime a
+    // feature set of its own, built again by `cargo xtask test`.
     run(
-        "building the sluice CLI",
-        cargo()
-            .current_dir(&root)
-            .args(["build", "--package", "sluice-cli"]),
+        "building the sluice CLI (and the workspace, as the tests build it)",
+        cargo().current_dir(&root).args(["build", "--workspace"]),
     )?;
     let sluice = root.join("target/debug/sluice");
     let examples = root.join("examples");
@@ -255,13 +256,14 @@ fn crash(kills: usize) -> Result<(), String> {
         &format!("crash test with {kills} kills"),
         cargo()
             .current_dir(&root)
+            // Selected by name from the workspace's test build: `-p` or
+            // `--test` would resolve features anew and build wasmtime again.
             .args([
                 "test",
-                "-p",
-                "sluice-cli",
-                "--test",
-                "crash",
+                "--workspace",
                 "--",
+                "--exact",
+                "kill_9_at_random_moments_loses_nothing_and_state_never_runs_ahead",
                 "--nocapture",
             ])
             .env("SLUICE_CRASH_KILLS", kills.to_string())
