@@ -59,6 +59,27 @@ fn destination(dir: &Path) -> BTreeMap<String, Vec<String>> {
     out
 }
 
+/// After a cycle's completing run: the runs its kills stopped are recorded
+/// as interrupted (none is left `running`), the last one as succeeded.
+fn check_history(dir: &Path, killed: usize, cycle: usize) {
+    let o = on_pipeline(dir, &["runs", "--json"]).output().unwrap();
+    let runs: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs[0]["status"], "succeeded", "cycle {cycle}: {runs:?}");
+    let interrupted = runs[1..]
+        .iter()
+        .filter(|r| r["status"] == "interrupted")
+        .count();
+    // A kill during start-up comes before the run is recorded.
+    assert!(interrupted <= killed, "cycle {cycle}: {runs:?}");
+    for run in &runs[1..] {
+        assert_ne!(run["status"], "running", "cycle {cycle}: {run}");
+        for stream in run["streams"].as_array().unwrap() {
+            assert_ne!(stream["status"], "running", "cycle {cycle}: {run}");
+        }
+    }
+}
+
 /// Persisted cursor per stream, read from the state store as `sluice state
 /// show` prints it.
 fn saved_cursors(dir: &Path) -> BTreeMap<String, String> {
@@ -277,6 +298,7 @@ fn kill_9_at_random_moments_loses_nothing_and_state_never_runs_ahead() {
         pipeline(&dir);
         // Up to two kills per cycle: one in a fresh run, one in the run that
         // resumes from it.
+        let mut killed = 0;
         for attempt in 0..2 {
             if done == kills {
                 break;
@@ -292,6 +314,7 @@ fn kill_9_at_random_moments_loses_nothing_and_state_never_runs_ahead() {
             match run_and_kill(&dir, trigger, give_up) {
                 Some(phase) => {
                     done += 1;
+                    killed += 1;
                     *phases.entry(phase).or_default() += 1;
                     check_not_ahead(
                         &dir,
@@ -309,6 +332,7 @@ fn kill_9_at_random_moments_loses_nothing_and_state_never_runs_ahead() {
             String::from_utf8_lossy(&o.stderr)
         );
         let held = check_not_ahead(&dir, &reference, &format!("cycle {cycles}, completed"));
+        check_history(&dir, killed, cycles);
         // Every record of the source is there.
         let lines = destination(&dir);
         for (stream, expected) in &reference.lines {
