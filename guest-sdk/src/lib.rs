@@ -5,7 +5,8 @@
 //! [`export_destination!`] or [`export_duplex!`]. The SDK hides the
 //! component bindings, validates the config against the spec's JSON Schema
 //! (applying defaults) before connector code runs, and offers batching
-//! ([`BatchBuilder`]) and state ([`State`]) helpers.
+//! ([`BatchBuilder`]), state ([`State`]) and stream-iteration
+//! ([`Streams`], [`StreamRead`]) helpers.
 //!
 //! The export macros emit bindings only for `wasm32`, so the same crate
 //! builds natively as an ordinary library; [`native`] runs it in-process
@@ -67,6 +68,7 @@ mod batch;
 mod logging;
 pub mod native;
 mod state;
+mod streams;
 
 pub use batch::BatchBuilder;
 pub use logging::log;
@@ -78,6 +80,18 @@ pub use sluice_protocol::{
     StreamState, StreamStatus, SyncMode, WriteMode,
 };
 pub use state::State;
+pub use streams::{Step, StreamOutput, StreamRead, Streams};
+
+/// A config error for a failed I/O operation on `path`:
+/// ``cannot {what} `{path}`: {e}``.
+///
+/// ```
+/// let e = sluice_guest::io_error("open", "/in/a.csv".as_ref(), std::io::ErrorKind::NotFound.into());
+/// assert_eq!(e.message, "cannot open `/in/a.csv`: entity not found");
+/// ```
+pub fn io_error(what: &str, path: &std::path::Path, e: std::io::Error) -> ConnectorError {
+    ConnectorError::config(format!("cannot {what} `{}`: {e}", path.display()))
+}
 
 /// Parse `text` as the config of a connector with `spec`: defaults from
 /// the schema filled in, validated (errors name the field and never echo
