@@ -65,10 +65,14 @@
 #![warn(missing_docs)]
 
 mod batch;
+#[doc(hidden)]
+pub mod export;
 mod logging;
 pub mod native;
 mod state;
 mod streams;
+#[doc(hidden)]
+pub mod wit;
 
 pub use batch::BatchBuilder;
 pub use logging::log;
@@ -163,14 +167,7 @@ pub trait Writer {
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::logging::install_logger;
-    pub use serde_json::Value;
-    #[cfg(target_arch = "wasm32")]
+    pub use crate::export;
+    pub use crate::wit;
     pub use wit_bindgen;
-
-    /// Parse JSON text the host sent, naming what it was on failure.
-    pub fn parse_json(what: &str, text: &str) -> crate::Result<Value> {
-        serde_json::from_str(text)
-            .map_err(|e| crate::ConnectorError::data(format!("{what} is not valid JSON: {e}")))
-    }
 }
