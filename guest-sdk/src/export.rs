@@ -91,19 +91,20 @@ pub fn write<C: Destination>(
     Ok(WriterBox(RefCell::new(writer)))
 }
 
-/// Implements the export traits of the bindings in `crate::__sluice_bindings`
-/// for the connector type `$connector` by forwarding to the functions of this
-/// module, then exports them. Called by the export macros; `$part`s are the
-/// interfaces of the world besides `connector`: `source`, `destination`.
+/// Implements the export traits of the bindings module `$bindings` (a
+/// sibling module) for the connector type `$connector` by forwarding to the
+/// functions of this module, then exports them. Called by the export macros;
+/// `$part`s are the interfaces of the world besides `connector`: `source`,
+/// `destination`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __export_glue {
-    ($connector:ty; $($part:ident),*) => {
+    ($bindings:ident, $connector:ty; $($part:ident),*) => {
         #[doc(hidden)]
         mod __sluice_glue {
             use $crate::__private::export as x;
             use $crate::__private::wit::types as t;
-            use crate::__sluice_bindings::exports::sluice::connector as e;
+            use super::$bindings::exports::sluice::connector as e;
 
             type C = $connector;
 
@@ -125,7 +126,7 @@ macro_rules! __export_glue {
 
             $($crate::__export_glue!(@$part);)*
 
-            crate::__sluice_bindings::export!(Exports);
+            super::$bindings::export!(Exports);
         }
     };
     (@source) => {

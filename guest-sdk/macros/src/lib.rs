@@ -52,7 +52,7 @@ mod __sluice_bindings {{
 }}
 
 #[cfg(target_arch = "wasm32")]
-::sluice_guest::__export_glue!(super::__SluiceConnector; {parts});
+::sluice_guest::__export_glue!(__sluice_bindings, super::__SluiceConnector; {parts});
 "#,
         wit = wit_dir(),
     )
@@ -99,7 +99,9 @@ mod tests {
         let code = expansion("Faker", "source-connector", "source");
         assert!(code.contains("type __SluiceConnector = Faker;"));
         assert!(code.contains(r#"world: "sluice:connector/source-connector""#));
-        assert!(code.contains("__export_glue!(super::__SluiceConnector; source)"));
+        assert!(
+            code.contains("__export_glue!(__sluice_bindings, super::__SluiceConnector; source)")
+        );
         assert!(
             std::path::Path::new(&wit_dir())
                 .join("connector.wit")
