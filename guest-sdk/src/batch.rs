@@ -1,6 +1,6 @@
 //! Building JSON-lines batches, with field selection applied.
 
-use crate::{Batch, ConnectorError, Result};
+use crate::{Batch, ConfiguredStream, ConnectorError, Result};
 use serde::Serialize;
 
 /// Accumulates records of one stream into a JSON-lines [`Batch`].
@@ -34,6 +34,11 @@ impl BatchBuilder {
             data: Vec::new(),
             count: 0,
         }
+    }
+
+    /// A builder for a configured stream: its name, keeping its selected fields.
+    pub fn for_stream(stream: &ConfiguredStream, max_records: u32) -> Self {
+        Self::new(stream.name.clone(), max_records).with_fields(stream.fields.clone())
     }
 
     /// Keep only `fields` of each record (all when empty).

@@ -5,7 +5,8 @@
 //! [`export_destination!`] or [`export_duplex!`]. The SDK hides the
 //! component bindings, validates the config against the spec's JSON Schema
 //! (applying defaults) before connector code runs, and offers batching
-//! ([`BatchBuilder`]) and state ([`State`]) helpers.
+//! ([`BatchBuilder`]), state ([`State`]) and stream-iteration
+//! ([`Streams`], [`StreamRead`]) helpers.
 //!
 //! The export macros emit bindings only for `wasm32`, so the same crate
 //! builds natively as an ordinary library; [`native`] runs it in-process
@@ -64,9 +65,14 @@
 #![warn(missing_docs)]
 
 mod batch;
+#[doc(hidden)]
+pub mod export;
 mod logging;
 pub mod native;
 mod state;
+mod streams;
+#[doc(hidden)]
+pub mod wit;
 
 pub use batch::BatchBuilder;
 pub use logging::log;
@@ -78,6 +84,18 @@ pub use sluice_protocol::{
     StreamState, StreamStatus, SyncMode, WriteMode,
 };
 pub use state::State;
+pub use streams::{Step, StreamOutput, StreamRead, Streams};
+
+/// A config error for a failed I/O operation on `path`:
+/// ``cannot {what} `{path}`: {e}``.
+///
+/// ```
+/// let e = sluice_guest::io_error("open", "/in/a.csv".as_ref(), std::io::ErrorKind::NotFound.into());
+/// assert_eq!(e.message, "cannot open `/in/a.csv`: entity not found");
+/// ```
+pub fn io_error(what: &str, path: &std::path::Path, e: std::io::Error) -> ConnectorError {
+    ConnectorError::config(format!("cannot {what} `{}`: {e}", path.display()))
+}
 
 /// Parse `text` as the config of a connector with `spec`: defaults from
 /// the schema filled in, validated (errors name the field and never echo
@@ -149,14 +167,7 @@ pub trait Writer {
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::logging::install_logger;
-    pub use serde_json::Value;
-    #[cfg(target_arch = "wasm32")]
+    pub use crate::export;
+    pub use crate::wit;
     pub use wit_bindgen;
-
-    /// Parse JSON text the host sent, naming what it was on failure.
-    pub fn parse_json(what: &str, text: &str) -> crate::Result<Value> {
-        serde_json::from_str(text)
-            .map_err(|e| crate::ConnectorError::data(format!("{what} is not valid JSON: {e}")))
-    }
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sluice_guest::{
     Batch, Capabilities, Catalog, ConfiguredCatalog, Connector, ConnectorError, Destination,
-    Operation, Result, Spec, WriteMode, Writer,
+    Operation, Result, Spec, WriteMode, Writer, io_error,
 };
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -58,10 +58,6 @@ pub struct FileWriter {
     outputs: HashMap<String, Output>,
     /// The directory, to fsync once so that new files survive a crash.
     dir: Option<PathBuf>,
-}
-
-fn io_error(what: &str, path: &Path, e: std::io::Error) -> ConnectorError {
-    ConnectorError::config(format!("cannot {what} `{}`: {e}", path.display()))
 }
 
 impl Connector for FileDestination {

@@ -11,9 +11,9 @@ use chrono::{DateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sluice_guest::{
-    BatchBuilder, Catalog, ConfiguredCatalog, ConfiguredStream, Connector, ConnectorError, Message,
-    Operation, OperationSchema, Reader, Relationship, Result, Source, Spec, State, StreamInfo,
-    StreamStatus, SyncMode,
+    BatchBuilder, Catalog, ConfiguredCatalog, ConfiguredStream, Connector, ConnectorError,
+    Operation, OperationSchema, Relationship, Result, Source, Spec, State, Step, StreamInfo,
+    StreamOutput, StreamRead, Streams, SyncMode,
 };
 
 /// 2024-01-01T00:00:00Z: the first record's timestamp.
@@ -182,12 +182,14 @@ struct Cursor {
     next_id: u64,
 }
 
-struct StreamRun {
+/// One configured stream of source-faker, read in ascending cursor order.
+pub struct FakerStream {
+    config: Config,
     stream: ConfiguredStream,
     cursor: Cursor,
     after: i64,
     batch: BatchBuilder,
-    started: bool,
+    scratch: Scratch,
 }
 
 /// RFC 3339 timestamps (`2024-01-01T00:00:01Z`) written into reused
@@ -235,12 +237,7 @@ struct Scratch {
 }
 
 /// Reads the configured streams one after another.
-pub struct FakerReader {
-    config: Config,
-    runs: Vec<StreamRun>,
-    current: usize,
-    scratch: Scratch,
-}
+pub type FakerReader = Streams<FakerStream>;
 
 impl Connector for Faker {
     type Config = Config;
@@ -369,8 +366,7 @@ impl Source for Faker {
     type Reader = FakerReader;
 
     fn read(config: Config, catalog: ConfiguredCatalog, state: State) -> Result<FakerReader> {
-        let mut runs = Vec::new();
-        for stream in catalog.streams {
+        Streams::open(catalog, |stream| {
             if !STREAMS.contains(&stream.name.as_str()) {
                 return Err(ConnectorError::config(format!(
                     "source-faker has no stream `{}` (it has users, orders, events)",
@@ -382,32 +378,26 @@ impl Source for Faker {
                 (SyncMode::Incremental, Some(b)) => parse_timestamp(&stream.name, &b.cursor)?,
                 _ => i64::MIN,
             };
-            let batch = BatchBuilder::new(stream.name.clone(), config.batch_size)
-                .with_fields(stream.fields.clone());
-            runs.push(StreamRun {
+            Ok(FakerStream {
+                config: config.clone(),
+                batch: BatchBuilder::for_stream(&stream, config.batch_size),
                 stream,
                 cursor: Cursor {
                     band: 0,
                     next_id: 1,
                 },
                 after,
-                batch,
-                started: false,
-            });
-        }
-        Ok(FakerReader {
-            config,
-            runs,
-            current: 0,
-            scratch: Scratch::default(),
+                scratch: Scratch::default(),
+            })
         })
     }
 }
 
-impl FakerReader {
-    /// The next id of `run` in cursor order whose cursor is after the bookmark.
-    fn advance(config: &Config, run: &mut StreamRun) -> Option<u64> {
-        let name = run.stream.name.as_str();
+impl FakerStream {
+    /// The next id in cursor order whose cursor is after the bookmark.
+    fn advance(&mut self) -> Option<u64> {
+        let config = &self.config;
+        let name = self.stream.name.as_str();
         let total = config.total(name);
         let last_band = if name == "events" {
             0
@@ -415,21 +405,21 @@ impl FakerReader {
             config.generation
         };
         loop {
-            let c = &mut run.cursor;
+            let c = &mut self.cursor;
             if c.band > last_band {
                 return None;
             }
             if c.band == 0 {
                 // Skip straight past the bookmark within the never-changed band.
-                if run.after >= T0 && run.after < T0 + GENERATION_SPAN {
-                    c.next_id = c.next_id.max((run.after - T0 + 1) as u64);
+                if self.after >= T0 && self.after < T0 + GENERATION_SPAN {
+                    c.next_id = c.next_id.max((self.after - T0 + 1) as u64);
                 }
                 while c.next_id <= total {
                     let id = c.next_id;
                     c.next_id += 1;
                     if name == "events" || config.changed_in(id).is_none() {
                         let cur = config.cursor_of(name, id);
-                        if cur > run.after {
+                        if cur > self.after {
                             return Some(id);
                         }
                     }
@@ -444,7 +434,7 @@ impl FakerReader {
                     let id = c.next_id;
                     c.next_id += 100;
                     if config.changed_in(id) == Some(c.band)
-                        && config.cursor_of(name, id) > run.after
+                        && config.cursor_of(name, id) > self.after
                     {
                         return Some(id);
                     }
@@ -460,9 +450,11 @@ impl FakerReader {
         }
     }
 
-    fn push(config: &Config, run: &mut StreamRun, sc: &mut Scratch, id: u64) -> Result<i64> {
+    /// Add record `id` to the batch; its cursor.
+    fn push(&mut self, id: u64) -> Result<i64> {
+        let (config, batch, sc) = (&self.config, &mut self.batch, &mut self.scratch);
         let seed = config.seed;
-        let name = run.stream.name.as_str();
+        let name = self.stream.name.as_str();
         let cursor = config.cursor_of(name, id);
         let version = match name {
             "events" => 0,
@@ -493,7 +485,7 @@ impl FakerReader {
                 sc.email.push_str("@example.com");
                 sc.clock.write(T0 + id as i64, &mut sc.created);
                 sc.clock.write(cursor, &mut sc.updated);
-                run.batch.push(&User {
+                batch.push(&User {
                     id,
                     name: &sc.name,
                     email: &sc.email,
@@ -507,7 +499,7 @@ impl FakerReader {
             "orders" => {
                 sc.clock.write(T0 + id as i64, &mut sc.created);
                 sc.clock.write(cursor, &mut sc.updated);
-                run.batch.push(&Order {
+                batch.push(&Order {
                     id,
                     user_id: 1 + mix(seed, id) % config.count.max(1),
                     amount_cents: 100 + r % 100_000,
@@ -520,7 +512,7 @@ impl FakerReader {
             }
             _ => {
                 sc.clock.write(cursor, &mut sc.updated);
-                run.batch.push(&Event {
+                batch.push(&Event {
                     id,
                     user_id: 1 + mix(seed ^ 7, id) % config.count.max(1),
                     kind: KINDS[(r % 5) as usize],
@@ -532,49 +524,23 @@ impl FakerReader {
     }
 }
 
-impl Reader for FakerReader {
-    fn next(&mut self) -> Result<Option<Vec<Message>>> {
-        let Some(run) = self.runs.get_mut(self.current) else {
-            return Ok(None);
-        };
-        let mut out = Vec::with_capacity(4);
-        if !run.started {
-            run.started = true;
-            out.push(Message::Status(
-                run.stream.name.clone(),
-                StreamStatus::Started,
-            ));
-        }
+impl StreamRead for FakerStream {
+    fn read_batch(&mut self, out: &mut StreamOutput<'_>) -> Result<Step> {
         let mut last_cursor = None;
-        while !run.batch.is_full() {
-            match Self::advance(&self.config, run) {
-                Some(id) => {
-                    last_cursor = Some(Self::push(&self.config, run, &mut self.scratch, id)?)
-                }
+        while !self.batch.is_full() {
+            match self.advance() {
+                Some(id) => last_cursor = Some(self.push(id)?),
                 None => break,
             }
         }
-        let done = !run.batch.is_full();
-        if let Some(batch) = run.batch.take() {
-            out.push(Message::Records(batch));
-        }
+        let done = !self.batch.is_full();
+        out.records(&mut self.batch);
         if let Some(cursor) = last_cursor {
-            out.push(Message::State(sluice_guest::StreamState {
-                stream: run.stream.name.clone(),
-                state: serde_json::to_value(Bookmark {
-                    cursor: timestamp(cursor),
-                })
-                .map_err(|e| ConnectorError::internal(e.to_string()))?,
-            }));
+            out.checkpoint(&Bookmark {
+                cursor: timestamp(cursor),
+            })?;
         }
-        if done {
-            out.push(Message::Status(
-                run.stream.name.clone(),
-                StreamStatus::Complete,
-            ));
-            self.current += 1;
-        }
-        Ok(Some(out))
+        Ok(if done { Step::Done } else { Step::More })
     }
 }
 
@@ -583,7 +549,7 @@ sluice_guest::export_source!(Faker);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_guest::native;
+    use sluice_guest::{Message, Reader, native};
 
     fn read_all(
         config: &str,

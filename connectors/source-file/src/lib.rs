@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sluice_guest::{
     BatchBuilder, Capabilities, Catalog, ConfiguredCatalog, ConfiguredStream, Connector,
-    ConnectorError, Message, Reader, Result, Source, Spec, State, StreamInfo, StreamState,
-    StreamStatus, SyncMode,
+    ConnectorError, Result, Source, Spec, State, Step, StreamInfo, StreamOutput, StreamRead,
+    Streams, SyncMode, io_error,
 };
 use std::cmp::Ordering;
 use std::fs::File;
@@ -44,10 +44,6 @@ fn format_of(path: &Path) -> Option<Format> {
         "jsonl" | "ndjson" => Some(Format::JsonLines),
         _ => None,
     }
-}
-
-fn io_error(what: &str, path: &Path, e: std::io::Error) -> ConnectorError {
-    ConnectorError::config(format!("cannot {what} `{}`: {e}", path.display()))
 }
 
 /// The stream files of `dir`, sorted by stream name.
@@ -329,10 +325,12 @@ struct Bookmark {
     cursor: Value,
 }
 
-struct StreamRun {
+/// One configured stream of source-file: the rows of its file.
+pub struct FileStream {
     stream: ConfiguredStream,
     path: PathBuf,
     format: Format,
+    infer_rows: usize,
     after: Option<Value>,
     max_cursor: Option<Value>,
     rows: Option<Rows>,
@@ -340,11 +338,7 @@ struct StreamRun {
 }
 
 /// Reads the configured files one after another.
-pub struct FileReader {
-    config: Config,
-    runs: Vec<StreamRun>,
-    current: usize,
-}
+pub type FileReader = Streams<FileStream>;
 
 impl Connector for FileSource {
     type Config = Config;
@@ -408,8 +402,7 @@ impl Source for FileSource {
 
     fn read(config: Config, catalog: ConfiguredCatalog, state: State) -> Result<FileReader> {
         let files = stream_files(Path::new(&config.path))?;
-        let mut runs = Vec::new();
-        for stream in catalog.streams {
+        Streams::open(catalog, |stream| {
             let Some((_, path, format)) = files.iter().find(|(n, _, _)| *n == stream.name) else {
                 return Err(ConnectorError::config(format!(
                     "no file for stream `{}` in `{}`",
@@ -431,102 +424,93 @@ impl Source for FileSource {
             } else {
                 None
             };
-            let batch = BatchBuilder::new(stream.name.clone(), config.batch_size)
-                .with_fields(stream.fields.clone());
-            runs.push(StreamRun {
+            Ok(FileStream {
                 path: path.clone(),
                 format: *format,
+                infer_rows: config.infer_rows,
                 max_cursor: after.clone(),
                 after,
                 rows: None,
-                batch,
+                batch: BatchBuilder::for_stream(&stream, config.batch_size),
                 stream,
-            });
-        }
-        Ok(FileReader {
-            config,
-            runs,
-            current: 0,
+            })
         })
     }
 }
 
-impl Reader for FileReader {
-    fn next(&mut self) -> Result<Option<Vec<Message>>> {
-        let Some(run) = self.runs.get_mut(self.current) else {
-            return Ok(None);
-        };
-        let mut out = Vec::with_capacity(4);
-        let name = run.stream.name.clone();
-        if run.rows.is_none() {
+impl FileStream {
+    /// Fill the batch from the file (opened on the first call); whether the
+    /// file is done.
+    fn fill_batch(&mut self) -> Result<bool> {
+        let name = self.stream.name.as_str();
+        if self.rows.is_none() {
             // Type cells as discover does, from the file itself: the
             // configured schema may leave out unselected columns.
-            let schema = infer_schema(&name, &run.path, run.format, self.config.infer_rows)?;
-            run.rows = Some(Rows::open(&name, &run.path, run.format, &schema)?);
-            out.push(Message::Status(name.clone(), StreamStatus::Started));
+            let schema = infer_schema(name, &self.path, self.format, self.infer_rows)?;
+            self.rows = Some(Rows::open(name, &self.path, self.format, &schema)?);
         }
-        let rows = run.rows.as_mut().expect("opened above");
-        let incremental = run.stream.sync_mode == SyncMode::Incremental;
-        let cursor_field = run.stream.cursor_field.clone().unwrap_or_default();
-        let mut done = false;
+        let rows = self.rows.as_mut().expect("opened above");
+        let incremental = self.stream.sync_mode == SyncMode::Incremental;
+        let cursor_field = self.stream.cursor_field.as_deref().unwrap_or_default();
         // Full refresh of every field of a JSON-lines file: rows go through
         // as they are, only checked.
         let pass_through =
-            run.format == Format::JsonLines && !incremental && run.stream.fields.is_empty();
-        while pass_through && !run.batch.is_full() {
+            self.format == Format::JsonLines && !incremental && self.stream.fields.is_empty();
+        while pass_through && !self.batch.is_full() {
             let Some(line) = rows.next_raw_line()? else {
-                done = true;
-                break;
+                return Ok(true);
             };
-            run.batch.push_json_line(line.trim().as_bytes());
+            self.batch.push_json_line(line.trim().as_bytes());
         }
-        while !pass_through && !run.batch.is_full() {
+        while !pass_through && !self.batch.is_full() {
             let Some(row) = rows.next_row()? else {
-                done = true;
-                break;
+                return Ok(true);
             };
             if incremental {
-                let Some(cursor) = row.get(&cursor_field).filter(|v| !v.is_null()) else {
+                let Some(cursor) = row.get(cursor_field).filter(|v| !v.is_null()) else {
                     return Err(data_error(
-                        &name,
+                        name,
                         rows.line,
                         format!("row has no value in cursor field `{cursor_field}`"),
                     ));
                 };
-                if run
+                if self
                     .after
                     .as_ref()
                     .is_some_and(|a| compare(cursor, a) != Ordering::Greater)
                 {
                     continue;
                 }
-                if run
+                if self
                     .max_cursor
                     .as_ref()
                     .is_none_or(|m| compare(cursor, m) == Ordering::Greater)
                 {
-                    run.max_cursor = Some(cursor.clone());
+                    self.max_cursor = Some(cursor.clone());
                 }
             }
-            run.batch.push(&row)?;
+            self.batch.push(&row)?;
         }
-        if let Some(batch) = run.batch.take() {
-            out.push(Message::Records(batch));
+        Ok(false)
+    }
+}
+
+impl StreamRead for FileStream {
+    fn read_batch(&mut self, out: &mut StreamOutput<'_>) -> Result<Step> {
+        let done = self.fill_batch()?;
+        out.records(&mut self.batch);
+        if !done {
+            return Ok(Step::More);
         }
-        if done {
-            if incremental && let Some(cursor) = run.max_cursor.clone() {
-                out.push(Message::State(StreamState {
-                    stream: name.clone(),
-                    state: json!(Bookmark {
-                        cursor_field,
-                        cursor
-                    }),
-                }));
-            }
-            out.push(Message::Status(name, StreamStatus::Complete));
-            self.current += 1;
+        if self.stream.sync_mode == SyncMode::Incremental
+            && let Some(cursor) = self.max_cursor.clone()
+        {
+            out.checkpoint(&Bookmark {
+                cursor_field: self.stream.cursor_field.clone().unwrap_or_default(),
+                cursor,
+            })?;
         }
-        Ok(Some(out))
+        Ok(Step::Done)
     }
 }
 
