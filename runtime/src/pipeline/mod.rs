@@ -7,7 +7,6 @@
 //! state-store transaction. So the persisted state is never ahead of the
 //! destination: kill the process at any point and the next run resumes from
 //! the last persisted checkpoint (at-least-once).
-
 //!
 //! The run is built of stages, each in its own module:
 //! - [`configure`](configure()) turns stream selections into the configured catalog;
