@@ -118,7 +118,7 @@ pub fn scratch_dir() -> &'static Path {
 /// `sluice-state` code, so they always match the redb version in use.
 /// Returns the files written.
 pub fn write_state_seeds(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    use sluice_state::{StateStore, StreamRun};
+    use sluice_state::{RunStatus, StateStore, StreamOutcome, StreamRun};
     let io = |e: sluice_state::Error| std::io::Error::other(e.to_string());
     std::fs::create_dir_all(dir)?;
     let mut written = Vec::new();
@@ -128,7 +128,9 @@ pub fn write_state_seeds(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     {
         let store = StateStore::open(&full).map_err(io)?;
         for pipeline in ["faker-to-file", "p"] {
-            let run = store.start_run(pipeline).map_err(io)?;
+            let run = store
+                .start_run(pipeline, &["users", "orders"])
+                .map_err(io)?;
             let mut checkpoint = BTreeMap::new();
             checkpoint.insert(
                 "users".to_string(),
@@ -147,17 +149,24 @@ pub fn write_state_seeds(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
                 .find(|r| r.id == run)
                 .expect("the run just started is listed");
             record.ended_at_ms = Some(record.started_at_ms + 1_000);
-            record.status = "succeeded".into();
-            record.streams = vec![StreamRun {
-                stream: "users".into(),
-                records: 5,
-                bytes: 120,
-                status: "succeeded".into(),
-                ..StreamRun::default()
-            }];
+            record.status = RunStatus::Succeeded;
+            record.streams = vec![
+                StreamRun {
+                    stream: "users".into(),
+                    records: 5,
+                    bytes: 120,
+                    outcome: StreamOutcome::Succeeded,
+                },
+                StreamRun {
+                    stream: "orders".into(),
+                    records: 1,
+                    bytes: 30,
+                    outcome: StreamOutcome::failed(true, "the server is busy"),
+                },
+            ];
             store.finish_run(pipeline, &record).map_err(io)?;
             // A second run left `running`, as after a crash.
-            store.start_run(pipeline).map_err(io)?;
+            store.start_run(pipeline, &["users"]).map_err(io)?;
         }
     }
     written.push(full);
