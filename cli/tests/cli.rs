@@ -129,6 +129,41 @@ fn read_prints_selected_fields_as_json_lines() {
 }
 
 #[test]
+fn read_refuses_fields_a_stream_does_not_have_as_a_sync_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_out = dir.path().join("state.json");
+    let read = |args: &[&str]| {
+        sluice()
+            .args(["read", artifacts::SOURCE_FAKER])
+            .args(args)
+            .arg("--state-out")
+            .arg(&state_out)
+            .output()
+            .unwrap()
+    };
+    let o = read(&["--stream", "users", "--fields", "id,nope"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--stream users: field `nope` is not in the stream's schema (fields: id,"),
+        "{err}"
+    );
+    // Without --stream every stream is checked, and the error names the stream.
+    let o = read(&["--fields", "nope"]);
+    let (out_all, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("stream `users`: field `nope` is not in the stream's schema"),
+        "{err}"
+    );
+    assert!(
+        out.is_empty() && out_all.is_empty(),
+        "nothing read: {out}{out_all}"
+    );
+    assert!(!state_out.exists(), "no state written");
+}
+
+#[test]
 fn load_writes_stdin_into_a_destination_and_rejects_bad_lines() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
