@@ -22,7 +22,7 @@ mod generated {
                 import sluice:connector/host@0.1.0;
             }
         ",
-        path: "../wit",
+        path: "../wit/0.1.0",
         generate_all,
     });
 }

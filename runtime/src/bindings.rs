@@ -5,7 +5,7 @@
 pub mod base {
     wasmtime::component::bindgen!({
         world: "base",
-        path: "../wit",
+        path: "../wit/0.1.0",
         imports: { default: trappable },
         exports: { default: async },
     });
@@ -15,7 +15,7 @@ pub mod base {
 pub mod source {
     wasmtime::component::bindgen!({
         world: "source-connector",
-        path: "../wit",
+        path: "../wit/0.1.0",
         exports: { default: async },
         with: {
             "sluice:connector/types": super::base::sluice::connector::types,
@@ -28,7 +28,7 @@ pub mod source {
 pub mod destination {
     wasmtime::component::bindgen!({
         world: "destination-connector",
-        path: "../wit",
+        path: "../wit/0.1.0",
         exports: { default: async },
         with: {
             "sluice:connector/types": super::base::sluice::connector::types,

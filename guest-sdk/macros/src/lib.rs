@@ -19,7 +19,7 @@
 use proc_macro::TokenStream;
 
 fn wit_dir() -> String {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../wit");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../wit/0.1.0");
     std::path::Path::new(dir)
         .canonicalize()
         .map(|p| p.display().to_string())

@@ -5,7 +5,7 @@
 //! host names the rule, keeps `good` going where it can, and persists
 //! nothing of `bad` past its last good checkpoint.
 
-wit_bindgen::generate!({ world: "source-connector", path: "../../../wit" });
+wit_bindgen::generate!({ world: "source-connector", path: "../../../wit/0.1.0" });
 
 use exports::sluice::connector::connector::Guest as ConnectorGuest;
 use exports::sluice::connector::source::{Guest as SourceGuest, GuestReader, Reader};

@@ -1,0 +1,130 @@
+//! Typed row schemas of sluice streams.
+//!
+//! A [`Schema`] is the list of a row's [`Field`]s, each of a [`Type`]:
+//! boolean, int8..int64, float32/64, bytes, string, timestamp, decimal,
+//! array, map, struct or union, required or optional, with an optional
+//! default. Around it:
+//! - [`json_schema`]: lossless conversion to and from JSON Schema, the
+//!   exchange format at the edges (`discover --json`, Singer, Airbyte);
+//! - [`table`]: the contract's flat type table (WIT has no recursive
+//!   types), which the host and the guest SDK map their bindings onto;
+//! - [`SchemaId`]: the registry's content-addressed id;
+//! - [`diff`]: what changed between two versions, and which type changes
+//!   are safe widenings;
+//! - [`evolve`]: the evolution policies (evolve, freeze, discard_value,
+//!   discard_row) deciding what a destination is told and what happens to
+//!   records.
+//!
+//! This crate has no wasm or host dependencies: it builds for
+//! `wasm32-wasip2` inside connectors as well as natively.
+
+#![warn(missing_docs)]
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The type of a field's values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Type {
+    /// `true` / `false`.
+    Boolean,
+    /// 8-bit signed integer.
+    Int8,
+    /// 16-bit signed integer.
+    Int16,
+    /// 32-bit signed integer.
+    Int32,
+    /// 64-bit signed integer.
+    Int64,
+    /// 32-bit float.
+    Float32,
+    /// 64-bit float.
+    Float64,
+    /// Binary data (base64 text in JSON rows).
+    Bytes,
+    /// UTF-8 text.
+    String,
+    /// An instant (RFC 3339 text in JSON rows).
+    Timestamp,
+    /// A decimal number with `precision` digits, `scale` of them after the point.
+    Decimal {
+        /// Total number of digits.
+        precision: u8,
+        /// Digits after the point.
+        scale: u8,
+    },
+    /// A list of values of one type.
+    Array(Box<Type>),
+    /// String keys to values of one type.
+    Map(Box<Type>),
+    /// Named fields.
+    Struct(Vec<Field>),
+    /// Any one of these types.
+    Union(Vec<Type>),
+}
+
+/// A named field of a row or of a struct.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Field {
+    /// The field's name (a key of the JSON object).
+    pub name: String,
+    /// The type of its values.
+    #[serde(rename = "type")]
+    pub ty: Type,
+    /// Whether every record has a non-null value.
+    pub required: bool,
+    /// The value used when a record lacks the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+}
+
+/// The schema of one row of a stream.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Schema {
+    /// The row's fields, in order.
+    pub fields: Vec<Field>,
+}
+
+impl Field {
+    /// A required field.
+    pub fn required(name: impl Into<String>, ty: Type) -> Field {
+        Field {
+            name: name.into(),
+            ty,
+            required: true,
+            default: None,
+        }
+    }
+
+    /// An optional field (it may be missing or null).
+    pub fn optional(name: impl Into<String>, ty: Type) -> Field {
+        Field {
+            required: false,
+            ..Field::required(name, ty)
+        }
+    }
+
+    /// The same field with a default value.
+    pub fn with_default(mut self, default: Value) -> Field {
+        self.default = Some(default);
+        self
+    }
+}
+
+impl Schema {
+    /// A schema of these fields.
+    pub fn new(fields: Vec<Field>) -> Schema {
+        Schema { fields }
+    }
+
+    /// The top-level field called `name`.
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The names of the top-level fields, in order.
+    pub fn names(&self) -> Vec<&str> {
+        self.fields.iter().map(|f| f.name.as_str()).collect()
+    }
+}

@@ -1,0 +1,1 @@
+//! Per-stream transforms of sluice pipelines.
