@@ -156,6 +156,9 @@ impl From<t::Batch> for p::Batch {
     fn from(b: t::Batch) -> Self {
         p::Batch {
             stream: b.stream,
+            schema_id: None,
+            operation: p::Operation::Insert,
+            extracted_at: p::now_ms(),
             count: b.count,
             format: b.format.into(),
             data: b.data,
@@ -202,6 +205,7 @@ pub(crate) fn configured_catalog_in(
             primary_key: s.primary_key,
             write_mode: s.write_mode.into(),
             schema,
+            partition: None,
         });
     }
     Ok(p::ConfiguredCatalog { streams })

@@ -18,12 +18,18 @@
 pub mod batch;
 pub mod config;
 
+/// Typed row schemas (the `schema` records of the contract and the registry).
+pub use sluice_schema as schema;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
 
-/// The contract version these types describe.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+/// The newest contract version these types describe.
+pub const CONTRACT_VERSION: &str = "0.2.0";
+
+/// Every contract version a sluice host loads, oldest first.
+pub const CONTRACT_VERSIONS: [&str; 2] = ["0.1.0", "0.2.0"];
 
 /// What went wrong, so the host knows whether to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -357,6 +363,10 @@ pub struct StreamInfo {
     /// Foreign keys to other streams.
     #[serde(default)]
     pub relationships: Vec<Relationship>,
+    /// Whether the source can read a share of the stream
+    /// ([`ConfiguredStream::partition`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partitioned: bool,
 }
 
 impl StreamInfo {
@@ -371,6 +381,7 @@ impl StreamInfo {
             sync_modes: vec![SyncMode::FullRefresh],
             operation_schemas: Vec::new(),
             relationships: Vec::new(),
+            partitioned: false,
         }
     }
 }
@@ -412,6 +423,25 @@ pub struct ConfiguredStream {
     /// JSON Schema of the rows the destination gets.
     #[serde(default)]
     pub schema: Value,
+    /// Read only this share of the stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<Partition>,
+}
+
+/// Share `index` of `count` of a stream (`0 <= index < count`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Partition {
+    /// Which share, from 0.
+    pub index: u32,
+    /// How many shares the stream is read in.
+    pub count: u32,
+}
+
+impl Partition {
+    /// Whether the record whose key hashes to `key_hash` falls in this share.
+    pub fn owns(&self, key_hash: u64) -> bool {
+        self.count <= 1 || key_hash % u64::from(self.count) == u64::from(self.index)
+    }
 }
 
 impl ConfiguredStream {
@@ -425,6 +455,7 @@ impl ConfiguredStream {
             primary_key: Vec::new(),
             write_mode: WriteMode::Append,
             schema: Value::Null,
+            partition: None,
         }
     }
 
@@ -471,6 +502,12 @@ pub enum BatchFormat {
 pub struct Batch {
     /// Stream name.
     pub stream: String,
+    /// The registry id of the records' schema; `None` for schemaless sources.
+    pub schema_id: Option<String>,
+    /// What the records do to the destination's rows.
+    pub operation: Operation,
+    /// When the source extracted the records, in ms since the Unix epoch.
+    pub extracted_at: u64,
     /// How many records `data` holds.
     pub count: u32,
     /// Encoding of `data`.
@@ -480,10 +517,13 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// A JSON-lines batch.
+    /// A JSON-lines batch of inserts, extracted now, without a schema id.
     pub fn json_lines(stream: impl Into<String>, count: u32, data: Vec<u8>) -> Self {
         Batch {
             stream: stream.into(),
+            schema_id: None,
+            operation: Operation::Insert,
+            extracted_at: now_ms(),
             count,
             format: BatchFormat::JsonLines,
             data,
@@ -498,10 +538,21 @@ impl Batch {
     }
 }
 
+/// Milliseconds since the Unix epoch, now (0 if the clock is before it).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 impl fmt::Debug for Batch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Batch")
             .field("stream", &self.stream)
+            .field("schema_id", &self.schema_id)
+            .field("operation", &self.operation)
+            .field("extracted_at", &self.extracted_at)
             .field("count", &self.count)
             .field("format", &self.format)
             .field("bytes", &self.data.len())

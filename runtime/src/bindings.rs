@@ -177,6 +177,7 @@ pub fn catalog_in(c: t::Catalog) -> Result<p::Catalog, InvalidJson> {
                     target_fields: r.target_fields,
                 })
                 .collect(),
+            partitioned: false,
         });
     }
     Ok(p::Catalog { streams })
@@ -217,6 +218,9 @@ pub fn message_in(m: t::Message) -> Result<p::Message, InvalidJson> {
     Ok(match m {
         t::Message::Records(b) => p::Message::Records(p::Batch {
             stream: b.stream,
+            schema_id: None,
+            operation: p::Operation::Insert,
+            extracted_at: p::now_ms(),
             count: b.count,
             format: p::BatchFormat::JsonLines,
             data: b.data,

@@ -128,3 +128,52 @@ impl Schema {
         self.fields.iter().map(|f| f.name.as_str()).collect()
     }
 }
+
+/// A registry id: the hex SHA-256 of the schema's canonical JSON, so the
+/// same schema always has the same id, in every run and pipeline.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SchemaId(pub String);
+
+impl SchemaId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first 12 hex digits, for tables meant for people.
+    pub fn short(&self) -> &str {
+        &self.0[..self.0.len().min(12)]
+    }
+}
+
+impl std::fmt::Display for SchemaId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Schema {
+    /// The content-addressed id of this schema: field order, types,
+    /// required flags and defaults all count.
+    pub fn id(&self) -> SchemaId {
+        use sha2::{Digest, Sha256};
+        let canonical = serde_json::to_vec(self).expect("a schema serializes");
+        SchemaId(hex::encode(Sha256::digest(&canonical)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_id_depends_only_on_content() {
+        let a = Schema::new(vec![Field::required("id", Type::Int64)]);
+        let b = Schema::new(vec![Field::required("id", Type::Int64)]);
+        let c = Schema::new(vec![Field::optional("id", Type::Int64)]);
+        assert_eq!(a.id(), b.id());
+        assert_ne!(a.id(), c.id());
+        assert_eq!(a.id().as_str().len(), 64);
+    }
+}

@@ -106,6 +106,7 @@ fn configure_stream(
         primary_key,
         write_mode,
         schema,
+        partition: None,
     })
 }
 
