@@ -11,6 +11,7 @@ use sluice_protocol::{Batch, ConnectorError, Message, Operation};
 use sluice_runtime::pipeline::{BatchSink, BatchSource, Pipeline, RunOptions};
 use sluice_runtime::state::StateStore;
 use sluice_runtime::{Call, Error, Runtime};
+use sluice_schema::SchemaId;
 use sluice_source_faker::Faker;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -57,7 +58,11 @@ struct NativeSink<W> {
 }
 
 impl<W: Writer> BatchSink for NativeSink<W> {
-    async fn write(&mut self, batch: Batch, op: Operation) -> sluice_runtime::Result<()> {
+    async fn schema(&mut self, _stream: &str, _id: &SchemaId) -> sluice_runtime::Result<()> {
+        Ok(())
+    }
+    async fn write(&mut self, batch: Batch) -> sluice_runtime::Result<()> {
+        let op = batch.operation;
         self.writer
             .write(batch, op)
             .map_err(|e| native_error(Call::WriteBatch, e))

@@ -156,12 +156,14 @@ pub fn write_state_seeds(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
                     records: 5,
                     bytes: 120,
                     outcome: StreamOutcome::Succeeded,
+                    ..StreamRun::default()
                 },
                 StreamRun {
                     stream: "orders".into(),
                     records: 1,
                     bytes: 30,
                     outcome: StreamOutcome::failed(true, "the server is busy"),
+                    ..StreamRun::default()
                 },
             ];
             store.finish_run(pipeline, &record).map_err(io)?;

@@ -24,6 +24,9 @@
 #![warn(missing_docs)]
 
 use serde::{Deserialize, Serialize};
+pub use sluice_protocol::Partition;
+pub use sluice_schema::evolve::{Action, Policy};
+pub use sluice_transform::{Secret, Step};
 use serde_json::Value;
 use sluice_protocol::{SyncMode, WriteMode};
 use std::collections::BTreeMap;
@@ -179,6 +182,37 @@ pub struct StreamSelection {
     /// Primary key (default: the stream's).
     #[serde(default)]
     pub primary_key: Vec<String>,
+    /// Read only this share of the stream (sources that support it).
+    #[serde(default)]
+    pub partition: Option<Partition>,
+    /// This stream's schema evolution policy, over the pipeline's `[schema]`.
+    #[serde(default)]
+    pub schema: Option<PolicyOverride>,
+    /// Transforms, in order (`[[streams.transforms]]`).
+    #[serde(default, skip_serializing)]
+    pub transforms: Vec<Step>,
+}
+
+/// A stream's evolution policy: each key left out keeps the pipeline's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyOverride {
+    /// What happens to new fields.
+    #[serde(default)]
+    pub new_fields: Option<Action>,
+    /// What happens to changed field types.
+    #[serde(default)]
+    pub type_changes: Option<Action>,
+}
+
+impl PolicyOverride {
+    /// The policy `base` with this override's keys.
+    pub fn over(&self, base: &Policy) -> Policy {
+        Policy {
+            new_fields: self.new_fields.unwrap_or(base.new_fields),
+            type_changes: self.type_changes.unwrap_or(base.type_changes),
+        }
+    }
 }
 
 impl StreamSelection {
@@ -191,6 +225,9 @@ impl StreamSelection {
             write_mode: None,
             fields: Vec::new(),
             primary_key: Vec::new(),
+            partition: None,
+            schema: None,
+            transforms: Vec::new(),
         }
     }
 }
@@ -246,6 +283,9 @@ pub struct PipelineFile {
     /// Run options.
     #[serde(default)]
     pub options: Options,
+    /// The schema evolution policy of every stream (`[schema]`).
+    #[serde(default)]
+    pub schema: Policy,
 }
 
 impl Endpoint {
@@ -278,6 +318,8 @@ pub struct Manifest {
     pub streams: Vec<StreamSelection>,
     /// Run options.
     pub options: Options,
+    /// The schema evolution policy of every stream.
+    pub schema: Policy,
     /// The state store.
     pub state: PathBuf,
 }
@@ -400,10 +442,24 @@ pub fn parse(text: &str, dir: &Path, file: &str, default_name: &str) -> Result<M
         file: file.into(),
         source: resolve_endpoint(parsed.source, "source", dir, file)?,
         destination: resolve_endpoint(parsed.destination, "destination", dir, file)?,
-        streams: parsed.streams,
+        streams: resolve_streams(parsed.streams, file)?,
         options: parsed.options,
+        schema: parsed.schema,
         state,
     })
+}
+
+/// `${ENV}` in the salts of `hash` transforms.
+fn resolve_streams(mut streams: Vec<StreamSelection>, file: &str) -> Result<Vec<StreamSelection>> {
+    for stream in &mut streams {
+        for (i, step) in stream.transforms.iter_mut().enumerate() {
+            if let Step::Hash { salt, .. } = step {
+                let key = format!("streams.{}.transforms[{}].hash.salt", stream.name, i + 1);
+                *salt = Secret::new(substitute(salt.expose(), &key, file)?);
+            }
+        }
+    }
+    Ok(streams)
 }
 
 #[cfg(test)]

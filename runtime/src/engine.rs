@@ -117,8 +117,7 @@ impl RuntimeBuilder {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| Error::wasmtime("linking WASI", e))?;
-        bindings::host::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |d| d)
-            .map_err(|e| Error::wasmtime("linking the host import", e))?;
+        link_contract(&mut linker)?;
         start_ticker(&engine);
         Ok(Runtime {
             inner: Arc::new(Inner {
@@ -129,6 +128,18 @@ impl RuntimeBuilder {
             }),
         })
     }
+}
+
+/// The host imports of every contract version: a component built against
+/// either links.
+fn link_contract(linker: &mut Linker<HostState>) -> Result<()> {
+    use bindings::{v0_1, v0_2};
+    let linked = |e| Error::wasmtime("linking the host imports", e);
+    v0_1::host::add_to_linker::<HostState, HasSelf<HostState>>(linker, |d| d).map_err(linked)?;
+    v0_2::host::add_to_linker::<HostState, HasSelf<HostState>>(linker, |d| d).map_err(linked)?;
+    v0_2::registry::add_to_linker::<HostState, HasSelf<HostState>>(linker, |d| d)
+        .map_err(linked)?;
+    Ok(())
 }
 
 /// Advance the epoch every [`EPOCH_TICK`] until the engine is dropped.

@@ -25,6 +25,8 @@ pub enum Call {
     Next,
     /// `write(...)` that opens a writer.
     Write,
+    /// `writer.schema(stream, id)`: a destination told of a schema.
+    Schema,
     /// `writer.write(batch)`.
     WriteBatch,
     /// `writer.commit()`.
@@ -40,6 +42,7 @@ impl fmt::Display for Call {
             Call::Spec => "spec",
             Call::Check => "check",
             Call::Discover => "discover",
+            Call::Schema => "schema",
             Call::Read => "read",
             Call::Next => "reader.next",
             Call::Write => "write",

@@ -9,6 +9,7 @@ use crate::engine::{EPOCH_TICK, Runtime};
 use crate::error::{Call, Error, Limit, Result};
 use crate::host::HostState;
 use crate::redact::Redactor;
+use crate::registry::Registry;
 use sluice_manifest::{Limits, Sandbox};
 use std::future::Future;
 use std::pin::Pin;
@@ -39,8 +40,9 @@ impl Instance {
         connector: Arc<str>,
         sandbox: &Sandbox,
         redactor: Redactor,
+        registry: Registry,
     ) -> Result<Self> {
-        let data = HostState::new(connector.clone(), sandbox, redactor).await?;
+        let data = HostState::new(connector.clone(), sandbox, redactor, registry).await?;
         let mut store = Store::new(runtime.engine(), data);
         store.limiter(|d| &mut d.limiter);
         store.epoch_deadline_callback(|mut ctx| {
@@ -141,15 +143,13 @@ impl Instance {
     /// [`Self::call`] for calls that return `result<T, connector-error>`:
     /// the connector's error becomes [`Error::Connector`], scrubbed of
     /// secrets.
-    pub(crate) async fn call_value<T>(
+    pub(crate) async fn call_value<T, E: Into<sluice_protocol::ConnectorError>>(
         &mut self,
         call: Call,
-        f: impl for<'a> FnOnce(
-            &'a mut Store<HostState>,
-        ) -> CallFuture<'a, Result<T, bindings::t::ConnectorError>>,
+        f: impl for<'a> FnOnce(&'a mut Store<HostState>) -> CallFuture<'a, Result<T, E>>,
     ) -> Result<T> {
         self.call(call, f).await?.map_err(|e| {
-            let mut error = bindings::error_in(e);
+            let mut error: sluice_protocol::ConnectorError = e.into();
             error.message = self.redactor().scrub(&error.message);
             Error::Connector {
                 connector: self.connector.to_string(),

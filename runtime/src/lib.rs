@@ -34,6 +34,7 @@ mod host;
 mod instance;
 pub mod pipeline;
 mod redact;
+pub mod registry;
 /// What a connector run is granted and its limits (the pipeline file's
 /// types, from `sluice-manifest`), and the redactor of its secrets.
 pub mod sandbox {
@@ -47,6 +48,7 @@ pub mod state {
 
 pub use connector::{Connector, DestinationWriter, SourceReader};
 pub use engine::{Runtime, RuntimeBuilder};
+pub use registry::Registry;
 pub use error::{BoxError, Call, Error, Limit, Result};
 pub use sandbox::{DirGrant, Grants, Limits, Redactor, Sandbox};
 pub use sluice_protocol as protocol;

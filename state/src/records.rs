@@ -106,9 +106,21 @@ pub struct StreamRun {
     pub records: u64,
     /// Bytes of records written.
     pub bytes: u64,
+    /// Records dropped on the way (by a `filter` transform or the
+    /// `discard_row` schema policy).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped: u64,
+    /// The registry id of the schema the stream accepted in this run (the
+    /// source's, after the evolution policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
     /// How it ended (`status`, and `error` when it failed).
     #[serde(flatten)]
     pub outcome: StreamOutcome,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl StreamRun {
@@ -223,6 +235,7 @@ mod tests {
             records: 3,
             bytes: 30,
             outcome: StreamOutcome::failed(false, "boom"),
+            ..StreamRun::default()
         };
         assert_eq!(
             serde_json::to_value(&failed).unwrap(),

@@ -8,7 +8,7 @@ use clap::Args;
 use serde_json::Value;
 use sluice_protocol::{ConfiguredCatalog, Message, Role, StreamState, SyncMode};
 use sluice_runtime::pipeline::{SelectionError, StreamSelection, check_batch, configure};
-use sluice_runtime::{Connector, Runtime, Sandbox, SourceReader};
+use sluice_runtime::{Connector, Registry, Runtime, Sandbox, SourceReader};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -55,7 +55,9 @@ pub async fn read(rt: &Runtime, a: ReadArgs) -> Result<ExitCode> {
         Some(path) => args::read_json(path, "state")?,
         None => Vec::new(),
     };
-    let reader = connector.read(&sandbox, &config, &catalog, &state).await?;
+    let reader = connector
+        .read(&sandbox, &config, &catalog, &state, &Registry::memory())
+        .await?;
     let mut final_state: BTreeMap<String, Value> =
         state.into_iter().map(|s| (s.stream, s.state)).collect();
     let records = print_records(reader, &mut final_state).await?;

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::Value;
 use sluice_protocol::{Batch, ConfiguredCatalog, ConfiguredStream, Operation, Role, WriteMode};
-use sluice_runtime::{DestinationWriter, Runtime};
+use sluice_runtime::{DestinationWriter, Registry, Runtime};
 use std::io::BufRead;
 use std::process::ExitCode;
 
@@ -45,7 +45,8 @@ pub async fn write(rt: &Runtime, a: WriteArgs) -> Result<ExitCode> {
             ..ConfiguredStream::new(a.stream.clone())
         }],
     };
-    let mut writer = connector.write(&sandbox, &config, &catalog).await?;
+    let registry = Registry::memory();
+    let mut writer = connector.write(&sandbox, &config, &catalog, &registry).await?;
     let total = write_stdin(&mut writer, &a.stream, a.operation.into(), a.batch_size).await?;
     writer.commit().await?;
     writer.close().await?;
@@ -84,16 +85,17 @@ async fn write_stdin(
         count += 1;
         if count >= batch_size.max(1) {
             total += u64::from(count);
-            let batch = Batch::json_lines(stream, count, std::mem::take(&mut data));
-            writer.write(batch, op).await?;
+            let mut batch = Batch::json_lines(stream, count, std::mem::take(&mut data));
+            batch.operation = op;
+            writer.write(batch).await?;
             count = 0;
         }
     }
     if count > 0 {
         total += u64::from(count);
-        writer
-            .write(Batch::json_lines(stream, count, data), op)
-            .await?;
+        let mut batch = Batch::json_lines(stream, count, data);
+        batch.operation = op;
+        writer.write(batch).await?;
     }
     Ok(total)
 }

@@ -354,6 +354,7 @@ fn stream_info(
         default_cursor: Some(cursor.into()),
         sync_modes: vec![SyncMode::FullRefresh, SyncMode::Incremental],
         relationships,
+        partitioned: false,
     }
 }
 

@@ -4,15 +4,17 @@
 //! [`Sandbox`]; every call gets its fuel and deadline, and a trap discards
 //! the instance (later calls return [`Error::Poisoned`]).
 
+mod contract;
 mod reader;
 mod writer;
 
-use crate::bindings::{self, base, destination, source};
 use crate::engine::{Compiled, Runtime};
 use crate::error::{Call, Error, Result};
 use crate::host::HostState;
 use crate::instance::Instance;
 use crate::redact::Redactor;
+use crate::registry::Registry;
+use contract::Contract;
 pub use reader::SourceReader;
 use serde_json::Value;
 use sluice_manifest::Sandbox;
@@ -53,9 +55,7 @@ struct ConnectorInner {
     path: PathBuf,
     hash: String,
     pre: InstancePre<HostState>,
-    base: base::BaseIndices,
-    source: Option<source::SourceConnectorIndices>,
-    destination: Option<destination::DestinationConnectorIndices>,
+    contract: Contract,
     spec: OnceCell<Spec>,
 }
 
@@ -82,30 +82,17 @@ impl Connector {
             .chain(ty.exports(engine))
             .map(|(name, _)| name.to_string())
             .collect();
-        if let Some(foreign) = foreign_contract(&names) {
-            return Err(Error::NotAConnector {
-                path,
-                message: format!(
-                    "it was built against `sluice:connector@{foreign}`, and this sluice speaks `sluice:connector@{}`; rebuild the connector against that version (or use a sluice that speaks {foreign})",
-                    sluice_protocol::CONTRACT_VERSION
-                ),
-            });
-        }
+        let version = contract_version(&path, &names)?;
         let pre = runtime.linker().instantiate_pre(&component).map_err(|e| Error::NotAConnector {
             path: path.clone(),
             message: format!(
-                "it imports something the sandbox does not provide: {e:#} (connectors may import WASI 0.2 and sluice:connector/host only)"
+                "it imports something the sandbox does not provide: {e:#} (connectors may import WASI 0.2 and the sluice:connector host and registry only)"
             ),
         })?;
-        let base = base::BaseIndices::new(&pre).map_err(|e| Error::NotAConnector {
+        let contract = Contract::new(&pre, &version).map_err(|e| Error::NotAConnector {
             path: path.clone(),
-            message: format!(
-                "it does not export `sluice:connector/connector@{}` ({e:#}); was it built against another contract version?",
-                sluice_protocol::CONTRACT_VERSION
-            ),
+            message: format!("it does not export `sluice:connector/connector@{version}` ({e:#})"),
         })?;
-        let source = source::SourceConnectorIndices::new(&pre).ok();
-        let destination = destination::DestinationConnectorIndices::new(&pre).ok();
         Ok(Connector {
             inner: Arc::new(ConnectorInner {
                 runtime,
@@ -113,9 +100,7 @@ impl Connector {
                 path,
                 hash,
                 pre,
-                base,
-                source,
-                destination,
+                contract,
                 spec: OnceCell::new(),
             }),
         })
@@ -143,16 +128,26 @@ impl Connector {
     /// Roles the component exports (not what its spec claims).
     pub fn roles(&self) -> Vec<Role> {
         let mut roles = Vec::new();
-        if self.inner.source.is_some() {
+        if self.inner.contract.is_source() {
             roles.push(Role::Source);
         }
-        if self.inner.destination.is_some() {
+        if self.inner.contract.is_destination() {
             roles.push(Role::Destination);
         }
         roles
     }
 
-    async fn instance(&self, sandbox: &Sandbox, redactor: Redactor) -> Result<Instance> {
+    /// The `sluice:connector` version the component was built against.
+    pub fn contract_version(&self) -> &'static str {
+        self.inner.contract.version()
+    }
+
+    async fn instance(
+        &self,
+        sandbox: &Sandbox,
+        redactor: Redactor,
+        registry: &Registry,
+    ) -> Result<Instance> {
         let name: Arc<str> = Arc::from(self.name());
         Instance::new(
             &self.inner.runtime,
@@ -160,6 +155,7 @@ impl Connector {
             name,
             sandbox,
             redactor,
+            registry.clone(),
         )
         .await
     }
@@ -169,16 +165,9 @@ impl Connector {
         self.inner
             .spec
             .get_or_try_init(|| async {
-                let mut inst = self.instance(sandbox, Redactor::default()).await?;
-                let base = inst.exports(Call::Spec, |store, i| self.inner.base.load(store, i))?;
-                let spec = inst
-                    .call(Call::Spec, |store| {
-                        Box::pin(
-                            async move { base.sluice_connector_connector().call_spec(store).await },
-                        )
-                    })
-                    .await?;
-                bindings::spec_in(spec).map_err(|e| inst.invalid_json(Call::Spec, e))
+                let registry = Registry::memory();
+                let mut inst = self.instance(sandbox, Redactor::default(), &registry).await?;
+                self.inner.contract.spec(&mut inst).await
             })
             .await
             .cloned()
@@ -203,6 +192,7 @@ impl Connector {
         &self,
         sandbox: &Sandbox,
         config: &Value,
+        registry: &Registry,
     ) -> Result<(Value, Instance)> {
         let config = self.validate_config(sandbox, config).await?;
         let spec = self.spec(sandbox).await?;
@@ -210,41 +200,23 @@ impl Connector {
             &spec.config_schema,
             &config,
         ));
-        let inst = self.instance(sandbox, redactor).await?;
+        let inst = self.instance(sandbox, redactor, registry).await?;
         Ok((config, inst))
     }
 
     /// `check(config)`: validate the config, then ask the connector whether
     /// it can reach its system.
     pub async fn check(&self, sandbox: &Sandbox, config: &Value) -> Result<()> {
-        let (config, mut inst) = self.configured_instance(sandbox, config).await?;
-        let base = inst.exports(Call::Check, |store, i| self.inner.base.load(store, i))?;
-        let config = config.to_string();
-        inst.call_value(Call::Check, |store| {
-            Box::pin(async move {
-                base.sluice_connector_connector()
-                    .call_check(store, &config)
-                    .await
-            })
-        })
-        .await
+        let registry = Registry::memory();
+        let (config, mut inst) = self.configured_instance(sandbox, config, &registry).await?;
+        self.inner.contract.check(&mut inst, config.to_string()).await
     }
 
     /// `discover(config)`: the streams the connector offers.
     pub async fn discover(&self, sandbox: &Sandbox, config: &Value) -> Result<Catalog> {
-        let (config, mut inst) = self.configured_instance(sandbox, config).await?;
-        let base = inst.exports(Call::Discover, |store, i| self.inner.base.load(store, i))?;
-        let config = config.to_string();
-        let catalog = inst
-            .call_value(Call::Discover, |store| {
-                Box::pin(async move {
-                    base.sluice_connector_connector()
-                        .call_discover(store, &config)
-                        .await
-                })
-            })
-            .await?;
-        bindings::catalog_in(catalog).map_err(|e| inst.invalid_json(Call::Discover, e))
+        let registry = Registry::memory();
+        let (config, mut inst) = self.configured_instance(sandbox, config, &registry).await?;
+        self.inner.contract.discover(&mut inst, config.to_string()).await
     }
 
     /// The error for a call this component's role does not offer.
@@ -256,83 +228,73 @@ impl Connector {
         }
     }
 
-    /// Open a reader over `catalog`, resuming from `state`.
+    /// Open a reader over `catalog`, resuming from `state`; the source
+    /// registers its schemas in `registry`.
     pub async fn read(
         &self,
         sandbox: &Sandbox,
         config: &Value,
         catalog: &ConfiguredCatalog,
         state: &[StreamState],
+        registry: &Registry,
     ) -> Result<SourceReader> {
-        let indices = self
-            .inner
-            .source
-            .as_ref()
-            .ok_or_else(|| self.wrong_role(Role::Source))?;
-        let (config, mut inst) = self.configured_instance(sandbox, config).await?;
-        let exports = Arc::new(inst.exports(Call::Read, |store, i| indices.load(store, i))?);
-        let state: Vec<bindings::t::StreamState> = state
-            .iter()
-            .map(|s| bindings::t::StreamState {
-                stream: s.stream.clone(),
-                state: s.state.to_string(),
-            })
-            .collect();
-        let (config, catalog) = (
-            config.to_string(),
-            bindings::configured_catalog_out(catalog),
-        );
-        let source = exports.clone();
-        let reader = inst
-            .call_value(Call::Read, |store| {
-                Box::pin(async move {
-                    source
-                        .sluice_connector_source()
-                        .call_read(store, &config, &catalog, &state)
-                        .await
-                })
-            })
+        if !self.inner.contract.is_source() {
+            return Err(self.wrong_role(Role::Source));
+        }
+        let (config, mut inst) = self.configured_instance(sandbox, config, registry).await?;
+        let contract = &self.inner.contract;
+        let (exports, reader) = contract
+            .read(&mut inst, config.to_string(), catalog, state)
             .await?;
         Ok(SourceReader::new(inst, exports, reader))
     }
 
-    /// Open a writer for `catalog`.
+    /// Open a writer for `catalog`; the destination fetches schemas from
+    /// `registry`.
     pub async fn write(
         &self,
         sandbox: &Sandbox,
         config: &Value,
         catalog: &ConfiguredCatalog,
+        registry: &Registry,
     ) -> Result<DestinationWriter> {
-        let indices = self
-            .inner
-            .destination
-            .as_ref()
-            .ok_or_else(|| self.wrong_role(Role::Destination))?;
-        let (config, mut inst) = self.configured_instance(sandbox, config).await?;
-        let exports = Arc::new(inst.exports(Call::Write, |store, i| indices.load(store, i))?);
-        let (config, catalog) = (
-            config.to_string(),
-            bindings::configured_catalog_out(catalog),
-        );
-        let destination = exports.clone();
-        let writer = inst
-            .call_value(Call::Write, |store| {
-                Box::pin(async move {
-                    destination
-                        .sluice_connector_destination()
-                        .call_write(store, &config, &catalog)
-                        .await
-                })
-            })
-            .await?;
+        if !self.inner.contract.is_destination() {
+            return Err(self.wrong_role(Role::Destination));
+        }
+        let (config, mut inst) = self.configured_instance(sandbox, config, registry).await?;
+        let contract = &self.inner.contract;
+        let (exports, writer) = contract.write(&mut inst, config.to_string(), catalog).await?;
         Ok(DestinationWriter::new(inst, exports, writer))
     }
 }
 
-/// The `sluice:connector` version a component uses, when it is not ours.
-fn foreign_contract(names: &[String]) -> Option<String> {
-    names.iter().find_map(|name| {
-        let version = name.strip_prefix("sluice:connector/")?.split_once('@')?.1;
-        (version != sluice_protocol::CONTRACT_VERSION).then(|| version.to_string())
-    })
+/// The contract version a component is built on, from the
+/// `sluice:connector` interfaces it imports and exports.
+fn contract_version(path: &Path, names: &[String]) -> Result<String> {
+    let versions = contract::versions(names);
+    let speaks = sluice_protocol::CONTRACT_VERSIONS.join(" and ");
+    if let Some(foreign) = versions.iter().find(|v| !contract::known(v)) {
+        return Err(Error::NotAConnector {
+            path: path.to_path_buf(),
+            message: format!(
+                "it was built against `sluice:connector@{foreign}`, and this sluice speaks `sluice:connector@{speaks}`; rebuild the connector against one of those (or use a sluice that speaks {foreign})"
+            ),
+        });
+    }
+    match versions.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(Error::NotAConnector {
+            path: path.to_path_buf(),
+            message: format!(
+                "it does not export `sluice:connector/connector` (this sluice speaks `sluice:connector@{speaks}`)"
+            ),
+        }),
+        many => Err(Error::NotAConnector {
+            path: path.to_path_buf(),
+            message: format!(
+                "it mixes contract versions {}; build it against one",
+                many.join(", ")
+            ),
+        }),
+    }
 }

@@ -1,16 +1,34 @@
 //! A source's open reader: `next()` until the source is done.
 
-use crate::bindings::{self, source};
+use crate::bindings::{InvalidJson, v0_1, v0_2};
 use crate::error::{Call, Error, Result};
 use crate::instance::Instance;
 use sluice_protocol::Message;
 use std::sync::Arc;
 use wasmtime::component::ResourceAny;
 
+/// A source's exports, by contract version.
+pub(super) enum ReaderExports {
+    V0_1(Arc<v0_1::source::SourceConnector>),
+    V0_2(Arc<v0_2::source::SourceConnector>),
+}
+
+impl From<Arc<v0_1::source::SourceConnector>> for ReaderExports {
+    fn from(e: Arc<v0_1::source::SourceConnector>) -> Self {
+        ReaderExports::V0_1(e)
+    }
+}
+
+impl From<Arc<v0_2::source::SourceConnector>> for ReaderExports {
+    fn from(e: Arc<v0_2::source::SourceConnector>) -> Self {
+        ReaderExports::V0_2(e)
+    }
+}
+
 /// A source's open reader.
 pub struct SourceReader {
     inst: Instance,
-    exports: Arc<source::SourceConnector>,
+    exports: ReaderExports,
     reader: Option<ResourceAny>,
 }
 
@@ -25,7 +43,7 @@ impl std::fmt::Debug for SourceReader {
 impl SourceReader {
     pub(super) fn new(
         inst: Instance,
-        exports: Arc<source::SourceConnector>,
+        exports: ReaderExports,
         reader: ResourceAny,
     ) -> Self {
         SourceReader {
@@ -54,48 +72,65 @@ impl SourceReader {
         let reader = self.reader.ok_or_else(|| Error::Poisoned {
             connector: self.inst.connector().to_string(),
         })?;
-        let exports = self.exports.clone();
-        let messages = self
-            .inst
-            .call_value(Call::Next, |store| {
-                Box::pin(async move {
-                    exports
-                        .sluice_connector_source()
-                        .reader()
-                        .call_next(store, reader)
-                        .await
-                })
-            })
-            .await?;
+        match &self.exports {
+            ReaderExports::V0_1(exports) => {
+                let exports = exports.clone();
+                let messages = self
+                    .inst
+                    .call_value(Call::Next, |store| {
+                        Box::pin(async move {
+                            let reader_ = exports.sluice_connector_source().reader();
+                            reader_.call_next(store, reader).await
+                        })
+                    })
+                    .await?;
+                self.messages_in(messages, v0_1::state_text, v0_1::message_in)
+            }
+            ReaderExports::V0_2(exports) => {
+                let exports = exports.clone();
+                let messages = self
+                    .inst
+                    .call_value(Call::Next, |store| {
+                        Box::pin(async move {
+                            let reader_ = exports.sluice_connector_source().reader();
+                            reader_.call_next(store, reader).await
+                        })
+                    })
+                    .await?;
+                self.messages_in(messages, v0_2::state_text, v0_2::message_in)
+            }
+        }
+    }
+
+    /// The guest's messages, checked and converted: a checkpoint holding a
+    /// secret config value is refused before it is parsed.
+    fn messages_in<M>(
+        &mut self,
+        messages: Option<Vec<M>>,
+        state_text: impl Fn(&M) -> Option<(&str, &str)>,
+        convert: impl Fn(M) -> std::result::Result<Message, InvalidJson>,
+    ) -> Result<Option<Vec<Message>>> {
         let Some(messages) = messages else {
             return Ok(None);
         };
         let mut out = Vec::with_capacity(messages.len());
         for m in messages {
-            out.push(self.message_in(m)?);
+            if let Some((stream, state)) = state_text(&m)
+                && self.inst.redactor().contains_secret(state)
+            {
+                let message = format!(
+                    "the checkpoint of stream `{stream}` contains the value of a secret config field; it is not persisted"
+                );
+                self.inst.poison();
+                return Err(self.inst.protocol(Call::Next, message));
+            }
+            let mut m = convert(m).map_err(|e| self.inst.invalid_json(Call::Next, e))?;
+            if let Message::StreamError(e) = &mut m {
+                e.message = self.inst.redactor().scrub(&e.message);
+            }
+            out.push(m);
         }
         Ok(Some(out))
-    }
-
-    /// One message from the guest, checked and converted.
-    fn message_in(&mut self, m: bindings::t::Message) -> Result<Message> {
-        if let bindings::t::Message::State(st) = &m
-            && self.inst.redactor().contains_secret(&st.state)
-        {
-            self.inst.poison();
-            return Err(self.inst.protocol(
-                Call::Next,
-                format!(
-                    "the checkpoint of stream `{}` contains the value of a secret config field; it is not persisted",
-                    st.stream
-                ),
-            ));
-        }
-        let mut m = bindings::message_in(m).map_err(|e| self.inst.invalid_json(Call::Next, e))?;
-        if let Message::StreamError(e) = &mut m {
-            e.message = self.inst.redactor().scrub(&e.message);
-        }
-        Ok(m)
     }
 
     /// Drop the reader resource inside the guest.

@@ -1,16 +1,35 @@
 //! A destination's open writer: `write(batch)` and `commit()`.
 
-use crate::bindings::{self, destination};
+use crate::bindings::{v0_1, v0_2};
 use crate::error::{Call, Error, Result};
 use crate::instance::Instance;
-use sluice_protocol::{Batch, Operation};
+use sluice_protocol::Batch;
+use sluice_schema::SchemaId;
 use std::sync::Arc;
 use wasmtime::component::ResourceAny;
+
+/// A destination's exports, by contract version.
+pub(super) enum WriterExports {
+    V0_1(Arc<v0_1::destination::DestinationConnector>),
+    V0_2(Arc<v0_2::destination::DestinationConnector>),
+}
+
+impl From<Arc<v0_1::destination::DestinationConnector>> for WriterExports {
+    fn from(e: Arc<v0_1::destination::DestinationConnector>) -> Self {
+        WriterExports::V0_1(e)
+    }
+}
+
+impl From<Arc<v0_2::destination::DestinationConnector>> for WriterExports {
+    fn from(e: Arc<v0_2::destination::DestinationConnector>) -> Self {
+        WriterExports::V0_2(e)
+    }
+}
 
 /// A destination's open writer.
 pub struct DestinationWriter {
     inst: Instance,
-    exports: Arc<destination::DestinationConnector>,
+    exports: WriterExports,
     writer: Option<ResourceAny>,
 }
 
@@ -25,7 +44,7 @@ impl std::fmt::Debug for DestinationWriter {
 impl DestinationWriter {
     pub(super) fn new(
         inst: Instance,
-        exports: Arc<destination::DestinationConnector>,
+        exports: WriterExports,
         writer: ResourceAny,
     ) -> Self {
         DestinationWriter {
@@ -41,39 +60,89 @@ impl DestinationWriter {
         })
     }
 
-    /// Apply one batch.
-    pub async fn write(&mut self, batch: Batch, op: Operation) -> Result<()> {
+    /// The contract version of the destination.
+    pub fn contract_version(&self) -> &'static str {
+        match self.exports {
+            WriterExports::V0_1(_) => "0.1.0",
+            WriterExports::V0_2(_) => "0.2.0",
+        }
+    }
+
+    /// Tell the destination that batches of `stream` follow the registry
+    /// schema `id` from now on. A 0.1.0 destination has no such call: it
+    /// is not told.
+    pub async fn schema(&mut self, stream: &str, id: &SchemaId) -> Result<()> {
         let writer = self.writer()?;
-        let exports = self.exports.clone();
-        let (batch, op) = (bindings::batch_out(batch), bindings::operation_out(op));
+        let WriterExports::V0_2(exports) = &self.exports else {
+            return Ok(());
+        };
+        let (exports, stream, id) = (exports.clone(), stream.to_string(), id.to_string());
         self.inst
-            .call_value(Call::WriteBatch, |store| {
+            .call_value(Call::Schema, |store| {
                 Box::pin(async move {
-                    exports
-                        .sluice_connector_destination()
-                        .writer()
-                        .call_write(store, writer, &batch, op)
-                        .await
+                    let writer_ = exports.sluice_connector_destination().writer();
+                    writer_.call_schema(store, writer, &stream, &id).await
                 })
             })
             .await
     }
 
+    /// Apply one batch (its operation travels with it).
+    pub async fn write(&mut self, batch: Batch) -> Result<()> {
+        let writer = self.writer()?;
+        match &self.exports {
+            WriterExports::V0_1(exports) => {
+                let (exports, (batch, op)) = (exports.clone(), v0_1::batch_out(batch));
+                self.inst
+                    .call_value(Call::WriteBatch, |store| {
+                        Box::pin(async move {
+                            let writer_ = exports.sluice_connector_destination().writer();
+                            writer_.call_write(store, writer, &batch, op).await
+                        })
+                    })
+                    .await
+            }
+            WriterExports::V0_2(exports) => {
+                let (exports, batch) = (exports.clone(), v0_2::batch_out(batch));
+                self.inst
+                    .call_value(Call::WriteBatch, |store| {
+                        Box::pin(async move {
+                            let writer_ = exports.sluice_connector_destination().writer();
+                            writer_.call_write(store, writer, &batch).await
+                        })
+                    })
+                    .await
+            }
+        }
+    }
+
     /// Make everything written so far durable.
     pub async fn commit(&mut self) -> Result<()> {
         let writer = self.writer()?;
-        let exports = self.exports.clone();
-        self.inst
-            .call_value(Call::Commit, |store| {
-                Box::pin(async move {
-                    exports
-                        .sluice_connector_destination()
-                        .writer()
-                        .call_commit(store, writer)
-                        .await
-                })
-            })
-            .await
+        match &self.exports {
+            WriterExports::V0_1(exports) => {
+                let exports = exports.clone();
+                self.inst
+                    .call_value(Call::Commit, |store| {
+                        Box::pin(async move {
+                            let writer_ = exports.sluice_connector_destination().writer();
+                            writer_.call_commit(store, writer).await
+                        })
+                    })
+                    .await
+            }
+            WriterExports::V0_2(exports) => {
+                let exports = exports.clone();
+                self.inst
+                    .call_value(Call::Commit, |store| {
+                        Box::pin(async move {
+                            let writer_ = exports.sluice_connector_destination().writer();
+                            writer_.call_commit(store, writer).await
+                        })
+                    })
+                    .await
+            }
+        }
     }
 
     /// Drop the writer resource inside the guest (without committing).

@@ -2,15 +2,18 @@
 //! WASI context built from the grants, deny by default) and what the host
 //! keeps about it (its memory limiter, the deadline of the current call,
 //! its log budget, its stderr tail, the redactor of its secrets). Also the
-//! `sluice:connector/host` import (`log`).
+//! contract's host imports (`imports`: `log`, the schema `registry`).
 
+mod imports;
 mod limiter;
 mod network;
 mod output;
 
-use crate::bindings;
 use crate::error::{Error, Result};
 use crate::redact::Redactor;
+use crate::registry::Registry;
+use sluice_schema::SchemaId;
+use std::collections::HashSet;
 pub(crate) use limiter::Limiter;
 pub(crate) use output::{GuestOutput, LogBudget};
 use sluice_manifest::Sandbox;
@@ -32,6 +35,10 @@ pub(crate) struct HostState {
     pub(crate) stderr: GuestOutput,
     pub(crate) redactor: Redactor,
     pub(crate) log_budget: LogBudget,
+    /// The schema registry of the run.
+    pub(crate) registry: Registry,
+    /// The ids this instance registered.
+    pub(crate) registered: HashSet<SchemaId>,
 }
 
 impl HostState {
@@ -40,6 +47,7 @@ impl HostState {
         connector: Arc<str>,
         sandbox: &Sandbox,
         redactor: Redactor,
+        registry: Registry,
     ) -> Result<Self> {
         let mut b = WasiCtxBuilder::new();
         b.allow_blocking_current_thread(true);
@@ -69,6 +77,8 @@ impl HostState {
             stderr,
             redactor,
             log_budget,
+            registry,
+            registered: HashSet::new(),
         })
     }
 }
@@ -97,33 +107,5 @@ impl WasiView for HostState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
-    }
-}
-
-impl bindings::host::Host for HostState {
-    fn log(&mut self, level: bindings::host::Level, message: String) -> wasmtime::Result<()> {
-        if !self.log_budget.spend(message.len()) {
-            wasmtime::bail!("log budget of this call exceeded");
-        }
-        let message = self.redactor.scrub(&message);
-        let c = &*self.connector;
-        match bindings::level_in(level) {
-            sluice_protocol::Level::Trace => {
-                tracing::trace!(target: "sluice::guest", connector = c, "{message}")
-            }
-            sluice_protocol::Level::Debug => {
-                tracing::debug!(target: "sluice::guest", connector = c, "{message}")
-            }
-            sluice_protocol::Level::Info => {
-                tracing::info!(target: "sluice::guest", connector = c, "{message}")
-            }
-            sluice_protocol::Level::Warn => {
-                tracing::warn!(target: "sluice::guest", connector = c, "{message}")
-            }
-            sluice_protocol::Level::Error => {
-                tracing::error!(target: "sluice::guest", connector = c, "{message}")
-            }
-        }
-        Ok(())
     }
 }

@@ -81,6 +81,7 @@ fn configure_stream(
         ));
     };
     check_fields(sel, info)?;
+    check_partition(sel, info)?;
     let sync_mode = sync_mode(sel, info)?;
     let cursor_field = cursor_field(sel, info, sync_mode)?;
     let write_mode = write_mode(sel, sync_mode, destination)?;
@@ -106,8 +107,25 @@ fn configure_stream(
         primary_key,
         write_mode,
         schema,
-        partition: None,
+        partition: sel.partition,
     })
+}
+
+/// A partition must be a share the source can read.
+fn check_partition(sel: &StreamSelection, info: &StreamInfo) -> Result<(), String> {
+    let Some(p) = sel.partition else {
+        return Ok(());
+    };
+    if p.count == 0 || p.index >= p.count {
+        return Err(format!(
+            "`partition` must have 0 <= index < count (got index {} of count {})",
+            p.index, p.count
+        ));
+    }
+    if !info.partitioned {
+        return Err("the source cannot read this stream in partitions (its catalog does not say `partitioned`)".into());
+    }
+    Ok(())
 }
 
 /// Selected fields and primary key fields must be in the stream's schema.

@@ -5,7 +5,8 @@
 
 use crate::connector::{DestinationWriter, SourceReader};
 use crate::error::Result;
-use sluice_protocol::{Batch, Message, Operation};
+use sluice_protocol::{Batch, Message};
+use sluice_schema::SchemaId;
 
 /// Where a run's messages come from: a sandboxed [`SourceReader`], or
 /// anything else that yields batches and state checkpoints.
@@ -21,8 +22,11 @@ pub trait BatchSource: Send + 'static {
 /// Where a run's batches go: a sandboxed [`DestinationWriter`], or
 /// anything else that can write and commit durably.
 pub trait BatchSink {
-    /// Apply one batch.
-    fn write(&mut self, batch: Batch, op: Operation) -> impl Future<Output = Result<()>>;
+    /// Batches of `stream` follow the registry schema `id` from now on
+    /// (told before the first batch under an id the sink has not seen).
+    fn schema(&mut self, stream: &str, id: &SchemaId) -> impl Future<Output = Result<()>>;
+    /// Apply one batch (its operation travels with it).
+    fn write(&mut self, batch: Batch) -> impl Future<Output = Result<()>>;
     /// Make everything written so far durable.
     fn commit(&mut self) -> impl Future<Output = Result<()>>;
     /// Release the writer (without committing).
@@ -42,8 +46,11 @@ impl BatchSource for SourceReader {
 }
 
 impl BatchSink for DestinationWriter {
-    async fn write(&mut self, batch: Batch, op: Operation) -> Result<()> {
-        DestinationWriter::write(self, batch, op).await
+    async fn schema(&mut self, stream: &str, id: &SchemaId) -> Result<()> {
+        DestinationWriter::schema(self, stream, id).await
+    }
+    async fn write(&mut self, batch: Batch) -> Result<()> {
+        DestinationWriter::write(self, batch).await
     }
     async fn commit(&mut self) -> Result<()> {
         DestinationWriter::commit(self).await

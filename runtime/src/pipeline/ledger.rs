@@ -99,6 +99,18 @@ impl StreamLedger {
         run
     }
 
+    /// Count records the schema policy or a filter dropped.
+    pub(crate) fn dropped(&mut self, i: StreamId, records: u32) {
+        self.entries[i].run.dropped += u64::from(records);
+    }
+
+    /// The schema the stream accepted (told to the destination).
+    pub(crate) fn schema(&mut self, i: StreamId, id: Option<sluice_schema::SchemaId>) {
+        if let Some(id) = id {
+            self.entries[i].run.schema = Some(id.0);
+        }
+    }
+
     /// Hold a checkpoint of a stream until the next destination commit.
     pub(crate) fn checkpoint(&mut self, i: StreamId, state: Value) {
         let e = &mut self.entries[i];

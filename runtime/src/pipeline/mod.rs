@@ -23,6 +23,7 @@ mod endpoint;
 mod events;
 mod ledger;
 mod prepare;
+mod reshape;
 mod run;
 mod transfer;
 
@@ -34,8 +35,11 @@ pub use configure::{SelectionError, configure};
 pub use endpoint::{BatchSink, BatchSource};
 pub use events::{Progress, ProgressFn, RunOptions};
 pub use prepare::Prepared;
+pub use reshape::{Reshaper, ShapeError, Shaped, Stages, StreamShape};
 use serde::{Deserialize, Serialize};
-pub use sluice_manifest::{Endpoint, Manifest, Options, PipelineFile, StreamSelection};
+pub use sluice_manifest::{
+    Action, Endpoint, Manifest, Options, PipelineFile, Policy, PolicyOverride, StreamSelection,
+};
 use sluice_protocol::{Catalog, ConfiguredCatalog, Spec, StreamState};
 use std::path::{Path, PathBuf};
 
@@ -54,6 +58,8 @@ pub struct Pipeline {
     pub streams: Vec<StreamSelection>,
     /// Run options.
     pub options: Options,
+    /// The schema evolution policy of every stream (`[schema]`).
+    pub schema: Policy,
     state: PathBuf,
 }
 
@@ -112,6 +118,7 @@ impl Pipeline {
             destination: m.destination,
             streams: m.streams,
             options: m.options,
+            schema: m.schema,
             state: m.state,
         }
     }
@@ -152,10 +159,17 @@ impl Pipeline {
             source,
             destination,
             catalog,
+            shapes,
         } = prepared;
         let (src, dst) = (&self.source, &self.destination);
+        let registry = crate::registry::StoreRegistry::registry(store, &self.name)?;
+        let stages = Stages {
+            shapes: store_known(store, &self.name, shapes, &registry)?,
+            registry: registry.clone(),
+        };
         self.run_with(
             &catalog,
+            &stages,
             store,
             opts,
             async |catalog: &ConfiguredCatalog, state: Vec<StreamState>| {
@@ -163,10 +177,10 @@ impl Pipeline {
                 // destination anything (an overwrite stream is cleared when its
                 // writer opens).
                 let reader = source
-                    .read(&src.sandbox(), &src.config, catalog, &state)
+                    .read(&src.sandbox(), &src.config, catalog, &state, &registry)
                     .await?;
                 let writer = destination
-                    .write(&dst.sandbox(), &dst.config, catalog)
+                    .write(&dst.sandbox(), &dst.config, catalog, &registry)
                     .await?;
                 Ok((reader, writer))
             },

@@ -6,7 +6,10 @@ use crate::connector::Connector;
 use crate::engine::Runtime;
 use crate::error::{Error, Result};
 use sluice_manifest::Endpoint;
-use sluice_protocol::{ConfiguredCatalog, Role};
+use super::reshape::StreamShape;
+use sluice_protocol::{ConfiguredCatalog, Role, Spec};
+use sluice_schema::Schema;
+use sluice_transform::Plan;
 
 /// Connectors and catalog of a pipeline, ready to run.
 #[derive(Debug, Clone)]
@@ -17,6 +20,8 @@ pub struct Prepared {
     pub destination: Connector,
     /// The streams to sync.
     pub catalog: ConfiguredCatalog,
+    /// What each stream's batches go through between check and write.
+    pub shapes: Vec<StreamShape>,
 }
 
 impl Pipeline {
@@ -51,11 +56,43 @@ impl Pipeline {
             .await
             .map_err(|e| self.at("source", e))?;
         let configured = self.configure(&catalog, &dst_spec)?;
+        let shapes = self.shapes(&configured, &dst_spec)?;
         Ok(Prepared {
             source,
             destination,
             catalog: configured,
+            shapes,
         })
+    }
+
+    /// Each configured stream's policy, transforms and reserved keys; the
+    /// transforms are checked against the discovered schema, so one that
+    /// names an unknown field fails here, before anything runs.
+    pub fn shapes(&self, catalog: &ConfiguredCatalog, destination: &Spec) -> Result<Vec<StreamShape>> {
+        let mut shapes = Vec::with_capacity(catalog.streams.len());
+        for stream in &catalog.streams {
+            let selection = self.streams.iter().find(|s| s.name == stream.name);
+            let steps = selection.map(|s| s.transforms.clone()).unwrap_or_default();
+            let policy = selection
+                .and_then(|s| s.schema)
+                .map(|o| o.over(&self.schema))
+                .unwrap_or_else(|| self.schema.clone());
+            let discovered = Schema::from_json_schema(&stream.schema).ok();
+            Plan::new(&stream.name, &steps, discovered.as_ref()).map_err(|e| Error::Pipeline {
+                file: self.file.clone(),
+                message: e.to_string(),
+            })?;
+            shapes.push(StreamShape {
+                stream: stream.name.clone(),
+                policy,
+                steps,
+                reserved: destination.reserved_keys.clone(),
+                primary_key: stream.primary_key.clone(),
+                discovered,
+                known: None,
+            });
+        }
+        Ok(shapes)
     }
 
     /// Load the component of `endpoint` (at `key`), which must be a `role`.

@@ -1,6 +1,7 @@
 //! A whole run: attempts until every stream is done, retrying transient
 //! failures with exponential backoff and jitter, then the run record.
 
+use super::reshape::Stages;
 use super::endpoint::{BatchSink, BatchSource};
 use super::events::{Events, RunOptions};
 use super::ledger::StreamLedger;
@@ -28,6 +29,7 @@ impl Pipeline {
     pub async fn run_with<R, W>(
         &self,
         catalog: &ConfiguredCatalog,
+        stages: &Stages,
         store: &StateStore,
         opts: &RunOptions,
         mut open: impl AsyncFnMut(&ConfiguredCatalog, Vec<StreamState>) -> Result<(R, W)>,
@@ -45,6 +47,7 @@ impl Pipeline {
             store,
             run_id,
             events: Events::new(opts),
+            stages,
         };
         let mut ledger = StreamLedger::new(catalog);
         let mut delays = self.backoff();

@@ -14,6 +14,7 @@ use sluice_protocol::{
     StreamStatus, WriteMode,
 };
 use sluice_state::StateStore;
+use super::reshape::{Reshaper, ShapeError, Stages};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
@@ -30,6 +31,8 @@ pub(super) struct RunContext<'a> {
     pub(super) run_id: u64,
     /// Who is told what happens.
     pub(super) events: Events,
+    /// The schema and transform stage of each stream, and the registry.
+    pub(super) stages: &'a Stages,
 }
 
 /// What the readers of an attempt send.
@@ -86,8 +89,10 @@ struct Transfer<'a, W> {
     ctx: &'a RunContext<'a>,
     ledger: &'a mut StreamLedger,
     writer: W,
-    /// The operation each stream's batches are written with.
-    ops: BTreeMap<String, Operation>,
+    /// Each stream's write mode.
+    modes: BTreeMap<String, WriteMode>,
+    /// The schema and transform stage of each stream that has one.
+    reshapers: BTreeMap<String, Reshaper>,
     /// The source's name, for errors.
     source: String,
     max_batch_bytes: usize,
@@ -106,16 +111,22 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
         catalog: &ConfiguredCatalog,
         source: String,
     ) -> Self {
-        let ops = catalog
+        let modes = catalog
             .streams
             .iter()
-            .map(|s| (s.name.clone(), operation(s.write_mode)))
+            .map(|s| (s.name.clone(), s.write_mode))
             .collect();
         Transfer {
             ctx,
             ledger,
             writer,
-            ops,
+            modes,
+            reshapers: ctx
+                .stages
+                .shapes
+                .iter()
+                .map(|s| (s.stream.clone(), Reshaper::new(s.clone())))
+                .collect(),
             source,
             max_batch_bytes: ctx.pipeline.source.limits.batch_bytes(),
             last_commit: Instant::now(),
@@ -176,16 +187,43 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
         if self.ledger.is_failed(i) {
             return ControlFlow::Continue(());
         }
-        // Stages between the check and the write (schema policy,
-        // transforms) take the batch here.
+        let Some(mut batch) = self.reshape(i, batch).await? else {
+            return ControlFlow::Continue(());
+        };
         let (count, bytes) = (u64::from(batch.count), batch.data.len() as u64);
-        let op = self.ops[&batch.stream];
-        if let Err(e) = self.writer.write(batch, op).await {
+        batch.operation = operation(batch.operation, self.modes[&batch.stream]);
+        if let Err(e) = self.writer.write(batch).await {
             return self.on_write_error(i, e);
         }
         let run = self.ledger.add(i, count, bytes);
         self.ctx.events.emit(RunEvent::Written(run));
         ControlFlow::Continue(())
+    }
+
+    /// The schema policy and transforms of the batch's stream; the
+    /// destination is told of a new schema first. `None`: nothing to write.
+    async fn reshape(&mut self, i: StreamId, batch: Batch) -> ControlFlow<(), Option<Batch>> {
+        let Some(reshaper) = self.reshapers.get_mut(&batch.stream) else {
+            return ControlFlow::Continue(Some(batch));
+        };
+        let stream = batch.stream.clone();
+        let shaped = match reshaper.shape(batch, &self.ctx.stages.registry) {
+            Ok(shaped) => shaped,
+            Err(ShapeError(message)) => {
+                self.fail(i, false, format!("stream `{stream}`: {message}"));
+                return ControlFlow::Continue(None);
+            }
+        };
+        let accepted = reshaper.accepted().cloned();
+        if let Some(id) = &shaped.tell {
+            if let Err(e) = self.writer.schema(&stream, id).await {
+                self.on_write_error(i, e)?;
+                return ControlFlow::Continue(None);
+            }
+            self.ledger.schema(i, accepted);
+        }
+        self.ledger.dropped(i, shaped.dropped);
+        ControlFlow::Continue(shaped.batch)
     }
 
     /// A destination that refused one batch but is alive fails that
@@ -336,10 +374,11 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
     }
 }
 
-/// The operation a stream's records are written with.
-fn operation(mode: WriteMode) -> Operation {
-    match mode {
-        WriteMode::Overwrite | WriteMode::Append => Operation::Insert,
-        WriteMode::AppendDedup | WriteMode::History => Operation::Upsert,
+/// The operation a batch is written with: the source's, except that
+/// inserts into a stream kept by primary key (dedup, history) are upserts.
+fn operation(op: Operation, mode: WriteMode) -> Operation {
+    match (op, mode) {
+        (Operation::Insert, WriteMode::AppendDedup | WriteMode::History) => Operation::Upsert,
+        (op, _) => op,
     }
 }

@@ -4,7 +4,7 @@ use serde_json::json;
 use sluice_artifacts as artifacts;
 use sluice_e2e::{faker_catalog, runtime};
 use sluice_protocol::{Operation, Role};
-use sluice_runtime::{Error, Sandbox};
+use sluice_runtime::{Error, Registry, Sandbox};
 
 #[tokio::test]
 async fn every_component_has_a_spec_matching_its_exports() {
@@ -111,6 +111,7 @@ async fn a_destination_is_not_a_source() {
             &json!({"path": "/out"}),
             &Default::default(),
             &[],
+            &Registry::memory(),
         )
         .await
         .unwrap_err();

@@ -9,7 +9,7 @@ use sluice_e2e::{PipelineToml, pipeline, runtime};
 use sluice_protocol::{Batch, ConfiguredCatalog, ConfiguredStream, Operation, SyncMode, WriteMode};
 use sluice_runtime::pipeline::{Pipeline, RunOptions, RunSummary};
 use sluice_runtime::state::{StateStore, StreamOutcome};
-use sluice_runtime::{Call, Error, Limit, Runtime, Sandbox};
+use sluice_runtime::{Call, Error, Limit, Registry, Runtime, Sandbox};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -275,16 +275,16 @@ async fn attack_in(
         "spec" => c.spec(&sandbox).await.map(drop),
         "check" => c.check(&sandbox, &config).await,
         "discover" => c.discover(&sandbox, &config).await.map(drop),
-        "read" => c.read(&sandbox, &config, &items(), &[]).await.map(drop),
-        "next" => match c.read(&sandbox, &config, &items(), &[]).await {
+        "read" => c.read(&sandbox, &config, &items(), &[], &Registry::memory()).await.map(drop),
+        "next" => match c.read(&sandbox, &config, &items(), &[], &Registry::memory()).await {
             Ok(mut r) => r.next().await.map(drop),
             Err(e) => Err(e),
         },
-        "write" => c.write(&sandbox, &config, &items()).await.map(drop),
-        "write_batch" | "commit" => match c.write(&sandbox, &config, &items()).await {
+        "write" => c.write(&sandbox, &config, &items(), &Registry::memory()).await.map(drop),
+        "write_batch" | "commit" => match c.write(&sandbox, &config, &items(), &Registry::memory()).await {
             Ok(mut w) => {
                 let batch = Batch::json_lines("items", 1, b"{\"id\":1}\n".to_vec());
-                match w.write(batch, Operation::Insert).await {
+                match w.write(batch).await {
                     Ok(()) => w.commit().await,
                     Err(e) => Err(e),
                 }
