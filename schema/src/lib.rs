@@ -22,8 +22,10 @@
 
 mod error;
 pub mod json_schema;
+pub mod table;
 
 pub use error::SchemaError;
+pub use table::{TableField, TableSchema, TypeNode};
 
 use std::fmt;
 

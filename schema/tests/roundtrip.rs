@@ -3,7 +3,7 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use sluice_schema::{Field, Schema, Type};
+use sluice_schema::{Field, Schema, Type, TypeNode};
 
 fn leaf() -> impl Strategy<Value = Type> {
     prop_oneof![
@@ -98,5 +98,29 @@ proptest! {
     #[test]
     fn single_types_round_trip(ty in any_type()) {
         prop_assert_eq!(Type::from_json_schema(&ty.to_json_schema()).unwrap(), ty);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn type_table_round_trips(schema in any_schema()) {
+        let table = schema.to_table();
+        prop_assert_eq!(Schema::from_table(&table).unwrap(), schema);
+    }
+
+    #[test]
+    fn type_table_indices_point_backwards(schema in any_schema()) {
+        let table = schema.to_table();
+        for (i, node) in table.types.iter().enumerate() {
+            let children: Vec<u32> = match node {
+                TypeNode::Array(c) | TypeNode::Map(c) => vec![*c],
+                TypeNode::Union(cs) => cs.clone(),
+                TypeNode::Struct(fs) => fs.iter().map(|f| f.ty).collect(),
+                _ => vec![],
+            };
+            prop_assert!(children.iter().all(|&c| (c as usize) < i));
+        }
     }
 }
