@@ -20,10 +20,12 @@
 
 #![warn(missing_docs)]
 
+pub mod diff;
 mod error;
 pub mod json_schema;
 pub mod table;
 
+pub use diff::{Change, diff, widens};
 pub use error::SchemaError;
 pub use table::{TableField, TableSchema, TypeNode};
 
