@@ -20,6 +20,17 @@
 
 #![warn(missing_docs)]
 
+pub mod diff;
+mod error;
+pub mod json_schema;
+pub mod table;
+
+pub use diff::{Change, diff, widens};
+pub use error::SchemaError;
+pub use table::{TableField, TableSchema, TypeNode};
+
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -147,9 +158,50 @@ impl SchemaId {
     }
 }
 
-impl std::fmt::Display for SchemaId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for SchemaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// Short type names for messages: `int64`, `decimal(10,2)`,
+/// `array<string>`, `map<int64>`, `struct{a,b}`, `union<string|int64>`.
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::Decimal { precision, scale } => write!(f, "decimal({precision},{scale})"),
+            Type::Array(item) => write!(f, "array<{item}>"),
+            Type::Map(value) => write!(f, "map<{value}>"),
+            Type::Struct(fields) => {
+                let names: Vec<&str> = fields.iter().map(|x| x.name.as_str()).collect();
+                write!(f, "struct{{{}}}", names.join(","))
+            }
+            Type::Union(members) => {
+                let names: Vec<String> = members.iter().map(Type::to_string).collect();
+                write!(f, "union<{}>", names.join("|"))
+            }
+            leaf => f.write_str(leaf.leaf_name().unwrap_or("?")),
+        }
+    }
+}
+
+impl Type {
+    /// The name of a type without parameters (`int64`, `string`, ...);
+    /// `None` for decimal, array, map, struct and union.
+    pub fn leaf_name(&self) -> Option<&'static str> {
+        Some(match self {
+            Type::Boolean => "boolean",
+            Type::Int8 => "int8",
+            Type::Int16 => "int16",
+            Type::Int32 => "int32",
+            Type::Int64 => "int64",
+            Type::Float32 => "float32",
+            Type::Float64 => "float64",
+            Type::Bytes => "bytes",
+            Type::String => "string",
+            Type::Timestamp => "timestamp",
+            _ => return None,
+        })
     }
 }
 
@@ -175,5 +227,29 @@ mod tests {
         assert_eq!(a.id(), b.id());
         assert_ne!(a.id(), c.id());
         assert_eq!(a.id().as_str().len(), 64);
+    }
+
+    #[test]
+    fn types_display_in_short_form() {
+        let shown = |t: Type| t.to_string();
+        assert_eq!(shown(Type::Int64), "int64");
+        assert_eq!(
+            shown(Type::Decimal {
+                precision: 10,
+                scale: 2
+            }),
+            "decimal(10,2)"
+        );
+        assert_eq!(shown(Type::Array(Box::new(Type::String))), "array<string>");
+        assert_eq!(shown(Type::Map(Box::new(Type::Int64))), "map<int64>");
+        let s = Type::Struct(vec![
+            Field::required("a", Type::Int8),
+            Field::optional("b", Type::Bytes),
+        ]);
+        assert_eq!(shown(s), "struct{a,b}");
+        assert_eq!(
+            shown(Type::Union(vec![Type::String, Type::Int64])),
+            "union<string|int64>"
+        );
     }
 }
