@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sluice_dest_file::FileDestination;
 use sluice_guest::{Reader, Writer, native};
-use sluice_protocol::{Batch, ConnectorError, Message, Operation};
-use sluice_runtime::pipeline::{BatchSink, BatchSource, Pipeline, RunOptions};
+use sluice_protocol::{Batch, ConnectorError, Message};
+use sluice_runtime::pipeline::{BatchSink, BatchSource, Pipeline, RunOptions, Stages};
 use sluice_runtime::state::StateStore;
 use sluice_runtime::{Call, Error, Runtime};
 use sluice_schema::SchemaId;
@@ -183,6 +183,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 let s = pipeline
                     .run_with(
                         &configured,
+                        &Stages::default(),
                         &store,
                         &RunOptions::default(),
                         async |configured: &sluice_protocol::ConfiguredCatalog, state| {

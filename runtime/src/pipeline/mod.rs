@@ -43,6 +43,31 @@ pub use sluice_manifest::{
 use sluice_protocol::{Catalog, ConfiguredCatalog, Spec, StreamState};
 use std::path::{Path, PathBuf};
 
+/// The schema each stream accepted last: the newest run that recorded one.
+fn store_known(
+    store: &StateStore,
+    pipeline: &str,
+    mut shapes: Vec<StreamShape>,
+    registry: &crate::Registry,
+) -> Result<Vec<StreamShape>> {
+    let runs = store.runs(pipeline)?;
+    for shape in &mut shapes {
+        let last = runs.iter().find_map(|run| {
+            let s = run.streams.iter().find(|s| s.stream == shape.stream)?;
+            s.schema.clone()
+        });
+        if let Some(id) = last {
+            shape.known = registry
+                .fetch(&sluice_schema::SchemaId(id))
+                .map_err(|e| Error::Pipeline {
+                    file: pipeline.to_string(),
+                    message: e.to_string(),
+                })?;
+        }
+    }
+    Ok(shapes)
+}
+
 /// A pipeline ready to run: paths resolved, `${ENV}` substituted.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
@@ -162,7 +187,7 @@ impl Pipeline {
             shapes,
         } = prepared;
         let (src, dst) = (&self.source, &self.destination);
-        let registry = crate::registry::StoreRegistry::registry(store, &self.name)?;
+        let registry = crate::Registry::memory();
         let stages = Stages {
             shapes: store_known(store, &self.name, shapes, &registry)?,
             registry: registry.clone(),
