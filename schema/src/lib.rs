@@ -22,11 +22,13 @@
 
 pub mod diff;
 mod error;
+pub mod evolve;
 pub mod json_schema;
 pub mod table;
 
 pub use diff::{Change, diff, widens};
 pub use error::SchemaError;
+pub use evolve::{Action, Evolution, Policy, Reason, Violation, evolve};
 pub use table::{TableField, TableSchema, TypeNode};
 
 use std::fmt;
