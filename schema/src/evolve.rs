@@ -3,7 +3,7 @@
 //! and what happens to the records that do not fit.
 //!
 //! [`evolve`] compares the schema a destination was last told (`known`)
-//! with the one a source now reports (`incoming`), using [`diff`]:
+//! with the one a source now reports (`incoming`), using [`diff`](crate::diff()):
 //!
 //! | change | `evolve` | `freeze` | `discard_value` | `discard_row` |
 //! |---|---|---|---|---|
@@ -138,6 +138,25 @@ impl Violation {
 /// Decides what to tell the destination about `incoming`, given the schema
 /// it was last told (`known`, `None` the first time) and the policy; see
 /// the [module docs](self) for the rules.
+///
+/// ```
+/// use sluice_schema::{Action, Field, Policy, Schema, Type, evolve};
+///
+/// let known = Schema::new(vec![Field::required("id", Type::Int32)]);
+/// let incoming = Schema::new(vec![
+///     Field::required("id", Type::Int64),
+///     Field::optional("email", Type::String),
+/// ]);
+/// let policy = Policy { new_fields: Action::DiscardValue, type_changes: Action::Evolve };
+/// let evolution = evolve(Some(&known), &incoming, &policy)?;
+/// assert_eq!(evolution.schema, Schema::new(vec![Field::required("id", Type::Int64)]));
+/// assert_eq!(evolution.drop_fields, ["email"]);
+///
+/// let frozen = Policy { type_changes: Action::Freeze, ..policy };
+/// let refused = evolve(Some(&known), &incoming, &frozen).unwrap_err();
+/// assert_eq!(refused.to_string(), "field `id`: int32 -> int64, but type changes are frozen");
+/// # Ok::<(), sluice_schema::Violation>(())
+/// ```
 pub fn evolve(
     known: Option<&Schema>,
     incoming: &Schema,

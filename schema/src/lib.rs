@@ -9,9 +9,9 @@
 //! - [`table`]: the contract's flat type table (WIT has no recursive
 //!   types), which the host and the guest SDK map their bindings onto;
 //! - [`SchemaId`]: the registry's content-addressed id;
-//! - [`diff`]: what changed between two versions, and which type changes
+//! - [`diff`](mod@diff): what changed between two versions, and which type changes
 //!   are safe widenings;
-//! - [`evolve`]: the evolution policies (evolve, freeze, discard_value,
+//! - [`evolve`](mod@evolve): the evolution policies (evolve, freeze, discard_value,
 //!   discard_row) deciding what a destination is told and what happens to
 //!   records.
 //!
