@@ -4,7 +4,7 @@
 //! [`diff`] walks the old schema's fields in order, then lists the new
 //! fields. Paths are dotted for struct fields (`address.city`), with `[]`
 //! for an array's items and `{}` for a map's values (`tags[]`,
-//! `orders[].total`). A struct whose new version [widens](widens) the old
+//! `orders[].total`). A struct whose new version [widens](widens()) the old
 //! one is reported by its nested changes; any other struct change is one
 //! [`Change::Incompatible`] at the struct. Defaults are not compared.
 

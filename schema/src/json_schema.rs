@@ -72,6 +72,27 @@ pub const MAX_DEPTH: usize = 64;
 
 impl Schema {
     /// The row's JSON Schema: an object schema with one property per field.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use sluice_schema::{Field, Schema, Type};
+    ///
+    /// let schema = Schema::new(vec![
+    ///     Field::required("id", Type::Int64),
+    ///     Field::optional("tags", Type::Array(Box::new(Type::String))),
+    /// ]);
+    /// let json = schema.to_json_schema();
+    /// assert_eq!(json, json!({
+    ///     "type": "object",
+    ///     "properties": {
+    ///         "id": {"type": "integer", "format": "int64"},
+    ///         "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+    ///     },
+    ///     "required": ["id"],
+    /// }));
+    /// assert_eq!(Schema::from_json_schema(&json)?, schema);
+    /// # Ok::<(), sluice_schema::SchemaError>(())
+    /// ```
     pub fn to_json_schema(&self) -> Value {
         struct_schema(&self.fields)
     }

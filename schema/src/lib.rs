@@ -9,9 +9,9 @@
 //! - [`table`]: the contract's flat type table (WIT has no recursive
 //!   types), which the host and the guest SDK map their bindings onto;
 //! - [`SchemaId`]: the registry's content-addressed id;
-//! - [`diff`]: what changed between two versions, and which type changes
+//! - [`diff`](mod@diff): what changed between two versions, and which type changes
 //!   are safe widenings;
-//! - [`evolve`]: the evolution policies (evolve, freeze, discard_value,
+//! - [`evolve`](mod@evolve): the evolution policies (evolve, freeze, discard_value,
 //!   discard_row) deciding what a destination is told and what happens to
 //!   records.
 //!
@@ -22,11 +22,13 @@
 
 pub mod diff;
 mod error;
+pub mod evolve;
 pub mod json_schema;
 pub mod table;
 
 pub use diff::{Change, diff, widens};
 pub use error::SchemaError;
+pub use evolve::{Action, Evolution, Policy, Reason, Violation, evolve};
 pub use table::{TableField, TableSchema, TypeNode};
 
 use std::fmt;

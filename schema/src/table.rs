@@ -98,6 +98,17 @@ pub enum TypeNode {
 
 impl Schema {
     /// This schema as the contract's flat type table.
+    ///
+    /// ```
+    /// use sluice_schema::{Field, Schema, Type, TypeNode};
+    ///
+    /// let schema = Schema::new(vec![Field::required("ids", Type::Array(Box::new(Type::Int64)))]);
+    /// let table = schema.to_table();
+    /// assert_eq!(table.types, [TypeNode::Int64, TypeNode::Array(0)]);
+    /// assert_eq!(table.fields[0].ty, 1);
+    /// assert_eq!(Schema::from_table(&table)?, schema);
+    /// # Ok::<(), sluice_schema::SchemaError>(())
+    /// ```
     pub fn to_table(&self) -> TableSchema {
         let mut writer = Writer::default();
         let fields = self.fields.iter().map(|f| writer.field(f)).collect();

@@ -1,8 +1,10 @@
-//! Property tests: every schema survives JSON Schema and the type table.
+//! Property tests: every schema survives JSON Schema and the type table;
+//! diffs and evolution are stable.
 
 use proptest::collection::vec;
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use sluice_schema::{Change, Policy, diff, evolve, widens};
 use sluice_schema::{Field, Schema, Type, TypeNode};
 
 fn leaf() -> impl Strategy<Value = Type> {
@@ -121,6 +123,65 @@ proptest! {
                 _ => vec![],
             };
             prop_assert!(children.iter().all(|&c| (c as usize) < i));
+        }
+    }
+}
+
+/// Small schemas over few names, so two of them often share fields.
+fn overlapping_schema() -> impl Strategy<Value = Schema> {
+    let ty = leaf().prop_recursive(2, 8, 3, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|t| Type::Array(Box::new(t))),
+            vec(("[ab]", inner, any::<bool>()), 0..3).prop_map(|declared| {
+                let mut fields: Vec<Field> = Vec::new();
+                for (name, ty, required) in declared {
+                    if fields.iter().all(|f| f.name != name) {
+                        fields.push(Field {
+                            name,
+                            ty,
+                            required,
+                            default: None,
+                        });
+                    }
+                }
+                Type::Struct(fields)
+            }),
+        ]
+    });
+    vec(("[a-d]", ty, any::<bool>()), 0..4).prop_map(|declared| {
+        let mut fields: Vec<Field> = Vec::new();
+        for (name, ty, required) in declared {
+            if fields.iter().all(|f| f.name != name) {
+                fields.push(Field {
+                    name,
+                    ty,
+                    required,
+                    default: None,
+                });
+            }
+        }
+        Schema::new(fields)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn nothing_changes_against_itself(schema in any_schema(), ty in any_type()) {
+        prop_assert!(diff(&schema, &schema).is_empty());
+        prop_assert!(widens(&ty, &ty));
+        let evolution = evolve(Some(&schema), &schema, &Policy::default()).unwrap();
+        prop_assert_eq!(evolution.schema, schema);
+    }
+
+    #[test]
+    fn evolution_is_stable(known in overlapping_schema(), incoming in overlapping_schema()) {
+        if let Ok(first) = evolve(Some(&known), &incoming, &Policy::default()) {
+            let second = evolve(Some(&first.schema), &incoming, &Policy::default()).unwrap();
+            prop_assert_eq!(&second.schema, &first.schema);
+            let grew = |c: &Change| matches!(c, Change::Added { .. } | Change::Widened { .. });
+            prop_assert!(!second.changes.iter().any(grew));
         }
     }
 }
