@@ -5,7 +5,9 @@
 //! operations. It counts the fetches guests make, per id.
 
 use sluice_schema::{Schema, SchemaId};
+use sluice_state::StateStore;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Where registered schemas live.
@@ -30,6 +32,8 @@ pub struct RegistryError(pub String);
 pub struct Registry {
     store: Arc<dyn SchemaStore>,
     fetches: Arc<Mutex<HashMap<SchemaId, u64>>>,
+    /// The run registrations belong to, when the store records runs.
+    run: Option<Arc<AtomicU64>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -50,6 +54,7 @@ impl Registry {
         Registry {
             store: Arc::new(store),
             fetches: Arc::default(),
+            run: None,
         }
     }
 
@@ -57,6 +62,13 @@ impl Registry {
     /// as `sluice read`).
     pub fn memory() -> Registry {
         Registry::new(Memory::default())
+    }
+
+    /// Record registrations from now on as made during run `run`.
+    pub fn set_run(&self, run: u64) {
+        if let Some(r) = &self.run {
+            r.store(run, Ordering::Relaxed);
+        }
     }
 
     /// Register `schema` for `stream`.
@@ -89,6 +101,54 @@ impl Registry {
     pub fn guest_fetches(&self, id: &SchemaId) -> u64 {
         let fetches = self.fetches.lock().unwrap_or_else(|p| p.into_inner());
         fetches.get(id).copied().unwrap_or(0)
+    }
+}
+
+/// The registry of a pipeline's state store: schemas shared by every
+/// pipeline of the store, versions per (pipeline, stream), the run that
+/// first saw each version.
+pub struct StoreRegistry {
+    store: StateStore,
+    pipeline: String,
+    run: Arc<AtomicU64>,
+}
+
+impl StoreRegistry {
+    /// A registry over `store` for `pipeline`; versions are recorded under
+    /// the run set with [`Registry::set_run`].
+    pub fn registry(store: &StateStore, pipeline: &str) -> Registry {
+        let run = Arc::new(AtomicU64::new(0));
+        let mut registry = Registry::new(StoreRegistry {
+            store: store.clone(),
+            pipeline: pipeline.to_string(),
+            run: run.clone(),
+        });
+        registry.run = Some(run);
+        registry
+    }
+
+    fn run(&self) -> Option<u64> {
+        Some(self.run.load(Ordering::Relaxed)).filter(|r| *r != 0)
+    }
+}
+
+impl SchemaStore for StoreRegistry {
+    fn register(&self, stream: &str, schema: &Schema) -> Result<SchemaId, RegistryError> {
+        self.store
+            .register_schema(&self.pipeline, stream, schema, self.run())
+            .map_err(|e| RegistryError(e.to_string()))
+    }
+
+    fn fetch(&self, id: &SchemaId) -> Result<Option<Schema>, RegistryError> {
+        self.store
+            .fetch_schema(id)
+            .map_err(|e| RegistryError(e.to_string()))
+    }
+
+    fn keep(&self, _stream: &str, schema: &Schema) -> Result<SchemaId, RegistryError> {
+        self.store
+            .keep_schema(schema)
+            .map_err(|e| RegistryError(e.to_string()))
     }
 }
 

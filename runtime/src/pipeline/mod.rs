@@ -187,7 +187,7 @@ impl Pipeline {
             shapes,
         } = prepared;
         let (src, dst) = (&self.source, &self.destination);
-        let registry = crate::Registry::memory();
+        let registry = crate::registry::StoreRegistry::registry(store, &self.name);
         let stages = Stages {
             shapes: store_known(store, &self.name, shapes, &registry)?,
             registry: registry.clone(),

@@ -41,6 +41,7 @@ impl Pipeline {
         let started = Instant::now();
         let names: Vec<&str> = catalog.streams.iter().map(|s| s.name.as_str()).collect();
         let run_id = store.start_run(&self.name, &names)?;
+        stages.registry.set_run(run_id);
         let started_at_ms = now_ms();
         let ctx = RunContext {
             pipeline: self,
