@@ -1,6 +1,8 @@
-//! `sluice-state`: sync state in redb: per-stream checkpoints and run
-//! history, per pipeline. No engine here, so the store can be opened,
-//! inspected and tested (and fuzzed) without wasm.
+//! `sluice-state`: sync state in redb: per-stream checkpoints, run history
+//! and schema versions per pipeline, and the schema registry shared by the
+//! pipelines of a store ([`SchemaVersion`], `schema_registry`). No engine
+//! here, so the store can be opened, inspected and tested (and fuzzed)
+//! without wasm.
 //!
 //! Every table is a `const TableDefinition` here. A checkpoint is written in
 //! one transaction, and the pipeline writes it only after the destination's
@@ -21,11 +23,13 @@
 
 mod error;
 mod records;
+mod schema_registry;
 
 pub use error::{Error, ErrorKind, Result};
 
 pub use records::{RunRecord, RunStatus, SavedState, StreamOutcome, StreamRun};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+pub use schema_registry::SchemaVersion;
 use serde_json::Value;
 use sluice_protocol::StreamState;
 use std::collections::BTreeMap;
@@ -38,6 +42,14 @@ const META: TableDefinition<&str, &str> = TableDefinition::new("sluice_meta");
 const STREAM_STATE: TableDefinition<(&str, &str), &str> = TableDefinition::new("stream_state");
 /// `(pipeline, run id)` -> [`RunRecord`] as JSON.
 const RUNS: TableDefinition<(&str, u64), &str> = TableDefinition::new("runs");
+
+/// Schema id (hex SHA-256) -> `sluice_schema::Schema` as JSON bytes. Shared
+/// by every pipeline of the store: the same schema is one row.
+const SCHEMAS: TableDefinition<&str, &[u8]> = TableDefinition::new("schemas");
+/// `(pipeline, stream)` -> the stream's [`SchemaVersion`]s in first-seen
+/// order, as a JSON array.
+const SCHEMA_VERSIONS: TableDefinition<(&str, &str), &str> =
+    TableDefinition::new("schema_versions");
 
 /// `(pipeline, stream)` as an error shows a key.
 fn pair_key(pipeline: &str, stream: &str) -> String {
@@ -198,6 +210,8 @@ impl StateStore {
             }
             txn.open_table(STREAM_STATE).map_err(|e| store.err(e))?;
             txn.open_table(RUNS).map_err(|e| store.err(e))?;
+            txn.open_table(SCHEMAS).map_err(|e| store.err(e))?;
+            txn.open_table(SCHEMA_VERSIONS).map_err(|e| store.err(e))?;
         }
         txn.commit().map_err(|e| store.err(e))?;
         Ok(store)
@@ -311,6 +325,10 @@ impl StateStore {
 
     /// Forget the state of `stream` (or of every stream) of `pipeline`.
     /// Returns how many streams were reset.
+    ///
+    /// Run history, schemas and the streams' schema versions are kept:
+    /// they are history, and schemas are shared by every pipeline of the
+    /// store, so a re-synced stream goes on from its last schema version.
     pub fn reset(&self, pipeline: &str, stream: Option<&str>) -> Result<usize> {
         guarded(&self.path, || {
             let streams: Vec<String> = match stream {
