@@ -1,10 +1,13 @@
-//! `sluice-state`: sync state in redb: per-stream checkpoints and run
-//! history, per pipeline. No engine here, so the store can be opened,
-//! inspected and tested (and fuzzed) without wasm.
+//! `sluice-state`: sync state in redb: per-stream checkpoints, run history
+//! and schema versions per pipeline, and the schema registry shared by the
+//! pipelines of a store ([`SchemaVersion`], `schema_registry`). No engine
+//! here, so the store can be opened, inspected and tested (and fuzzed)
+//! without wasm.
 //!
 //! Every table is a `const TableDefinition` here. A checkpoint is written in
 //! one transaction, and the pipeline writes it only after the destination's
-//! `commit()` covered every record before it.
+//! `commit()` covered every record before it. A stored value that does not
+//! parse is an [`ErrorKind::Corrupt`] naming its table and key.
 //!
 //! ```
 //! use sluice_state::StateStore;
@@ -18,28 +21,20 @@
 
 #![warn(missing_docs)]
 
+mod error;
 mod records;
+mod schema_registry;
+
+pub use error::{Error, ErrorKind, Result};
 
 pub use records::{RunRecord, RunStatus, SavedState, StreamOutcome, StreamRun};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+pub use schema_registry::SchemaVersion;
 use serde_json::Value;
 use sluice_protocol::StreamState;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// The state store failed, or the file is not a sluice state store.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("state store `{path}`: {message}")]
-pub struct Error {
-    /// The store file (`:memory:` for an in-memory store).
-    pub path: String,
-    /// What went wrong.
-    pub message: String,
-}
-
-/// The result type of the state store.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// `"format"` -> the store format, to recognise a sluice store.
 const META: TableDefinition<&str, &str> = TableDefinition::new("sluice_meta");
@@ -47,6 +42,19 @@ const META: TableDefinition<&str, &str> = TableDefinition::new("sluice_meta");
 const STREAM_STATE: TableDefinition<(&str, &str), &str> = TableDefinition::new("stream_state");
 /// `(pipeline, run id)` -> [`RunRecord`] as JSON.
 const RUNS: TableDefinition<(&str, u64), &str> = TableDefinition::new("runs");
+
+/// Schema id (hex SHA-256) -> `sluice_schema::Schema` as JSON bytes. Shared
+/// by every pipeline of the store: the same schema is one row.
+const SCHEMAS: TableDefinition<&str, &[u8]> = TableDefinition::new("schemas");
+/// `(pipeline, stream)` -> the stream's [`SchemaVersion`]s in first-seen
+/// order, as a JSON array.
+const SCHEMA_VERSIONS: TableDefinition<(&str, &str), &str> =
+    TableDefinition::new("schema_versions");
+
+/// `(pipeline, stream)` as an error shows a key.
+fn pair_key(pipeline: &str, stream: &str) -> String {
+    format!("({pipeline:?}, {stream:?})")
+}
 
 /// The value of `META["format"]` in stores this version writes.
 pub const FORMAT: &str = "sluice-state/1";
@@ -68,32 +76,29 @@ fn guarded<T>(path: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
             .map(String::as_str)
             .or_else(|| panic.downcast_ref::<&str>().copied())
             .unwrap_or("a panic");
-        Err(Error {
-            path: path.to_string(),
-            message: format!(
+        Err(Error::store(
+            path,
+            format!(
                 "the store is damaged (redb: {why}); move it aside to start over, or restore a copy"
             ),
-        })
+        ))
     })
 }
 
 /// Look at an existing file without writing to it: a file that is not a
 /// sluice store is refused before anything could change it.
 fn refuse_foreign(path: &Path, shown: &str) -> Result<()> {
-    let foreign = |why: String| Error {
-        path: shown.to_string(),
-        message: format!("not a sluice state store: {why}"),
-    };
+    let foreign = |why: String| Error::store(shown, format!("not a sluice state store: {why}"));
     let db = match redb::ReadOnlyDatabase::open(path) {
         Ok(db) => db,
         // A store left by a killed run needs a repair, which the writable
         // open below does.
         Err(redb::DatabaseError::RepairAborted) => return Ok(()),
         Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
-            return Err(Error {
-                path: shown.to_string(),
-                message: "it is in use by another sluice process".into(),
-            });
+            return Err(Error::store(
+                shown,
+                "it is in use by another sluice process",
+            ));
         }
         Err(e) => return Err(foreign(format!("cannot read it as a redb database: {e}"))),
     };
@@ -157,18 +162,15 @@ impl StateStore {
     pub fn open(path: &Path) -> Result<Self> {
         let shown = path.display().to_string();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error {
-                path: shown.clone(),
-                message: format!("cannot create its directory: {e}"),
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::store(&shown, format!("cannot create its directory: {e}")))?;
         }
         guarded(&shown.clone(), || {
             if path.metadata().is_ok_and(|m| m.len() > 0) {
                 refuse_foreign(path, &shown)?;
             }
-            let db = Database::create(path).map_err(|e| Error {
-                path: shown.clone(),
-                message: format!("cannot open it as a redb database: {e}"),
+            let db = Database::create(path).map_err(|e| {
+                Error::store(&shown, format!("cannot open it as a redb database: {e}"))
             })?;
             Self::init(db, shown)
         })
@@ -178,10 +180,7 @@ impl StateStore {
     pub fn in_memory() -> Result<Self> {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
-            .map_err(|e| Error {
-                path: ":memory:".into(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| Error::store(":memory:", e.to_string()))?;
         Self::init(db, ":memory:".into())
     }
 
@@ -211,29 +210,35 @@ impl StateStore {
             }
             txn.open_table(STREAM_STATE).map_err(|e| store.err(e))?;
             txn.open_table(RUNS).map_err(|e| store.err(e))?;
+            txn.open_table(SCHEMAS).map_err(|e| store.err(e))?;
+            txn.open_table(SCHEMA_VERSIONS).map_err(|e| store.err(e))?;
         }
         txn.commit().map_err(|e| store.err(e))?;
         Ok(store)
     }
 
     fn err(&self, e: impl Into<redb::Error>) -> Error {
-        Error {
-            path: self.path.clone(),
-            message: e.into().to_string(),
-        }
+        Error::store(&self.path, e.into().to_string())
     }
 
     fn foreign(&self, why: &str) -> Error {
-        Error {
-            path: self.path.clone(),
-            message: format!("not a sluice state store: {why}"),
-        }
+        Error::store(&self.path, format!("not a sluice state store: {why}"))
     }
 
-    fn decode<T: serde::de::DeserializeOwned>(&self, what: &str, text: &str) -> Result<T> {
-        serde_json::from_str(text).map_err(|e| Error {
+    /// Parse the JSON stored in `table` under `key` (shown as text).
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &'static str,
+        key: impl FnOnce() -> String,
+        bytes: &[u8],
+    ) -> Result<T> {
+        serde_json::from_slice(bytes).map_err(|source| Error {
             path: self.path.clone(),
-            message: format!("{what} is corrupt: {e}"),
+            kind: ErrorKind::Corrupt {
+                table,
+                key: key(),
+                source,
+            },
         })
     }
 
@@ -258,7 +263,8 @@ impl StateStore {
                 if p != pipeline {
                     break;
                 }
-                let saved = self.decode(&format!("state of stream `{stream}`"), value.value())?;
+                let key = || pair_key(pipeline, stream);
+                let saved = self.decode("stream_state", key, value.value().as_bytes())?;
                 out.insert(stream.to_string(), saved);
             }
             Ok(out)
@@ -319,6 +325,10 @@ impl StateStore {
 
     /// Forget the state of `stream` (or of every stream) of `pipeline`.
     /// Returns how many streams were reset.
+    ///
+    /// Run history, schemas and the streams' schema versions are kept:
+    /// they are history, and schemas are shared by every pipeline of the
+    /// store, so a re-synced stream goes on from its last schema version.
     pub fn reset(&self, pipeline: &str, stream: Option<&str>) -> Result<usize> {
         guarded(&self.path, || {
             let streams: Vec<String> = match stream {
@@ -410,8 +420,9 @@ impl StateStore {
                 .map_err(|e| self.err(e))?
                 .rev()
             {
-                let (_, value) = entry.map_err(|e| self.err(e))?;
-                out.push(self.decode("a run record", value.value())?);
+                let (key, value) = entry.map_err(|e| self.err(e))?;
+                let key = || format!("({pipeline:?}, {})", key.value().1);
+                out.push(self.decode("runs", key, value.value().as_bytes())?);
             }
             Ok(out)
         })
@@ -470,6 +481,24 @@ mod tests {
         let first = &s.runs("p").unwrap()[1];
         assert_eq!(first.status, RunStatus::Interrupted);
         assert_eq!(first.streams[0].outcome, StreamOutcome::Interrupted);
+    }
+
+    #[test]
+    fn corrupt_states_and_runs_name_their_table_and_key() {
+        let s = StateStore::in_memory().unwrap();
+        let txn = s.db().begin_write().unwrap();
+        {
+            let mut states = txn.open_table(STREAM_STATE).unwrap();
+            states.insert(("p", "users"), "{").unwrap();
+            let mut runs = txn.open_table(RUNS).unwrap();
+            runs.insert(("p", 7), "[]").unwrap();
+        }
+        txn.commit().unwrap();
+        let e = s.saved_states("p").unwrap_err();
+        assert_eq!(e.corrupt(), Some(("stream_state", r#"("p", "users")"#)));
+        let e = s.runs("p").unwrap_err();
+        assert_eq!(e.corrupt(), Some(("runs", r#"("p", 7)"#)), "{e}");
+        assert!(e.to_string().contains("table `runs`"), "{e}");
     }
 
     #[test]
