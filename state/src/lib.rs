@@ -34,6 +34,7 @@ use serde_json::Value;
 use sluice_protocol::StreamState;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `"format"` -> the store format, to recognise a sluice store.
@@ -133,10 +134,12 @@ fn refuse_foreign(path: &Path, shown: &str) -> Result<()> {
     }
 }
 
-/// The state store of one or more pipelines.
+/// The state store of one or more pipelines. Clones share one open
+/// database (the schema registry of a run holds one).
+#[derive(Clone)]
 pub struct StateStore {
     /// Always `Some`; an `Option` only so that `Drop` can take it.
-    db: Option<Database>,
+    db: Option<Arc<Database>>,
     path: String,
 }
 
@@ -185,7 +188,7 @@ impl StateStore {
     }
 
     fn init(db: Database, path: String) -> Result<Self> {
-        let store = StateStore { db: Some(db), path };
+        let store = StateStore { db: Some(Arc::new(db)), path };
         let txn = store.db().begin_write().map_err(|e| store.err(e))?;
         {
             let mut meta = txn.open_table(META).map_err(|e| store.err(e))?;

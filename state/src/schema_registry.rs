@@ -80,6 +80,18 @@ impl StateStore {
         Ok(())
     }
 
+    /// Store a schema without making it a version of any stream (a schema
+    /// the host derived from a source's, after policy and transforms).
+    pub fn keep_schema(&self, schema: &Schema) -> Result<SchemaId> {
+        guarded(&self.path, || {
+            let id = schema.id();
+            let txn = self.db().begin_write().map_err(|e| self.err(e))?;
+            self.store_schema(&txn, &id, schema)?;
+            txn.commit().map_err(|e| self.err(e))?;
+            Ok(id)
+        })
+    }
+
     /// Append a version with `id` to the stream's versions unless one has it.
     fn add_version(
         &self,
