@@ -1,11 +1,14 @@
 //! `sluice_state::StateStore` on an arbitrary file: a state store may be
 //! truncated, corrupted or something else entirely, and `sluice sync`,
 //! `sluice state show` and `sluice runs` open it. Opening it, reading the
-//! states and runs of a few pipelines, and writing a checkpoint and a run
-//! may fail, but must never panic.
+//! states, runs and schema versions of a few pipelines, and writing a
+//! checkpoint, a run and a schema (then fetching it) may fail, but must
+//! never panic.
 //!
-//! Also the JSON records the store keeps (`SavedState`, `RunRecord`),
-//! decoded from the same bytes: whatever decodes survives a round trip.
+//! Also the JSON records the store keeps (`SavedState`, `RunRecord`,
+//! `SchemaVersion`s, `Schema`), decoded from the same bytes: whatever
+//! decodes survives a round trip; a schema that decodes is the one
+//! registered (else an empty one).
 //!
 //! Panics inside redb: redb (4.4) panics on some corrupted files instead of
 //! returning an error (docs/fuzzing.md, "Findings"). If sluice-state
@@ -24,7 +27,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use sluice_fuzz::assert_round_trip;
-use sluice_state::{RunRecord, SavedState, StateStore};
+use sluice_schema::Schema;
+use sluice_state::{RunRecord, SavedState, SchemaVersion, StateStore};
 use std::backtrace::Backtrace;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -74,6 +78,11 @@ fn exercise(data: &[u8]) {
     if let Ok(run) = serde_json::from_slice::<RunRecord>(data) {
         assert_round_trip("RunRecord", &run);
     }
+    if let Ok(versions) = serde_json::from_slice::<Vec<SchemaVersion>>(data) {
+        assert_round_trip("SchemaVersion", &versions);
+    }
+    let schema = serde_json::from_slice::<Schema>(data).unwrap_or_default();
+    assert_round_trip("Schema", &schema);
 
     let path = sluice_fuzz::scratch_dir().join("state.redb");
     std::fs::write(&path, data).expect("writing the scratch store");
@@ -87,6 +96,8 @@ fn exercise(data: &[u8]) {
             assert_eq!(saved.len(), states.len());
         }
         let _ = store.runs(pipeline);
+        let _ = store.schema_streams(pipeline);
+        let _ = store.schema_versions(pipeline, "users");
     }
     // Writing to a damaged store may fail, but not panic.
     if let Ok(id) = store.start_run("p", &["users"]) {
@@ -94,6 +105,24 @@ fn exercise(data: &[u8]) {
         checkpoint.insert("users".to_string(), serde_json::json!({"cursor": 1}));
         let _ = store.commit_checkpoint_for_run("p", id, &checkpoint);
         let _ = store.reset("p", None);
+        exercise_schemas(&store, &schema, id);
+    }
+}
+
+/// Register `schema` for a stream of `p` during run `run`, then read it
+/// and the stream's versions back.
+fn exercise_schemas(store: &StateStore, schema: &Schema, run: u64) {
+    let Ok(id) = store.register_schema("p", "users", schema, Some(run)) else {
+        return;
+    };
+    assert_eq!(id, schema.id(), "register_schema returns the schema's id");
+    // A damaged store may hold other bytes under the id: no equality here.
+    let _ = store.fetch_schema(&id);
+    if let Ok(versions) = store.schema_versions("p", "users") {
+        assert!(
+            versions.iter().any(|v| v.id == id),
+            "a registered schema is among the stream's versions: {versions:?}"
+        );
     }
 }
 

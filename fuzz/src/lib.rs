@@ -110,13 +110,24 @@ pub fn scratch_dir() -> &'static Path {
     })
 }
 
-/// Write seed state stores into `dir`: a store with checkpoints and runs
-/// of two pipelines (64 KiB), and an empty file (which `StateStore::open`
-/// turns into a new store). A freshly created store is left out: redb
-/// makes it 1 MiB, which would raise libFuzzer's input size limit (the
-/// largest seed) sixteenfold and slow every mutation. Made by the real
-/// `sluice-state` code, so they always match the redb version in use.
-/// Returns the files written.
+/// Two versions of a `users` schema, from their serde form (so that only
+/// `Schema` itself is named here).
+fn seed_schemas() -> serde_json::Result<Vec<sluice_schema::Schema>> {
+    let id = serde_json::json!({"name": "id", "type": "int64", "required": true});
+    let email = serde_json::json!({"name": "email", "type": "string", "required": false});
+    [vec![id.clone()], vec![id, email]]
+        .into_iter()
+        .map(|fields| serde_json::from_value(serde_json::json!({ "fields": fields })))
+        .collect()
+}
+
+/// Write seed state stores into `dir`: a store with checkpoints, runs and
+/// schema versions of two pipelines, which share a schema (68 KiB), and
+/// an empty file (which `StateStore::open` turns into a new store). A
+/// freshly created store is left out: redb makes it 1 MiB, which would
+/// raise libFuzzer's input size limit (the largest seed) fifteenfold and
+/// slow every mutation. Made by the real `sluice-state` code, so they
+/// always match the redb version in use. Returns the files written.
 pub fn write_state_seeds(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     use sluice_state::{RunStatus, StateStore, StreamOutcome, StreamRun};
     let io = |e: sluice_state::Error| std::io::Error::other(e.to_string());
@@ -167,6 +178,15 @@ pub fn write_state_seeds(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
                 },
             ];
             store.finish_run(pipeline, &record).map_err(io)?;
+            // Both versions in the first pipeline, the first (a shared row)
+            // in the second: one more version makes redb grow the file
+            // past 256 KiB.
+            let versions = if pipeline == "p" { 1 } else { 2 };
+            for schema in seed_schemas()?.into_iter().take(versions) {
+                store
+                    .register_schema(pipeline, "users", &schema, Some(run))
+                    .map_err(io)?;
+            }
             // A second run left `running`, as after a crash.
             store.start_run(pipeline, &["users"]).map_err(io)?;
         }
