@@ -6,7 +6,7 @@ mod ui;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use commands::{connector, pipeline, read, write};
+use commands::{connector, pipeline, read, schemas, write};
 use sluice_runtime::Runtime;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +52,11 @@ enum Command {
     },
     /// Show a pipeline's run history.
     Runs(pipeline::RunsArgs),
+    /// Show the schema versions of a pipeline's streams, and their changes.
+    Schemas {
+        #[command(subcommand)]
+        command: schemas::SchemasCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -128,5 +133,6 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sync(a) => pipeline::sync(&rt, a).await,
         Command::State { command } => pipeline::state(command),
         Command::Runs(a) => pipeline::runs(a),
+        Command::Schemas { command } => schemas::schemas(command),
     }
 }

@@ -4,6 +4,7 @@
 pub mod connector;
 pub mod pipeline;
 pub mod read;
+pub mod schemas;
 pub mod write;
 
 use anyhow::{Result, bail};

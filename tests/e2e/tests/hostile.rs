@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use sluice_artifacts as artifacts;
 use sluice_e2e::{PipelineToml, pipeline, runtime};
-use sluice_protocol::{Batch, ConfiguredCatalog, ConfiguredStream, Operation, SyncMode, WriteMode};
+use sluice_protocol::{Batch, ConfiguredCatalog, ConfiguredStream, SyncMode, WriteMode};
 use sluice_runtime::pipeline::{Pipeline, RunOptions, RunSummary};
 use sluice_runtime::state::{StateStore, StreamOutcome};
 use sluice_runtime::{Call, Error, Limit, Registry, Runtime, Sandbox};
