@@ -24,11 +24,11 @@
 #![warn(missing_docs)]
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 pub use sluice_protocol::Partition;
+use sluice_protocol::{SyncMode, WriteMode};
 pub use sluice_schema::evolve::{Action, Policy};
 pub use sluice_transform::{Secret, Step};
-use serde_json::Value;
-use sluice_protocol::{SyncMode, WriteMode};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -48,7 +48,7 @@ pub mod state {
 
 pub use connector::{Connector, DestinationWriter, SourceReader};
 pub use engine::{Runtime, RuntimeBuilder};
-pub use registry::Registry;
 pub use error::{BoxError, Call, Error, Limit, Result};
+pub use registry::Registry;
 pub use sandbox::{DirGrant, Grants, Limits, Redactor, Sandbox};
 pub use sluice_protocol as protocol;

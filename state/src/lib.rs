@@ -188,7 +188,10 @@ impl StateStore {
     }
 
     fn init(db: Database, path: String) -> Result<Self> {
-        let store = StateStore { db: Some(Arc::new(db)), path };
+        let store = StateStore {
+            db: Some(Arc::new(db)),
+            path,
+        };
         let txn = store.db().begin_write().map_err(|e| store.err(e))?;
         {
             let mut meta = txn.open_table(META).map_err(|e| store.err(e))?;

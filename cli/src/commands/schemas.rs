@@ -58,15 +58,30 @@ pub enum SchemasCommand {
 pub fn schemas(command: SchemasCommand) -> Result<ExitCode> {
     match command {
         SchemasCommand::List { pipeline, json } => list(&pipeline, json),
-        SchemasCommand::Show { pipeline, stream, version, json } => {
+        SchemasCommand::Show {
+            pipeline,
+            stream,
+            version,
+            json,
+        } => {
             let (store, versions) = versions_of(&pipeline, &stream)?;
             let v = pick(&versions, version, &stream)?;
             let schema = fetch(&store, v)?;
-            let out = if json { serde_json::to_value(&schema)? } else { schema.to_json_schema() };
+            let out = if json {
+                serde_json::to_value(&schema)?
+            } else {
+                schema.to_json_schema()
+            };
             println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(ExitCode::SUCCESS)
         }
-        SchemasCommand::Diff { pipeline, stream, from, to, json } => {
+        SchemasCommand::Diff {
+            pipeline,
+            stream,
+            from,
+            to,
+            json,
+        } => {
             let (store, versions) = versions_of(&pipeline, &stream)?;
             let new = pick(&versions, to, &stream)?;
             let old = match from {
@@ -75,7 +90,9 @@ pub fn schemas(command: SchemasCommand) -> Result<ExitCode> {
                     .iter()
                     .rev()
                     .find(|v| v.version < new.version)
-                    .with_context(|| format!("stream `{stream}` has only version {}", new.version))?,
+                    .with_context(|| {
+                        format!("stream `{stream}` has only version {}", new.version)
+                    })?,
             };
             let changes = diff(&fetch(&store, old)?, &fetch(&store, new)?);
             print_diff(&stream, old, new, &changes, json)?;
@@ -110,8 +127,16 @@ fn list(pipeline: &Path, as_json: bool) -> Result<ExitCode> {
     for (stream, versions) in &streams {
         for v in versions {
             let run = v.first_seen_run.map(|r| r.to_string()).unwrap_or_default();
-            let at = sluice_transform::time::rfc3339(std::time::Duration::from_millis(v.first_seen_at_ms));
-            table.add_row([stream.clone(), v.version.to_string(), v.id.short().to_string(), run, at]);
+            let at = sluice_transform::time::rfc3339(std::time::Duration::from_millis(
+                v.first_seen_at_ms,
+            ));
+            table.add_row([
+                stream.clone(),
+                v.version.to_string(),
+                v.id.short().to_string(),
+                run,
+                at,
+            ]);
         }
     }
     println!("{table}");
@@ -122,22 +147,37 @@ fn versions_of(pipeline: &Path, stream: &str) -> Result<(StateStore, Vec<SchemaV
     let (pipeline, store) = open(pipeline)?;
     let versions = store.schema_versions(&pipeline.name, stream)?;
     if versions.is_empty() {
-        let known: Vec<String> = store.schema_streams(&pipeline.name)?.into_iter().map(|(s, _)| s).collect();
+        let known: Vec<String> = store
+            .schema_streams(&pipeline.name)?
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
         bail!(
             "pipeline `{}` has no schema for stream `{stream}`; streams with schemas: {}",
             pipeline.name,
-            if known.is_empty() { "none yet (run a sync first)".into() } else { known.join(", ") }
+            if known.is_empty() {
+                "none yet (run a sync first)".into()
+            } else {
+                known.join(", ")
+            }
         );
     }
     Ok((store, versions))
 }
 
-fn pick<'a>(versions: &'a [SchemaVersion], n: Option<u32>, stream: &str) -> Result<&'a SchemaVersion> {
+fn pick<'a>(
+    versions: &'a [SchemaVersion],
+    n: Option<u32>,
+    stream: &str,
+) -> Result<&'a SchemaVersion> {
     match n {
         None => Ok(versions.last().expect("non-empty")),
         Some(n) => versions.iter().find(|v| v.version == n).with_context(|| {
             let have: Vec<String> = versions.iter().map(|v| v.version.to_string()).collect();
-            format!("stream `{stream}` has no schema version {n}; it has {}", have.join(", "))
+            format!(
+                "stream `{stream}` has no schema version {n}; it has {}",
+                have.join(", ")
+            )
         }),
     }
 }
@@ -148,17 +188,27 @@ fn fetch(store: &StateStore, v: &SchemaVersion) -> Result<Schema> {
         .with_context(|| format!("the registry lists schema {} but does not hold it", v.id))
 }
 
-fn print_diff(stream: &str, old: &SchemaVersion, new: &SchemaVersion, changes: &[Change], as_json: bool) -> Result<()> {
+fn print_diff(
+    stream: &str,
+    old: &SchemaVersion,
+    new: &SchemaVersion,
+    changes: &[Change],
+    as_json: bool,
+) -> Result<()> {
     if as_json {
         let list: Vec<_> = changes
             .iter()
             .map(|c| json!({"kind": kind(c), "field": c.path(), "change": c.to_string()}))
             .collect();
-        let out = json!({"stream": stream, "from": old.version, "to": new.version, "changes": list});
+        let out =
+            json!({"stream": stream, "from": old.version, "to": new.version, "changes": list});
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    println!("stream `{stream}`: version {} -> {}", old.version, new.version);
+    println!(
+        "stream `{stream}`: version {} -> {}",
+        old.version, new.version
+    );
     if changes.is_empty() {
         println!("  no changes");
     }

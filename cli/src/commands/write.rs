@@ -46,7 +46,9 @@ pub async fn write(rt: &Runtime, a: WriteArgs) -> Result<ExitCode> {
         }],
     };
     let registry = Registry::memory();
-    let mut writer = connector.write(&sandbox, &config, &catalog, &registry).await?;
+    let mut writer = connector
+        .write(&sandbox, &config, &catalog, &registry)
+        .await?;
     let total = write_stdin(&mut writer, &a.stream, a.operation.into(), a.batch_size).await?;
     writer.commit().await?;
     writer.close().await?;

@@ -78,9 +78,7 @@ fn node_out(n: TypeNode) -> t::TypeNode {
         TypeNode::Bytes => W::Bytes,
         TypeNode::String => W::String,
         TypeNode::Timestamp => W::Timestamp,
-        TypeNode::Decimal { precision, scale } => {
-            W::Decimal(t::DecimalType { precision, scale })
-        }
+        TypeNode::Decimal { precision, scale } => W::Decimal(t::DecimalType { precision, scale }),
         TypeNode::Array(i) => W::Array(i),
         TypeNode::Map(i) => W::Map(i),
         TypeNode::Struct(fields) => W::Struct(fields.into_iter().map(field_out).collect()),

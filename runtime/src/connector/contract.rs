@@ -36,11 +36,15 @@ macro_rules! each_version {
 macro_rules! each_role {
     ($self:expr, $role:ident, $indices:ident, $v:ident => $body:block) => {
         match $self {
-            Contract::V0_1 { $role: $indices, .. } => {
+            Contract::V0_1 {
+                $role: $indices, ..
+            } => {
                 use v0_1 as $v;
                 $body
             }
-            Contract::V0_2 { $role: $indices, .. } => {
+            Contract::V0_2 {
+                $role: $indices, ..
+            } => {
                 use v0_2 as $v;
                 $body
             }
@@ -200,7 +204,14 @@ impl Contract {
 pub(super) fn versions(names: &[String]) -> Vec<String> {
     let mut found: Vec<String> = names
         .iter()
-        .filter_map(|name| Some(name.strip_prefix("sluice:connector/")?.split_once('@')?.1.to_string()))
+        .filter_map(|name| {
+            Some(
+                name.strip_prefix("sluice:connector/")?
+                    .split_once('@')?
+                    .1
+                    .to_string(),
+            )
+        })
         .collect();
     found.sort();
     found.dedup();

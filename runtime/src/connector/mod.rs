@@ -166,7 +166,9 @@ impl Connector {
             .spec
             .get_or_try_init(|| async {
                 let registry = Registry::memory();
-                let mut inst = self.instance(sandbox, Redactor::default(), &registry).await?;
+                let mut inst = self
+                    .instance(sandbox, Redactor::default(), &registry)
+                    .await?;
                 self.inner.contract.spec(&mut inst).await
             })
             .await
@@ -209,14 +211,20 @@ impl Connector {
     pub async fn check(&self, sandbox: &Sandbox, config: &Value) -> Result<()> {
         let registry = Registry::memory();
         let (config, mut inst) = self.configured_instance(sandbox, config, &registry).await?;
-        self.inner.contract.check(&mut inst, config.to_string()).await
+        self.inner
+            .contract
+            .check(&mut inst, config.to_string())
+            .await
     }
 
     /// `discover(config)`: the streams the connector offers.
     pub async fn discover(&self, sandbox: &Sandbox, config: &Value) -> Result<Catalog> {
         let registry = Registry::memory();
         let (config, mut inst) = self.configured_instance(sandbox, config, &registry).await?;
-        self.inner.contract.discover(&mut inst, config.to_string()).await
+        self.inner
+            .contract
+            .discover(&mut inst, config.to_string())
+            .await
     }
 
     /// The error for a call this component's role does not offer.
@@ -263,7 +271,9 @@ impl Connector {
         }
         let (config, mut inst) = self.configured_instance(sandbox, config, registry).await?;
         let contract = &self.inner.contract;
-        let (exports, writer) = contract.write(&mut inst, config.to_string(), catalog).await?;
+        let (exports, writer) = contract
+            .write(&mut inst, config.to_string(), catalog)
+            .await?;
         Ok(DestinationWriter::new(inst, exports, writer))
     }
 }

@@ -41,11 +41,7 @@ impl std::fmt::Debug for SourceReader {
 }
 
 impl SourceReader {
-    pub(super) fn new(
-        inst: Instance,
-        exports: ReaderExports,
-        reader: ResourceAny,
-    ) -> Self {
+    pub(super) fn new(inst: Instance, exports: ReaderExports, reader: ResourceAny) -> Self {
         SourceReader {
             inst,
             exports,

@@ -42,11 +42,7 @@ impl std::fmt::Debug for DestinationWriter {
 }
 
 impl DestinationWriter {
-    pub(super) fn new(
-        inst: Instance,
-        exports: WriterExports,
-        writer: ResourceAny,
-    ) -> Self {
+    pub(super) fn new(inst: Instance, exports: WriterExports, writer: ResourceAny) -> Self {
         DestinationWriter {
             inst,
             exports,

@@ -49,7 +49,11 @@ impl v0_2::registry::Host for HostState {
     ) -> wasmtime::Result<Result<String, String>> {
         let schema = match schema::schema_in(table) {
             Ok(schema) => schema,
-            Err(e) => return Ok(Err(format!("the schema of stream `{stream}` is malformed: {e}"))),
+            Err(e) => {
+                return Ok(Err(format!(
+                    "the schema of stream `{stream}` is malformed: {e}"
+                )));
+            }
         };
         let id = schema.id();
         if !self.registered.contains(&id) && self.registered.len() >= MAX_REGISTRATIONS {

@@ -57,12 +57,13 @@ fn store_known(
             s.schema.clone()
         });
         if let Some(id) = last {
-            shape.known = registry
-                .fetch(&sluice_schema::SchemaId(id))
-                .map_err(|e| Error::Pipeline {
-                    file: pipeline.to_string(),
-                    message: e.to_string(),
-                })?;
+            shape.known =
+                registry
+                    .fetch(&sluice_schema::SchemaId(id))
+                    .map_err(|e| Error::Pipeline {
+                        file: pipeline.to_string(),
+                        message: e.to_string(),
+                    })?;
         }
     }
     Ok(shapes)

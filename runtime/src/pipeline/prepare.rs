@@ -2,11 +2,11 @@
 //! configure the catalog; nothing is read or written.
 
 use super::Pipeline;
+use super::reshape::StreamShape;
 use crate::connector::Connector;
 use crate::engine::Runtime;
 use crate::error::{Error, Result};
 use sluice_manifest::Endpoint;
-use super::reshape::StreamShape;
 use sluice_protocol::{ConfiguredCatalog, Role, Spec};
 use sluice_schema::Schema;
 use sluice_transform::Plan;
@@ -68,7 +68,11 @@ impl Pipeline {
     /// Each configured stream's policy, transforms and reserved keys; the
     /// transforms are checked against the discovered schema, so one that
     /// names an unknown field fails here, before anything runs.
-    pub fn shapes(&self, catalog: &ConfiguredCatalog, destination: &Spec) -> Result<Vec<StreamShape>> {
+    pub fn shapes(
+        &self,
+        catalog: &ConfiguredCatalog,
+        destination: &Spec,
+    ) -> Result<Vec<StreamShape>> {
         let mut shapes = Vec::with_capacity(catalog.streams.len());
         for stream in &catalog.streams {
             let selection = self.streams.iter().find(|s| s.name == stream.name);
@@ -76,7 +80,7 @@ impl Pipeline {
             let policy = selection
                 .and_then(|s| s.schema)
                 .map(|o| o.over(&self.schema))
-                .unwrap_or_else(|| self.schema.clone());
+                .unwrap_or(self.schema);
             let discovered = Schema::from_json_schema(&stream.schema).ok();
             Plan::new(&stream.name, &steps, discovered.as_ref()).map_err(|e| Error::Pipeline {
                 file: self.file.clone(),

@@ -115,17 +115,31 @@ impl Reshaper {
         }
         batch.schema_id = route.told.as_ref().map(|id| id.0.clone());
         let Some(plan) = &route.plan else {
-            return Ok(Shaped { batch: Some(batch), dropped: 0, tell });
+            return Ok(Shaped {
+                batch: Some(batch),
+                dropped: 0,
+                tell,
+            });
         };
-        let applied = plan.apply(&batch.data).map_err(|e| ShapeError(e.to_string()))?;
+        let applied = plan
+            .apply(&batch.data)
+            .map_err(|e| ShapeError(e.to_string()))?;
         batch.count = applied.count;
         batch.data = applied.data;
         let batch = (batch.count > 0).then_some(batch);
-        Ok(Shaped { batch, dropped: applied.dropped, tell })
+        Ok(Shaped {
+            batch,
+            dropped: applied.dropped,
+            tell,
+        })
     }
 
     /// Judge the source schema `id` and build its route.
-    fn plan_route(&mut self, id: Option<&SchemaId>, registry: &Registry) -> Result<Route, ShapeError> {
+    fn plan_route(
+        &mut self,
+        id: Option<&SchemaId>,
+        registry: &Registry,
+    ) -> Result<Route, ShapeError> {
         let stream = self.shape.stream.clone();
         let fail = |m: String| ShapeError(m);
         let (incoming, accepted) = match id {
@@ -134,7 +148,9 @@ impl Reshaper {
                     .fetch(id)
                     .map_err(|e| fail(e.to_string()))?
                     .ok_or_else(|| {
-                        fail(format!("a batch names schema {id}, which the registry does not have"))
+                        fail(format!(
+                            "a batch names schema {id}, which the registry does not have"
+                        ))
                     })?;
                 let evolution = evolve(self.shape.known.as_ref(), &incoming, &self.shape.policy)
                     .map_err(|v| fail(format!("schema change refused: {v}")))?;
@@ -143,13 +159,19 @@ impl Reshaper {
             None => (self.shape.discovered.clone(), None),
         };
         let steps = &self.shape.steps;
-        let told_source = accepted.as_ref().map(|e| e.schema.clone()).or(incoming.clone());
-        let schema_plan = Plan::new(&stream, steps, told_source.as_ref()).map_err(|e| fail(e.to_string()))?;
+        let told_source = accepted
+            .as_ref()
+            .map(|e| e.schema.clone())
+            .or(incoming.clone());
+        let schema_plan =
+            Plan::new(&stream, steps, told_source.as_ref()).map_err(|e| fail(e.to_string()))?;
         let renames = schema_plan
             .output_schema()
             .map(|s| reserved::renames(s, &self.shape.reserved, &self.shape.primary_key))
             .unwrap_or_default();
-        let schema_plan = schema_plan.then_renames(&renames).map_err(|e| fail(e.to_string()))?;
+        let schema_plan = schema_plan
+            .then_renames(&renames)
+            .map_err(|e| fail(e.to_string()))?;
         let (drop_fields, drop_rows) = accepted
             .as_ref()
             .map(|e| (e.drop_fields.clone(), e.drop_rows_with.clone()))

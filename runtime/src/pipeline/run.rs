@@ -1,10 +1,10 @@
 //! A whole run: attempts until every stream is done, retrying transient
 //! failures with exponential backoff and jitter, then the run record.
 
-use super::reshape::Stages;
 use super::endpoint::{BatchSink, BatchSource};
 use super::events::{Events, RunOptions};
 use super::ledger::StreamLedger;
+use super::reshape::Stages;
 use super::transfer::{RunContext, attempt};
 use super::{Pipeline, RunSummary};
 use crate::error::{Error, Result};

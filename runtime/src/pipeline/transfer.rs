@@ -8,13 +8,13 @@ use super::check::{BatchFault, check_batch};
 use super::endpoint::{BatchSink, BatchSource};
 use super::events::{Events, RunEvent};
 use super::ledger::{StreamId, StreamLedger};
+use super::reshape::{Reshaper, ShapeError, Stages};
 use crate::error::{Call, Error, Result};
 use sluice_protocol::{
     Batch, ConfiguredCatalog, ConnectorError, ErrorKind, Message, Operation, StreamState,
     StreamStatus, WriteMode,
 };
 use sluice_state::StateStore;
-use super::reshape::{Reshaper, ShapeError, Stages};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};

@@ -275,13 +275,25 @@ async fn attack_in(
         "spec" => c.spec(&sandbox).await.map(drop),
         "check" => c.check(&sandbox, &config).await,
         "discover" => c.discover(&sandbox, &config).await.map(drop),
-        "read" => c.read(&sandbox, &config, &items(), &[], &Registry::memory()).await.map(drop),
-        "next" => match c.read(&sandbox, &config, &items(), &[], &Registry::memory()).await {
+        "read" => c
+            .read(&sandbox, &config, &items(), &[], &Registry::memory())
+            .await
+            .map(drop),
+        "next" => match c
+            .read(&sandbox, &config, &items(), &[], &Registry::memory())
+            .await
+        {
             Ok(mut r) => r.next().await.map(drop),
             Err(e) => Err(e),
         },
-        "write" => c.write(&sandbox, &config, &items(), &Registry::memory()).await.map(drop),
-        "write_batch" | "commit" => match c.write(&sandbox, &config, &items(), &Registry::memory()).await {
+        "write" => c
+            .write(&sandbox, &config, &items(), &Registry::memory())
+            .await
+            .map(drop),
+        "write_batch" | "commit" => match c
+            .write(&sandbox, &config, &items(), &Registry::memory())
+            .await
+        {
             Ok(mut w) => {
                 let batch = Batch::json_lines("items", 1, b"{\"id\":1}\n".to_vec());
                 match w.write(batch).await {

@@ -62,7 +62,10 @@ async fn rename_hash_filter_and_select_give_exactly_the_expected_rows() {
     let toml = PipelineToml::faker(config.clone()).name("t").extra(STEPS);
     let p = pipeline(&toml, dir.path(), "test.toml", "t");
     let store = StateStore::open(&p.state_path()).unwrap();
-    let summary = p.run(&runtime(), &store, &RunOptions::default()).await.unwrap();
+    let summary = p
+        .run(&runtime(), &store, &RunOptions::default())
+        .await
+        .unwrap();
     assert!(summary.succeeded(), "{summary:?}");
     let expected: Vec<Value> = native_users(&config)
         .into_iter()
@@ -83,19 +86,32 @@ async fn rename_hash_filter_and_select_give_exactly_the_expected_rows() {
     let text = String::from_utf8_lossy(&store_bytes);
     assert!(!text.contains(SALT));
     assert!(!serde_json::to_string(&summary).unwrap().contains(SALT));
-    assert!(!std::fs::read_to_string(dir.path().join("out/users.jsonl")).unwrap().contains(SALT));
+    assert!(
+        !std::fs::read_to_string(dir.path().join("out/users.jsonl"))
+            .unwrap()
+            .contains(SALT)
+    );
 }
 
 #[tokio::test]
 async fn a_transform_naming_an_unknown_field_fails_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let steps = "[[streams]]\nname = \"users\"\n[[streams.transforms]]\nupper = \"name\"\n[[streams.transforms]]\nmask = { field = \"emial\", keep_last = 4 }\n";
-    let toml = PipelineToml::faker(json!({"count": 3})).name("t").extra(steps);
+    let toml = PipelineToml::faker(json!({"count": 3}))
+        .name("t")
+        .extra(steps);
     let p = pipeline(&toml, dir.path(), "test.toml", "t");
     let store = StateStore::in_memory().unwrap();
-    let err = p.run(&runtime(), &store, &RunOptions::default()).await.unwrap_err().to_string();
+    let err = p
+        .run(&runtime(), &store, &RunOptions::default())
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("test.toml"), "{err}");
-    assert!(err.contains("users") && err.contains("mask") && err.contains("emial"), "{err}");
+    assert!(
+        err.contains("users") && err.contains("mask") && err.contains("emial"),
+        "{err}"
+    );
     assert!(store.runs("t").unwrap().is_empty(), "no run started");
     assert!(!dir.path().join("out/users.jsonl").exists());
 }
