@@ -442,20 +442,31 @@ pub fn parse(text: &str, dir: &Path, file: &str, default_name: &str) -> Result<M
         file: file.into(),
         source: resolve_endpoint(parsed.source, "source", dir, file)?,
         destination: resolve_endpoint(parsed.destination, "destination", dir, file)?,
-        streams: resolve_streams(parsed.streams, file)?,
+        streams: resolve_streams(parsed.streams, dir, file)?,
         options: parsed.options,
         schema: parsed.schema,
         state,
     })
 }
 
-/// `${ENV}` in the salts of `hash` transforms.
-fn resolve_streams(mut streams: Vec<StreamSelection>, file: &str) -> Result<Vec<StreamSelection>> {
+/// `${ENV}` in the salts of `hash` transforms; component paths relative
+/// to the pipeline file.
+fn resolve_streams(
+    mut streams: Vec<StreamSelection>,
+    dir: &Path,
+    file: &str,
+) -> Result<Vec<StreamSelection>> {
     for stream in &mut streams {
         for (i, step) in stream.transforms.iter_mut().enumerate() {
-            if let Step::Hash { salt, .. } = step {
-                let key = format!("streams.{}.transforms[{}].hash.salt", stream.name, i + 1);
-                *salt = Secret::new(substitute(salt.expose(), &key, file)?);
+            match step {
+                Step::Hash { salt, .. } => {
+                    let key = format!("streams.{}.transforms[{}].hash.salt", stream.name, i + 1);
+                    *salt = Secret::new(substitute(salt.expose(), &key, file)?);
+                }
+                Step::Component { path, .. } => {
+                    *path = dir.join(&*path).display().to_string();
+                }
+                _ => {}
             }
         }
     }

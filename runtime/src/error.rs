@@ -31,6 +31,8 @@ pub enum Call {
     WriteBatch,
     /// `writer.commit()`.
     Commit,
+    /// A transform component's `open` or `transform(batch)`.
+    Transform,
     /// Dropping a reader or writer resource inside the guest.
     Close,
 }
@@ -42,6 +44,7 @@ impl fmt::Display for Call {
             Call::Spec => "spec",
             Call::Check => "check",
             Call::Discover => "discover",
+            Call::Transform => "transform",
             Call::Schema => "schema",
             Call::Read => "read",
             Call::Next => "reader.next",

@@ -74,6 +74,9 @@ pub enum Step {
         path: String,
         /// The component's own configuration.
         config: Option<Value>,
+        /// Its sandbox limits (`memory_mib`, `fuel`, `timeout_ms`, ...), as
+        /// a connector's `limits` table; the host's defaults when absent.
+        limits: Option<Value>,
     },
 }
 
@@ -144,6 +147,8 @@ pub enum Segment<'a> {
         path: &'a str,
         /// Its configuration.
         config: Option<&'a Value>,
+        /// Its sandbox limits, as written.
+        limits: Option<&'a Value>,
     },
 }
 
@@ -152,7 +157,7 @@ pub fn split(steps: &[Step]) -> Vec<Segment<'_>> {
     let mut out = Vec::new();
     let mut start = 0;
     for (i, step) in steps.iter().enumerate() {
-        if let Step::Component { path, config } = step {
+        if let Step::Component { path, config, limits } = step {
             if start < i {
                 out.push(Segment::Steps {
                     offset: start,
@@ -163,6 +168,7 @@ pub fn split(steps: &[Step]) -> Vec<Segment<'_>> {
                 number: i + 1,
                 path,
                 config: config.as_ref(),
+                limits: limits.as_ref(),
             });
             start = i + 1;
         }
@@ -210,6 +216,8 @@ struct ComponentTable {
     path: String,
     #[serde(default)]
     config: Option<Value>,
+    #[serde(default)]
+    limits: Option<Value>,
 }
 
 /// `component = "path"` or `component = { path, config }`.
@@ -227,6 +235,7 @@ impl<'de> Deserialize<'de> for ComponentArgs {
                 Ok(ComponentArgs(ComponentTable {
                     path: path.to_string(),
                     config: None,
+                    limits: None,
                 }))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ComponentArgs, A::Error> {
@@ -298,8 +307,16 @@ fn step_value<'de, A: MapAccess<'de>>(key: &str, map: &mut A) -> Result<Step, A:
         }
         "filter" => Step::Filter(map.next_value()?),
         "component" => {
-            let ComponentArgs(ComponentTable { path, config }) = map.next_value()?;
-            Step::Component { path, config }
+            let ComponentArgs(ComponentTable {
+                path,
+                config,
+                limits,
+            }) = map.next_value()?;
+            Step::Component {
+                path,
+                config,
+                limits,
+            }
         }
         other => {
             return Err(de::Error::custom(format!(
@@ -375,7 +392,8 @@ mod tests {
             c,
             Step::Component {
                 path: "t.wasm".into(),
-                config: None
+                config: None,
+                limits: None,
             }
         );
         let c = step(json!({"component": {"path": "t.wasm", "config": {"n": 1}}}));
@@ -383,7 +401,8 @@ mod tests {
             c,
             Step::Component {
                 path: "t.wasm".into(),
-                config: Some(json!({"n": 1}))
+                config: Some(json!({"n": 1})),
+                limits: None,
             }
         );
         assert!(err(json!({"component": {"path": "t", "cfg": 1}})).contains("unknown field `cfg`"));
@@ -418,6 +437,7 @@ mod tests {
             Step::Component {
                 path: "c.wasm".into(),
                 config: None,
+                limits: None,
             },
             Step::Lower("a".into()),
             Step::Drop(vec!["b".into()]),
@@ -436,7 +456,8 @@ mod tests {
             Segment::Component {
                 number: 2,
                 path: "c.wasm",
-                config: None
+                config: None,
+                limits: None,
             }
         );
         assert_eq!(

@@ -65,6 +65,7 @@ pub(super) enum Contract {
         base: v0_2::base::BaseIndices,
         source: Option<v0_2::source::SourceConnectorIndices>,
         destination: Option<v0_2::destination::DestinationConnectorIndices>,
+        transform: Option<v0_2::transform::TransformConnectorIndices>,
     },
 }
 
@@ -82,6 +83,7 @@ impl Contract {
                 base: v0_2::base::BaseIndices::new(pre)?,
                 source: v0_2::source::SourceConnectorIndices::new(pre).ok(),
                 destination: v0_2::destination::DestinationConnectorIndices::new(pre).ok(),
+                transform: v0_2::transform::TransformConnectorIndices::new(pre).ok(),
             }
         })
     }
@@ -98,6 +100,18 @@ impl Contract {
         match self {
             Contract::V0_1 { source, .. } => source.is_some(),
             Contract::V0_2 { source, .. } => source.is_some(),
+        }
+    }
+
+    pub(super) fn is_transform(&self) -> bool {
+        matches!(self, Contract::V0_2 { transform: Some(_), .. })
+    }
+
+    /// The transform exports, when the component is a transform.
+    pub(super) fn transform(&self) -> Option<&v0_2::transform::TransformConnectorIndices> {
+        match self {
+            Contract::V0_2 { transform, .. } => transform.as_ref(),
+            Contract::V0_1 { .. } => None,
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod contract;
 mod reader;
+mod transformer;
 mod writer;
 
 use crate::engine::{Compiled, Runtime};
@@ -16,6 +17,7 @@ use crate::redact::Redactor;
 use crate::registry::Registry;
 use contract::Contract;
 pub use reader::SourceReader;
+pub use transformer::Transformer;
 use serde_json::Value;
 use sluice_manifest::Sandbox;
 use sluice_protocol::{Catalog, ConfiguredCatalog, Role, Spec, StreamState};

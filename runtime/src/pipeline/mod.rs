@@ -17,6 +17,7 @@
 //!   outcome and pending checkpoint in one ledger;
 //! - `events` tells subscribers (the progress callback) what happened.
 
+mod chain;
 mod check;
 mod configure;
 mod endpoint;
@@ -30,6 +31,7 @@ mod transfer;
 use crate::engine::Runtime;
 use crate::error::{Error, Result};
 use crate::state::{RunRecord, RunStatus, StateStore};
+pub use chain::ComponentStep;
 pub use check::{BatchFault, check_batch};
 pub use configure::{SelectionError, configure};
 pub use endpoint::{BatchSink, BatchSource};

@@ -2,14 +2,17 @@
 //! configure the catalog; nothing is read or written.
 
 use super::Pipeline;
+use super::chain::ComponentStep;
 use super::reshape::StreamShape;
 use crate::connector::Connector;
 use crate::engine::Runtime;
 use crate::error::{Error, Result};
-use sluice_manifest::Endpoint;
+use crate::registry::Registry;
+use sluice_manifest::{Endpoint, Sandbox};
 use sluice_protocol::{ConfiguredCatalog, Role, Spec};
 use sluice_schema::Schema;
-use sluice_transform::Plan;
+use sluice_transform::Step;
+use std::collections::BTreeMap;
 
 /// Connectors and catalog of a pipeline, ready to run.
 #[derive(Debug, Clone)]
@@ -56,7 +59,7 @@ impl Pipeline {
             .await
             .map_err(|e| self.at("source", e))?;
         let configured = self.configure(&catalog, &dst_spec)?;
-        let shapes = self.shapes(&configured, &dst_spec)?;
+        let shapes = self.shapes(runtime, &configured, &dst_spec).await?;
         Ok(Prepared {
             source,
             destination,
@@ -65,11 +68,13 @@ impl Pipeline {
         })
     }
 
-    /// Each configured stream's policy, transforms and reserved keys; the
-    /// transforms are checked against the discovered schema, so one that
-    /// names an unknown field fails here, before anything runs.
-    pub fn shapes(
+    /// Each configured stream's policy, transforms (with their components
+    /// loaded) and reserved keys. The transforms are checked against the
+    /// discovered schema, so one that names an unknown field fails here,
+    /// before anything runs.
+    pub async fn shapes(
         &self,
+        runtime: &Runtime,
         catalog: &ConfiguredCatalog,
         destination: &Spec,
     ) -> Result<Vec<StreamShape>> {
@@ -81,22 +86,58 @@ impl Pipeline {
                 .and_then(|s| s.schema)
                 .map(|o| o.over(&self.schema))
                 .unwrap_or(self.schema);
-            let discovered = Schema::from_json_schema(&stream.schema).ok();
-            Plan::new(&stream.name, &steps, discovered.as_ref()).map_err(|e| Error::Pipeline {
-                file: self.file.clone(),
-                message: e.to_string(),
-            })?;
-            shapes.push(StreamShape {
+            let shape = StreamShape {
                 stream: stream.name.clone(),
                 policy,
+                components: self.components(runtime, &stream.name, &steps).await?,
                 steps,
                 reserved: destination.reserved_keys.clone(),
                 primary_key: stream.primary_key.clone(),
-                discovered,
+                discovered: Schema::from_json_schema(&stream.schema).ok(),
                 known: None,
-            });
+            };
+            shape.check(&Registry::memory()).await.map_err(|e| Error::Pipeline {
+                file: self.file.clone(),
+                message: e.0,
+            })?;
+            shapes.push(shape);
         }
         Ok(shapes)
+    }
+
+    /// Load the `component` steps of a stream's transforms.
+    async fn components(
+        &self,
+        runtime: &Runtime,
+        stream: &str,
+        steps: &[Step],
+    ) -> Result<BTreeMap<usize, ComponentStep>> {
+        let mut out = BTreeMap::new();
+        for (i, step) in steps.iter().enumerate() {
+            let Step::Component { path, config, limits } = step else {
+                continue;
+            };
+            let key = format!("streams.{stream}.transforms[{}].component", i + 1);
+            let connector = runtime.load(path).await.map_err(|e| self.at(&key, e))?;
+            if !connector.is_transform() {
+                let e = Error::NotAConnector {
+                    path: connector.path().to_path_buf(),
+                    message: "it does not export `sluice:connector/transform@0.2.0`".into(),
+                };
+                return Err(self.at(&key, e));
+            }
+            let limits = match limits {
+                Some(v) => serde_json::from_value(v.clone()).map_err(|e| Error::Pipeline {
+                    file: self.file.clone(),
+                    message: format!("`{key}.limits`: {e}"),
+                })?,
+                None => Default::default(),
+            };
+            let sandbox = Sandbox { grants: Default::default(), limits };
+            let config = config.clone().unwrap_or_else(|| serde_json::json!({}));
+            out.insert(i + 1, ComponentStep { connector, config, sandbox });
+        }
+        Ok(out)
     }
 
     /// Load the component of `endpoint` (at `key`), which must be a `role`.

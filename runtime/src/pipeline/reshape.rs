@@ -12,12 +12,13 @@
 //! Batches of a stream whose plan is the identity are forwarded without
 //! being parsed.
 
+use super::chain::{Chain, ChainSpec, ComponentStep};
 use crate::registry::Registry;
 use sluice_protocol::Batch;
 use sluice_schema::evolve::{Policy, evolve};
 use sluice_schema::{Schema, SchemaId};
-use sluice_transform::{Plan, Step, reserved};
-use std::collections::HashMap;
+use sluice_transform::Step;
+use std::collections::{BTreeMap, HashMap};
 
 /// What a stream's batches go through on their way to the destination.
 #[derive(Debug, Clone, Default)]
@@ -26,8 +27,10 @@ pub struct StreamShape {
     pub stream: String,
     /// Its evolution policy.
     pub policy: Policy,
-    /// Its transforms (declarative steps).
+    /// Its transforms, in order.
     pub steps: Vec<Step>,
+    /// The loaded components of its `component` steps, by step number.
+    pub components: BTreeMap<usize, ComponentStep>,
     /// The destination's reserved keys (first: its own primary key or "").
     pub reserved: Vec<String>,
     /// The stream's primary key.
@@ -38,11 +41,34 @@ pub struct StreamShape {
     pub known: Option<Schema>,
 }
 
+impl StreamShape {
+    /// The chain for rows following `input`, with the policy's drops.
+    fn spec<'a>(&'a self, drop_fields: &'a [String], drop_rows: &'a [String]) -> ChainSpec<'a> {
+        ChainSpec {
+            stream: &self.stream,
+            steps: &self.steps,
+            components: &self.components,
+            reserved: &self.reserved,
+            primary_key: &self.primary_key,
+            drop_fields,
+            drop_rows,
+        }
+    }
+
+    /// Build the chain for the discovered schema, to check every step
+    /// (and open every component) before anything runs; returns the schema
+    /// the destination would be told.
+    pub async fn check(&self, registry: &Registry) -> Result<Option<Schema>, ShapeError> {
+        let chain = self.spec(&[], &[]).build(self.discovered.as_ref(), registry).await;
+        chain.map(|c| c.output).map_err(ShapeError)
+    }
+}
+
 /// One source schema's way through the stage.
 #[derive(Debug)]
 struct Route {
     /// `None` when batches pass unchanged.
-    plan: Option<Plan>,
+    chain: Option<Chain>,
     /// The id batches carry to the destination.
     told: Option<SchemaId>,
 }
@@ -54,11 +80,11 @@ pub struct ShapeError(pub String);
 /// What the stage made of a batch.
 #[derive(Debug)]
 pub struct Shaped {
-    /// The batch to write (`None` when every record was dropped).
-    pub batch: Option<Batch>,
+    /// The batches to write (none when every record was dropped).
+    pub batches: Vec<Batch>,
     /// Records dropped by a filter or the `discard_row` policy.
     pub dropped: u32,
-    /// A schema to tell the destination before the batch.
+    /// A schema to tell the destination before the batches.
     pub tell: Option<SchemaId>,
 }
 
@@ -99,13 +125,13 @@ impl Reshaper {
     }
 
     /// Take one checked batch.
-    pub fn shape(&mut self, mut batch: Batch, registry: &Registry) -> Result<Shaped, ShapeError> {
+    pub async fn shape(&mut self, mut batch: Batch, registry: &Registry) -> Result<Shaped, ShapeError> {
         let id = batch.schema_id.take().map(SchemaId);
         if !self.routes.contains_key(&id) {
-            let route = self.plan_route(id.as_ref(), registry)?;
+            let route = self.plan_route(id.as_ref(), registry).await?;
             self.routes.insert(id.clone(), route);
         }
-        let route = &self.routes[&id];
+        let route = self.routes.get_mut(&id).expect("just inserted");
         let tell = match &route.told {
             Some(told) if self.told.as_ref() != Some(told) => Some(told.clone()),
             _ => None,
@@ -113,91 +139,57 @@ impl Reshaper {
         if tell.is_some() {
             self.told = tell.clone();
         }
-        batch.schema_id = route.told.as_ref().map(|id| id.0.clone());
-        let Some(plan) = &route.plan else {
-            return Ok(Shaped {
-                batch: Some(batch),
-                dropped: 0,
-                tell,
-            });
+        let told = route.told.as_ref().map(|id| id.0.clone());
+        batch.schema_id = told.clone();
+        let Some(chain) = &mut route.chain else {
+            return Ok(Shaped { batches: vec![batch], dropped: 0, tell });
         };
-        let applied = plan
-            .apply(&batch.data)
-            .map_err(|e| ShapeError(e.to_string()))?;
-        batch.count = applied.count;
-        batch.data = applied.data;
-        let batch = (batch.count > 0).then_some(batch);
-        Ok(Shaped {
-            batch,
-            dropped: applied.dropped,
-            tell,
-        })
+        let (mut batches, dropped) = chain.run(batch).await.map_err(ShapeError)?;
+        for b in &mut batches {
+            b.schema_id = told.clone();
+        }
+        Ok(Shaped { batches, dropped, tell })
     }
 
     /// Judge the source schema `id` and build its route.
-    fn plan_route(
-        &mut self,
-        id: Option<&SchemaId>,
-        registry: &Registry,
-    ) -> Result<Route, ShapeError> {
-        let stream = self.shape.stream.clone();
-        let fail = |m: String| ShapeError(m);
-        let (incoming, accepted) = match id {
+    async fn plan_route(&mut self, id: Option<&SchemaId>, registry: &Registry) -> Result<Route, ShapeError> {
+        let (input, evolution) = match id {
             Some(id) => {
                 let incoming = registry
                     .fetch(id)
-                    .map_err(|e| fail(e.to_string()))?
+                    .map_err(|e| ShapeError(e.to_string()))?
                     .ok_or_else(|| {
-                        fail(format!(
-                            "a batch names schema {id}, which the registry does not have"
-                        ))
+                        ShapeError(format!("a batch names schema {id}, which the registry does not have"))
                     })?;
                 let evolution = evolve(self.shape.known.as_ref(), &incoming, &self.shape.policy)
-                    .map_err(|v| fail(format!("schema change refused: {v}")))?;
-                (Some(incoming), Some(evolution))
+                    .map_err(|v| ShapeError(format!("schema change refused: {v}")))?;
+                (Some(evolution.schema.clone()), Some((incoming, evolution)))
             }
             None => (self.shape.discovered.clone(), None),
         };
-        let steps = &self.shape.steps;
-        let told_source = accepted
+        let (drop_fields, drop_rows) = evolution
             .as_ref()
-            .map(|e| e.schema.clone())
-            .or(incoming.clone());
-        let schema_plan =
-            Plan::new(&stream, steps, told_source.as_ref()).map_err(|e| fail(e.to_string()))?;
-        let renames = schema_plan
-            .output_schema()
-            .map(|s| reserved::renames(s, &self.shape.reserved, &self.shape.primary_key))
+            .map(|(_, e)| (e.drop_fields.clone(), e.drop_rows_with.clone()))
             .unwrap_or_default();
-        let schema_plan = schema_plan
-            .then_renames(&renames)
-            .map_err(|e| fail(e.to_string()))?;
-        let (drop_fields, drop_rows) = accepted
-            .as_ref()
-            .map(|e| (e.drop_fields.clone(), e.drop_rows_with.clone()))
-            .unwrap_or_default();
-        let plan = Plan::identity(&stream, incoming.as_ref())
-            .then_drop_rows(&drop_rows)
-            .then_drop_fields(&drop_fields)
-            .then_steps(0, steps)
-            .and_then(|p| p.then_renames(&renames))
-            .map_err(|e| fail(e.to_string()))?;
-        if let Some(evolution) = accepted {
-            let kept = self.keep(registry, &evolution.schema)?;
-            self.accepted = Some(kept);
+        let chain = self
+            .shape
+            .spec(&drop_fields, &drop_rows)
+            .build(input.as_ref(), registry)
+            .await
+            .map_err(ShapeError)?;
+        let unchanged = chain.links.is_empty()
+            && evolution.as_ref().is_some_and(|(incoming, _)| chain.output.as_ref() == Some(incoming));
+        if let Some((_, evolution)) = evolution {
+            self.accepted = Some(self.keep(registry, &evolution.schema)?);
             self.shape.known = Some(evolution.schema);
         }
-        let told = match (schema_plan.output_schema(), id) {
-            (Some(out), Some(id)) if plan.is_identity() && incoming.as_ref() == Some(out) => {
-                Some(id.clone())
-            }
+        let told = match (&chain.output, id) {
+            (Some(_), Some(id)) if unchanged => Some(id.clone()),
             (Some(out), _) => Some(self.keep(registry, out)?),
             (None, _) => None,
         };
-        Ok(Route {
-            plan: (!plan.is_identity()).then_some(plan),
-            told,
-        })
+        let chain = (!chain.links.is_empty()).then_some(chain);
+        Ok(Route { chain, told })
     }
 
     /// Register a schema the host derived, so the destination can fetch it.

@@ -187,43 +187,42 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
         if self.ledger.is_failed(i) {
             return ControlFlow::Continue(());
         }
-        let Some(mut batch) = self.reshape(i, batch).await? else {
-            return ControlFlow::Continue(());
-        };
-        let (count, bytes) = (u64::from(batch.count), batch.data.len() as u64);
-        batch.operation = operation(batch.operation, self.modes[&batch.stream]);
-        if let Err(e) = self.writer.write(batch).await {
-            return self.on_write_error(i, e);
+        for mut batch in self.reshape(i, batch).await? {
+            let (count, bytes) = (u64::from(batch.count), batch.data.len() as u64);
+            batch.operation = operation(batch.operation, self.modes[&batch.stream]);
+            if let Err(e) = self.writer.write(batch).await {
+                return self.on_write_error(i, e);
+            }
+            let run = self.ledger.add(i, count, bytes);
+            self.ctx.events.emit(RunEvent::Written(run));
         }
-        let run = self.ledger.add(i, count, bytes);
-        self.ctx.events.emit(RunEvent::Written(run));
         ControlFlow::Continue(())
     }
 
     /// The schema policy and transforms of the batch's stream; the
-    /// destination is told of a new schema first. `None`: nothing to write.
-    async fn reshape(&mut self, i: StreamId, batch: Batch) -> ControlFlow<(), Option<Batch>> {
+    /// destination is told of a new schema first. Returns what to write.
+    async fn reshape(&mut self, i: StreamId, batch: Batch) -> ControlFlow<(), Vec<Batch>> {
         let Some(reshaper) = self.reshapers.get_mut(&batch.stream) else {
-            return ControlFlow::Continue(Some(batch));
+            return ControlFlow::Continue(vec![batch]);
         };
         let stream = batch.stream.clone();
-        let shaped = match reshaper.shape(batch, &self.ctx.stages.registry) {
+        let shaped = match reshaper.shape(batch, &self.ctx.stages.registry).await {
             Ok(shaped) => shaped,
             Err(ShapeError(message)) => {
                 self.fail(i, false, format!("stream `{stream}`: {message}"));
-                return ControlFlow::Continue(None);
+                return ControlFlow::Continue(Vec::new());
             }
         };
         let accepted = reshaper.accepted().cloned();
         if let Some(id) = &shaped.tell {
             if let Err(e) = self.writer.schema(&stream, id).await {
                 self.on_write_error(i, e)?;
-                return ControlFlow::Continue(None);
+                return ControlFlow::Continue(Vec::new());
             }
             self.ledger.schema(i, accepted);
         }
         self.ledger.dropped(i, shaped.dropped);
-        ControlFlow::Continue(shaped.batch)
+        ControlFlow::Continue(shaped.batches)
     }
 
     /// A destination that refused one batch but is alive fails that
