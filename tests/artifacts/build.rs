@@ -11,6 +11,11 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("connectors", "sluice-source-faker", "SOURCE_FAKER"),
     ("connectors", "sluice-source-file", "SOURCE_FILE"),
     ("connectors", "sluice-dest-file", "DEST_FILE"),
+    (
+        "connectors",
+        "sluice-transform-example",
+        "TRANSFORM_EXAMPLE",
+    ),
     ("tests/guests", "sluice-test-hostile", "HOSTILE"),
     ("tests/guests", "sluice-test-bad-source", "BAD_SOURCE"),
     (
