@@ -240,7 +240,7 @@ impl Writer for FileWriter {
         if batch.operation != Operation::Insert {
             let op = op_name(batch.operation);
             return Err(ConnectorError::data(format!(
-                "dest-file cannot apply the {op} batch of stream `{}`: it only appends inserts. \
+                "dest-file only inserts; it cannot apply the {op} batch of stream `{}`. \
                  Sync this stream without {op}s (e.g. turn them off in the source), or write it \
                  to a destination whose spec lists {op} among its operations",
                 batch.stream
