@@ -157,7 +157,6 @@ impl Connector for Faker {
 
     fn spec() -> Spec {
         let mut spec = Spec::source("source-faker", env!("CARGO_PKG_VERSION"), config_schema());
-        spec.operations = vec![Operation::Insert, Operation::Delete];
         spec.documentation = Some(
             "Deterministic fake users, orders and events, typed and partitioned. \
              delete_every N: each read deletes users and orders whose id % N == 0 \
