@@ -4,18 +4,37 @@
 //! connector's world by forwarding every method to one of these functions
 //! (see [`__export_glue!`](crate::__export_glue)). Each installs the host
 //! logger, converts what the host sent, runs the same [`native`] entry
-//! point a native run uses, and converts the result back.
+//! point a native run uses, and converts the result back. Schemas go
+//! through the host's `registry` import.
 
-use crate::wit::{self, host, types as t};
-use crate::{Connector, Destination, Level, Reader, Source, Writer, native};
+use crate::protocol::schema::Schema;
+use crate::wit::{self, host, registry, types as t};
+use crate::{
+    Connector, Destination, Level, Reader, Source, Transform, Transformer, Writer, native,
+};
 use std::cell::RefCell;
 
 fn install() {
     crate::logging::install_logger(log_to_host);
+    crate::registry::install(crate::registry::Backend {
+        register: register_with_host,
+        fetch: fetch_from_host,
+    });
 }
 
 fn log_to_host(level: Level, message: &str) {
     host::log(level.into(), message);
+}
+
+fn register_with_host(stream: &str, schema: &Schema) -> Result<String, String> {
+    registry::register(stream, &schema.into())
+}
+
+fn fetch_from_host(id: &str) -> Result<Option<Schema>, String> {
+    registry::fetch(id)
+        .map(wit::schema_in)
+        .transpose()
+        .map_err(|e| e.to_string())
 }
 
 /// The spec of `C`.
@@ -63,14 +82,21 @@ pub fn read<C: Source>(
     Ok(ReaderBox(RefCell::new(reader)))
 }
 
-/// The writer resource of a destination: its [`Writer`].
-pub struct WriterBox<W>(RefCell<W>);
+/// The writer resource of a destination: its [`Writer`], told each
+/// schema id's schema (fetched once per writer).
+pub struct WriterBox<W>(RefCell<native::HostWriter<W>>);
 
 impl<W: Writer> WriterBox<W> {
-    /// `write` of the writer resource.
-    pub fn write(&self, batch: t::Batch, op: t::Operation) -> Result<(), t::ConnectorError> {
+    /// `schema` of the writer resource.
+    pub fn schema(&self, stream: String, id: String) -> Result<(), t::ConnectorError> {
         install();
-        Ok(self.0.borrow_mut().write(batch.into(), op.into())?)
+        Ok(self.0.borrow_mut().schema(&stream, &id)?)
+    }
+
+    /// `write` of the writer resource.
+    pub fn write(&self, batch: t::Batch) -> Result<(), t::ConnectorError> {
+        install();
+        Ok(self.0.borrow_mut().write(batch.into())?)
     }
 
     /// `commit` of the writer resource.
@@ -87,15 +113,43 @@ pub fn write<C: Destination>(
 ) -> Result<WriterBox<C::Writer>, t::ConnectorError> {
     install();
     let catalog = wit::configured_catalog_in(catalog)?;
-    let writer = native::write::<C>(&config, catalog)?;
+    let writer = native::open_writer::<C>(&config, catalog)?;
     Ok(WriterBox(RefCell::new(writer)))
+}
+
+/// The transformer resource of a transform: its [`Transformer`].
+pub struct TransformerBox<T>(RefCell<native::HostTransformer<T>>);
+
+impl<T: Transformer> TransformerBox<T> {
+    /// `transform` of the transformer resource.
+    pub fn transform(&self, batch: t::Batch) -> Result<Vec<t::Batch>, t::ConnectorError> {
+        install();
+        let out = self.0.borrow_mut().transform(batch.into())?;
+        Ok(out.into_iter().map(Into::into).collect())
+    }
+}
+
+/// `open` of `C`: check the input schema, validate the config, open.
+pub fn open<C: Transform>(
+    config: String,
+    stream: String,
+    input: Option<t::Schema>,
+) -> Result<(TransformerBox<C::Transformer>, Option<t::Schema>), t::ConnectorError> {
+    install();
+    let input = input.map(wit::schema_in).transpose().map_err(|e| {
+        crate::ConnectorError::data(format!("the input schema is malformed: {e}"))
+            .in_stream(&stream)
+    })?;
+    let (transformer, output) = native::open_transform::<C>(&config, &stream, input)?;
+    let output = output.as_ref().map(t::Schema::from);
+    Ok((TransformerBox(RefCell::new(transformer)), output))
 }
 
 /// Implements the export traits of the bindings module `$bindings` (a
 /// sibling module) for the connector type `$connector` by forwarding to the
 /// functions of this module, then exports them. Called by the export macros;
 /// `$part`s are the interfaces of the world besides `connector`: `source`,
-/// `destination`.
+/// `destination`, `transform`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __export_glue {
@@ -165,12 +219,38 @@ macro_rules! __export_glue {
         }
 
         impl e::destination::GuestWriter for x::WriterBox<W> {
-            fn write(&self, batch: t::Batch, op: t::Operation) -> Result<(), t::ConnectorError> {
-                x::WriterBox::write(self, batch, op)
+            fn schema(&self, stream: String, id: String) -> Result<(), t::ConnectorError> {
+                x::WriterBox::schema(self, stream, id)
+            }
+
+            fn write(&self, batch: t::Batch) -> Result<(), t::ConnectorError> {
+                x::WriterBox::write(self, batch)
             }
 
             fn commit(&self) -> Result<(), t::ConnectorError> {
                 x::WriterBox::commit(self)
+            }
+        }
+    };
+    (@transform) => {
+        type T = <C as $crate::Transform>::Transformer;
+
+        impl e::transform::GuestTransformer for x::TransformerBox<T> {
+            fn transform(&self, batch: t::Batch) -> Result<Vec<t::Batch>, t::ConnectorError> {
+                x::TransformerBox::transform(self, batch)
+            }
+        }
+
+        impl e::transform::Guest for Exports {
+            type Transformer = x::TransformerBox<T>;
+
+            fn open(
+                config: String,
+                stream: String,
+                input: Option<t::Schema>,
+            ) -> Result<(e::transform::Transformer, Option<t::Schema>), t::ConnectorError> {
+                x::open::<C>(config, stream, input)
+                    .map(|(tr, out)| (e::transform::Transformer::new(tr), out))
             }
         }
     };

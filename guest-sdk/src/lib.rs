@@ -1,12 +1,15 @@
 //! Write sluice connectors in plain Rust.
 //!
 //! A connector implements [`Connector`] plus [`Source`] and/or
-//! [`Destination`], then exports itself with [`export_source!`],
-//! [`export_destination!`] or [`export_duplex!`]. The SDK hides the
-//! component bindings, validates the config against the spec's JSON Schema
-//! (applying defaults) before connector code runs, and offers batching
-//! ([`BatchBuilder`]), state ([`State`]) and stream-iteration
-//! ([`Streams`], [`StreamRead`]) helpers.
+//! [`Destination`] (or [`Transform`]), then exports itself with
+//! [`export_source!`], [`export_destination!`], [`export_duplex!`] or
+//! [`export_transform!`], against the contract `sluice:connector@0.2.0`.
+//! The SDK hides the component bindings, validates the config against the
+//! spec's JSON Schema (applying defaults) before connector code runs, and
+//! offers batching ([`BatchBuilder`]: typed schemas registered once and
+//! stamped on batches, operations, extraction times), state ([`State`]) and
+//! stream-iteration ([`Streams`], [`StreamRead`]) helpers. A destination
+//! learns each stream's schema ([`Writer::schema`]) before its rows.
 //!
 //! The export macros emit bindings only for `wasm32`, so the same crate
 //! builds natively as an ordinary library; [`native`] runs it in-process
@@ -31,8 +34,12 @@
 //!         }))
 //!     }
 //!     fn discover(_: &Config) -> Result<Catalog> {
-//!         Ok(Catalog { streams: vec![StreamInfo::new("numbers", json!({"type": "object"}))] })
+//!         Ok(Catalog { streams: vec![StreamInfo::new("numbers", row().to_json_schema())] })
 //!     }
+//! }
+//!
+//! fn row() -> Schema {
+//!     Schema::new(vec![Field::required("n", Type::Int64)])
 //! }
 //!
 //! struct NumbersReader { left: u64, batch: BatchBuilder }
@@ -40,7 +47,9 @@
 //! impl Source for Numbers {
 //!     type Reader = NumbersReader;
 //!     fn read(config: Config, _: ConfiguredCatalog, _: State) -> Result<NumbersReader> {
-//!         Ok(NumbersReader { left: config.count, batch: BatchBuilder::new("numbers", 1000) })
+//!         // Registered once; its id is stamped on every batch.
+//!         let batch = BatchBuilder::new("numbers", 1000).schema(&row())?;
+//!         Ok(NumbersReader { left: config.count, batch })
 //!     }
 //! }
 //!
@@ -59,7 +68,8 @@
 //! let mut reader = native::read::<Numbers>("{}", ConfiguredCatalog::default(), vec![]).unwrap();
 //! let Some(messages) = reader.next().unwrap() else { panic!() };
 //! let Message::Records(batch) = &messages[0] else { panic!() };
-//! assert_eq!(batch.count, 3); // the default from the schema
+//! assert_eq!(batch.count, 3); // the default from the config schema
+//! assert_eq!(batch.schema_id.as_deref(), Some(row().id().as_str()));
 //! ```
 
 #![warn(missing_docs)]
@@ -69,6 +79,7 @@ mod batch;
 pub mod export;
 mod logging;
 pub mod native;
+pub mod registry;
 mod state;
 mod streams;
 #[doc(hidden)]
@@ -76,12 +87,13 @@ pub mod wit;
 
 pub use batch::BatchBuilder;
 pub use logging::log;
-pub use sluice_guest_macros::{export_destination, export_duplex, export_source};
+pub use sluice_guest_macros::{export_destination, export_duplex, export_source, export_transform};
 pub use sluice_protocol as protocol;
+pub use sluice_protocol::schema::{Field, Schema, SchemaId, Type};
 pub use sluice_protocol::{
     Batch, BatchFormat, Capabilities, Catalog, ConfiguredCatalog, ConfiguredStream, ConnectorError,
-    ErrorKind, Level, Message, Operation, OperationSchema, Relationship, Role, Spec, StreamInfo,
-    StreamState, StreamStatus, SyncMode, WriteMode,
+    ErrorKind, Level, Message, Operation, OperationSchema, Partition, Relationship, Role, Spec,
+    StreamInfo, StreamState, StreamStatus, SyncMode, WriteMode,
 };
 pub use state::State;
 pub use streams::{Step, StreamOutput, StreamRead, Streams};
@@ -104,6 +116,16 @@ pub fn parse_config<T: serde::de::DeserializeOwned>(spec: &Spec, text: &str) -> 
     let value = protocol::config::validated_config(&spec.config_schema, text)?;
     serde_json::from_value(value)
         .map_err(|e| ConnectorError::config(format!("config does not fit the connector: {e}")))
+}
+
+/// The spec of a transform: no roles, sync modes, write modes or
+/// operations of its own (the contract's roles are source and destination).
+pub fn transform_spec(name: &str, version: &str, config_schema: serde_json::Value) -> Spec {
+    Spec {
+        roles: Vec::new(),
+        sync_modes: Vec::new(),
+        ..Spec::source(name, version, config_schema)
+    }
 }
 
 /// The result type of connector code.
@@ -157,12 +179,77 @@ pub trait Destination: Connector {
 
 /// Applies batches to a destination.
 pub trait Writer {
-    /// Apply one batch with `op`.
-    fn write(&mut self, batch: Batch, op: Operation) -> Result<()>;
+    /// Batches of `stream` from now on follow `schema` (already reduced by
+    /// field selection, transforms and reserved-key renames). Called before
+    /// the first batch under a schema the writer has not seen, so a
+    /// destination can add columns (or start a new file) before rows. The
+    /// default accepts any schema.
+    fn schema(&mut self, stream: &str, schema: &Schema) -> Result<()> {
+        let _ = (stream, schema);
+        Ok(())
+    }
+
+    /// Apply one batch: its records do `batch.operation` to the
+    /// destination's rows. Refuse operations the destination cannot apply
+    /// (and that its spec does not list) with [`ConnectorError::data`].
+    fn write(&mut self, batch: Batch) -> Result<()>;
 
     /// Make everything written so far durable. The host persists state only
     /// after this returns `Ok`.
     fn commit(&mut self) -> Result<()>;
+}
+
+/// A user's transform: rewrites the batches of one stream in the sandbox.
+///
+/// ```
+/// use sluice_guest::*;
+///
+/// struct Upper;
+/// impl Connector for Upper {
+///     type Config = serde_json::Value;
+///     fn spec() -> Spec { transform_spec("upper", "0.1.0", serde_json::json!({"type": "object"})) }
+///     fn discover(_: &serde_json::Value) -> Result<Catalog> { Ok(Catalog::default()) }
+/// }
+/// struct Shout;
+/// impl Transform for Upper {
+///     type Transformer = Shout;
+///     fn open(_: serde_json::Value, _: &str, input: Option<Schema>) -> Result<(Shout, Option<Schema>)> {
+///         Ok((Shout, input)) // the same fields, other values
+///     }
+/// }
+/// impl Transformer for Shout {
+///     fn transform(&mut self, mut batch: Batch) -> Result<Vec<Batch>> {
+///         batch.data = String::from_utf8_lossy(&batch.data).to_uppercase().into_bytes();
+///         Ok(vec![batch])
+///     }
+/// }
+///
+/// // In a connector crate: sluice_guest::export_transform!(Upper);
+/// let (mut t, _) = native::open_transform::<Upper>("{}", "s", None)?;
+/// let out = t.transform(Batch::json_lines("s", 1, b"{\"a\":\"x\"}\n".to_vec()))?;
+/// assert_eq!(out[0].data, b"{\"A\":\"X\"}\n");
+/// # Ok::<(), ConnectorError>(())
+/// ```
+pub trait Transform: Connector {
+    /// The transformer an `open` call returns.
+    type Transformer: Transformer + 'static;
+
+    /// Open a transformer for `stream`, whose rows follow `input` (`None`
+    /// for schemaless streams); returns it with the schema of its output
+    /// rows (`None`: schemaless). The SDK registers the output schema and
+    /// stamps its id on every batch the transformer returns.
+    fn open(
+        config: Self::Config,
+        stream: &str,
+        input: Option<Schema>,
+    ) -> Result<(Self::Transformer, Option<Schema>)>;
+}
+
+/// Rewrites batches of one stream.
+pub trait Transformer {
+    /// Rewrite one batch: records may be dropped, split across batches or
+    /// rewritten. The batches returned follow the output schema.
+    fn transform(&mut self, batch: Batch) -> Result<Vec<Batch>>;
 }
 
 #[doc(hidden)]

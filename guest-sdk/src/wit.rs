@@ -1,8 +1,9 @@
-//! The SDK's own bindings of the contract's `types` and `host` interfaces,
-//! and the one set of conversions between them and `sluice-protocol`.
+//! The SDK's own bindings of the contract's `types`, `host` and `registry`
+//! interfaces (`sluice:connector@0.2.0`), and the one set of conversions
+//! between them and `sluice-protocol` / `sluice-schema`.
 //!
 //! A connector's export macro generates the bindings of its one world in
-//! its own crate, but maps `types` and `host` onto these modules (the
+//! its own crate, but maps these three interfaces onto these modules (the
 //! `with` option of `wit_bindgen::generate!`). So every type that crosses
 //! the boundary is defined here once, and the conversions below are
 //! ordinary Rust that builds natively and is linted and tested with the SDK.
@@ -18,16 +19,20 @@ mod generated {
             package sluice:guest-sdk;
 
             world sdk {
-                import sluice:connector/types@0.1.0;
-                import sluice:connector/host@0.1.0;
+                import sluice:connector/types@0.2.0;
+                import sluice:connector/host@0.2.0;
+                import sluice:connector/registry@0.2.0;
             }
         ",
-        path: "../wit/0.1.0",
+        path: "../wit/0.2.0",
         generate_all,
     });
 }
 
-pub use generated::sluice::connector::{host, types};
+mod schema;
+
+pub use generated::sluice::connector::{host, registry, types};
+pub(crate) use schema::schema_in;
 use types as t;
 
 /// `From` both ways between a protocol enum and its bindings enum, from one
@@ -129,6 +134,7 @@ impl From<p::StreamInfo> for t::StreamInfo {
             sync_modes: all(s.sync_modes),
             operation_schemas: all(s.operation_schemas),
             relationships: all(s.relationships),
+            partitioned: s.partitioned,
         }
     }
 }
@@ -145,6 +151,9 @@ impl From<p::Batch> for t::Batch {
     fn from(b: p::Batch) -> Self {
         t::Batch {
             stream: b.stream,
+            schema_id: b.schema_id,
+            operation: b.operation.into(),
+            extracted_at: b.extracted_at,
             count: b.count,
             format: b.format.into(),
             data: b.data,
@@ -156,9 +165,9 @@ impl From<t::Batch> for p::Batch {
     fn from(b: t::Batch) -> Self {
         p::Batch {
             stream: b.stream,
-            schema_id: None,
-            operation: p::Operation::Insert,
-            extracted_at: p::now_ms(),
+            schema_id: b.schema_id,
+            operation: b.operation.into(),
+            extracted_at: b.extracted_at,
             count: b.count,
             format: b.format.into(),
             data: b.data,
@@ -197,6 +206,7 @@ pub(crate) fn configured_catalog_in(
         } else {
             json_in(&format!("schema of stream `{}`", s.name), &s.schema)?
         };
+        let partition = partition_in(&s.name, s.partition)?;
         streams.push(p::ConfiguredStream {
             name: s.name,
             fields: s.fields,
@@ -205,10 +215,24 @@ pub(crate) fn configured_catalog_in(
             primary_key: s.primary_key,
             write_mode: s.write_mode.into(),
             schema,
-            partition: None,
+            partition,
         });
     }
     Ok(p::ConfiguredCatalog { streams })
+}
+
+/// A stream's partition, checked: `index` below a `count` of at least 1.
+fn partition_in(stream: &str, p: Option<t::Partition>) -> crate::Result<Option<p::Partition>> {
+    let Some(t::Partition { index, count }) = p else {
+        return Ok(None);
+    };
+    if index >= count {
+        return Err(p::ConnectorError::config(format!(
+            "partition {index} of {count} does not exist (the index must be below the count)"
+        ))
+        .in_stream(stream));
+    }
+    Ok(Some(p::Partition { index, count }))
 }
 
 /// The saved states the host sent.
@@ -257,6 +281,43 @@ mod tests {
         assert_eq!(e.stream.as_deref(), Some("users"));
     }
 
+    #[test]
+    fn batches_keep_schema_id_operation_and_extraction_time_both_ways() {
+        let batch = p::Batch {
+            schema_id: Some("abc".into()),
+            operation: p::Operation::Delete,
+            extracted_at: 1_700_000_000_123,
+            ..p::Batch::json_lines("users", 1, b"{\"id\":1}\n".to_vec())
+        };
+        let wit = t::Batch::from(batch.clone());
+        assert!(matches!(wit.operation, t::Operation::Delete));
+        assert_eq!(wit.extracted_at, 1_700_000_000_123);
+        assert_eq!(p::Batch::from(wit), batch);
+    }
+
+    #[test]
+    fn partitions_come_in_checked() {
+        let mut s = configured("a", "");
+        s.partition = Some(t::Partition { index: 1, count: 3 });
+        let c = configured_catalog_in(t::ConfiguredCatalog { streams: vec![s] }).unwrap();
+        assert_eq!(
+            c.streams[0].partition,
+            Some(p::Partition { index: 1, count: 3 })
+        );
+        for (index, count) in [(3, 3), (0, 0)] {
+            let mut s = configured("a", "");
+            s.partition = Some(t::Partition { index, count });
+            let e = configured_catalog_in(t::ConfiguredCatalog { streams: vec![s] }).unwrap_err();
+            assert_eq!(e.kind, p::ErrorKind::Config);
+            assert_eq!(e.stream.as_deref(), Some("a"));
+        }
+        let info = t::StreamInfo::from(p::StreamInfo {
+            partitioned: true,
+            ..p::StreamInfo::new("a", json!({}))
+        });
+        assert!(info.partitioned);
+    }
+
     fn configured(name: &str, schema: &str) -> t::ConfiguredStream {
         t::ConfiguredStream {
             name: name.into(),
@@ -266,6 +327,7 @@ mod tests {
             primary_key: vec![],
             write_mode: t::WriteMode::Append,
             schema: schema.into(),
+            partition: None,
         }
     }
 

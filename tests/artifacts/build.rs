@@ -11,6 +11,11 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("connectors", "sluice-source-faker", "SOURCE_FAKER"),
     ("connectors", "sluice-source-file", "SOURCE_FILE"),
     ("connectors", "sluice-dest-file", "DEST_FILE"),
+    (
+        "connectors",
+        "sluice-transform-example",
+        "TRANSFORM_EXAMPLE",
+    ),
     ("tests/guests", "sluice-test-hostile", "HOSTILE"),
     ("tests/guests", "sluice-test-bad-source", "BAD_SOURCE"),
     (
@@ -19,6 +24,11 @@ const GUESTS: &[(&str, &str, &str)] = &[
         "FUTURE_CONTRACT",
     ),
     ("tests/guests", "sluice-test-http-client", "HTTP_CLIENT"),
+    (
+        "tests/guests",
+        "sluice-test-contract-0-1-0",
+        "CONTRACT_0_1_0",
+    ),
 ];
 
 fn watch(dir: &Path) {
@@ -42,7 +52,14 @@ fn watch(dir: &Path) {
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../..");
     let root = root.canonicalize().expect("workspace root");
-    for dir in ["connectors", "tests/guests", "guest-sdk", "protocol", "wit"] {
+    for dir in [
+        "connectors",
+        "tests/guests",
+        "guest-sdk",
+        "protocol",
+        "schema",
+        "wit",
+    ] {
         watch(&root.join(dir));
     }
     let mut built: Vec<Guest> = Vec::new();

@@ -2,22 +2,35 @@
 //!
 //! Each stream goes to `<path>/<stream>.jsonl` (or `.csv`). `overwrite`
 //! truncates the file when the writer opens; `append` adds to it.
-//! JSON-lines batches are appended as they arrive, without re-encoding.
-//! `commit()` flushes and fsyncs every file (and, once, the directory that
-//! holds new files) before it returns, so the host may persist state right
+//! JSON-lines batches are appended as they arrive, without re-encoding, so
+//! new fields are simply written. A CSV file's columns are fixed by its
+//! header: when a stream's schema brings a different set of field names,
+//! the file is closed and the stream goes on in `<stream>.2.csv` (then
+//! `.3.csv`, ...) under the new header; an append run continues the first
+//! numbered file whose header fits, an overwrite run removes the numbered
+//! files first. Only inserts are applied: other operations are refused.
+//! With `metadata: true`, every record also gets `_sluice_extracted_at`
+//! (RFC 3339) and `_sluice_operation`.
+//!
+//! `commit()` flushes and fsyncs every file (and the directory that holds
+//! new files) before it returns, so the host may persist state right
 //! after. A run killed mid-write can leave a torn last record in an
 //! appended file; the next writer cuts it off before appending (that record
 //! was never committed, so the source sends it again).
 
+mod output;
+mod rows;
+
+use output::{Output, file_name, remove_numbered};
+use rows::{EXTRACTED_AT, OPERATION, jsonl_with_metadata, op_name, write_csv};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use sluice_guest::{
-    Batch, Capabilities, Catalog, ConfiguredCatalog, Connector, ConnectorError, Destination,
-    Operation, Result, Spec, WriteMode, Writer, io_error,
+    Batch, Capabilities, Catalog, ConfiguredCatalog, ConfiguredStream, Connector, ConnectorError,
+    Destination, Operation, Result, Schema, Spec, WriteMode, Writer, io_error,
 };
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 /// The dest-file connector.
@@ -33,6 +46,15 @@ pub enum Format {
     Csv,
 }
 
+impl Format {
+    fn ext(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Csv => "csv",
+        }
+    }
+}
+
 /// Config of dest-file.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
@@ -40,24 +62,19 @@ pub struct Config {
     pub path: String,
     /// Output format.
     pub format: Format,
-}
-
-struct Output {
-    path: PathBuf,
-    file: BufWriter<File>,
-    /// CSV columns: the configured schema's, else the first record's.
-    columns: Option<Vec<String>>,
-    /// Whether the CSV header is in the file.
-    header_written: bool,
-    dirty: bool,
+    /// Add `_sluice_extracted_at` and `_sluice_operation` to every record.
+    #[serde(default)]
+    pub metadata: bool,
 }
 
 /// Writes batches to one file per stream.
 pub struct FileWriter {
     format: Format,
+    metadata: bool,
+    dir: PathBuf,
     outputs: HashMap<String, Output>,
-    /// The directory, to fsync once so that new files survive a crash.
-    dir: Option<PathBuf>,
+    /// Whether files were created since the directory was last fsynced.
+    dir_dirty: bool,
 }
 
 impl Connector for FileDestination {
@@ -76,7 +93,9 @@ impl Connector for FileDestination {
                 "properties": {
                     "path": {"type": "string", "minLength": 1,
                              "description": "Directory to write into, as granted (with write) to the connector."},
-                    "format": {"type": "string", "enum": ["jsonl", "csv"], "default": "jsonl"}
+                    "format": {"type": "string", "enum": ["jsonl", "csv"], "default": "jsonl"},
+                    "metadata": {"type": "boolean", "default": false,
+                                 "description": "Add _sluice_extracted_at (RFC 3339) and _sluice_operation to every record."}
                 }
             }),
         );
@@ -84,7 +103,13 @@ impl Connector for FileDestination {
             dirs: vec!["the directory named by `path` (read-write)".into()],
             ..Capabilities::default()
         };
-        spec.documentation = Some("One JSON-lines or CSV file per stream.".into());
+        spec.operations = vec![Operation::Insert];
+        spec.reserved_keys = vec!["".into(), EXTRACTED_AT.into(), OPERATION.into()];
+        spec.documentation = Some(
+            "One JSON-lines or CSV file per stream; inserts only. When a CSV stream's \
+             fields change, it goes on in <stream>.2.csv, <stream>.3.csv, ... under the new header."
+                .into(),
+        );
         spec
     }
 
@@ -104,163 +129,144 @@ impl Destination for FileDestination {
     type Writer = FileWriter;
 
     fn write(config: Config, catalog: ConfiguredCatalog) -> Result<FileWriter> {
-        let ext = match config.format {
-            Format::Jsonl => "jsonl",
-            Format::Csv => "csv",
-        };
-        let mut outputs = HashMap::new();
-        for stream in catalog.streams {
-            let truncate = match stream.write_mode {
-                WriteMode::Overwrite => true,
-                WriteMode::Append => false,
-                other => {
-                    return Err(ConnectorError::config(format!(
-                        "dest-file supports write modes overwrite and append, not {other:?}"
-                    ))
-                    .in_stream(&stream.name));
-                }
-            };
-            let path = Path::new(&config.path).join(format!("{}.{ext}", stream.name));
-            if !truncate {
-                cut_torn_tail(&path)?;
-            }
-            let file = OpenOptions::new()
-                .create(true)
-                .write(true)
-                .append(!truncate)
-                .truncate(truncate)
-                .open(&path)
-                .map_err(|e| io_error("open", &path, e))?;
-            let existing = file.metadata().map(|m| m.len()).unwrap_or(0);
-            let header_written = config.format == Format::Csv && existing > 0;
-            let columns = if header_written {
-                Some(read_csv_header(&path)?)
-            } else {
-                stream.schema["properties"]
-                    .as_object()
-                    .filter(|p| !p.is_empty())
-                    .map(|p| p.keys().cloned().collect())
-            };
-            outputs.insert(
-                stream.name.clone(),
-                Output {
-                    path,
-                    file: BufWriter::with_capacity(1 << 20, file),
-                    columns,
-                    header_written,
-                    dirty: false,
-                },
-            );
-        }
-        Ok(FileWriter {
+        let mut writer = FileWriter {
             format: config.format,
-            outputs,
-            dir: Some(PathBuf::from(&config.path)),
+            metadata: config.metadata,
+            dir: PathBuf::from(&config.path),
+            outputs: HashMap::new(),
+            dir_dirty: true,
+        };
+        for stream in catalog.streams {
+            let out = writer.open(&stream)?;
+            writer.outputs.insert(stream.name, out);
+        }
+        Ok(writer)
+    }
+}
+
+impl FileWriter {
+    /// The first file of a configured stream.
+    fn open(&self, stream: &ConfiguredStream) -> Result<Output> {
+        let truncate = match stream.write_mode {
+            WriteMode::Overwrite => true,
+            WriteMode::Append => false,
+            other => {
+                return Err(ConnectorError::config(format!(
+                    "dest-file supports write modes overwrite and append, not {other:?}"
+                ))
+                .in_stream(&stream.name));
+            }
+        };
+        let (csv, ext) = (self.format == Format::Csv, self.format.ext());
+        if truncate {
+            remove_numbered(&self.dir, &stream.name, ext)?;
+        }
+        let name = file_name(&stream.name, 1, ext);
+        let mut out = Output::open(&self.dir, name, 1, truncate, csv)?;
+        if out.columns.is_none() {
+            out.columns = stream.schema["properties"]
+                .as_object()
+                .filter(|p| !p.is_empty())
+                .map(|p| self.with_metadata(p.keys().cloned().collect()));
+        }
+        Ok(out)
+    }
+
+    /// `columns`, plus the metadata columns when they are written.
+    fn with_metadata(&self, mut columns: Vec<String>) -> Vec<String> {
+        if self.metadata && self.format == Format::Csv {
+            columns.extend([EXTRACTED_AT.to_string(), OPERATION.to_string()]);
+        }
+        columns
+    }
+
+    fn output(&mut self, stream: &str) -> Result<&mut Output> {
+        self.outputs.get_mut(stream).ok_or_else(|| {
+            ConnectorError::data("stream is not in the configured catalog").in_stream(stream)
         })
     }
-}
 
-/// Cut a torn last record (bytes after the last newline) off `path`.
-fn cut_torn_tail(path: &Path) -> Result<()> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = match OpenOptions::new().read(true).write(true).open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_error("open", path, e)),
-    };
-    let len = file
-        .metadata()
-        .map_err(|e| io_error("stat", path, e))?
-        .len();
-    let mut end = len;
-    let mut chunk = vec![0u8; 64 << 10];
-    while end > 0 {
-        let start = end.saturating_sub(chunk.len() as u64);
-        let buf = &mut chunk[..(end - start) as usize];
-        file.seek(SeekFrom::Start(start))
-            .and_then(|_| file.read_exact(buf))
-            .map_err(|e| io_error("read", path, e))?;
-        if let Some(pos) = buf.iter().rposition(|b| *b == b'\n') {
-            end = start + pos as u64 + 1;
-            break;
+    /// Close the current CSV file of `stream` (durable now) and go on in
+    /// the next numbered one whose header is `columns` (or that is new).
+    fn rotate(&mut self, stream: &str, columns: Vec<String>) -> Result<()> {
+        let out = self.output(stream)?;
+        out.sync()?;
+        let (mut number, truncate) = (out.number + 1, out.truncate);
+        loop {
+            let name = file_name(stream, number, "csv");
+            let mut next = Output::open(&self.dir, name, number, truncate, true)?;
+            if next
+                .columns
+                .as_ref()
+                .is_none_or(|c| same_names(c, &columns))
+            {
+                next.columns.get_or_insert(columns);
+                self.outputs.insert(stream.to_string(), next);
+                self.dir_dirty = true;
+                return Ok(());
+            }
+            number += 1;
         }
-        end = start;
     }
-    if end < len {
-        sluice_guest::log(
-            sluice_guest::Level::Warn,
-            &format!(
-                "cut {} bytes of a torn record off the end of `{}` (left by an interrupted run; it was not committed and is sent again)",
-                len - end,
-                path.display()
-            ),
-        );
-        file.set_len(end)
-            .map_err(|e| io_error("truncate", path, e))?;
-        file.sync_all().map_err(|e| io_error("fsync", path, e))?;
-    }
-    Ok(())
 }
 
-fn read_csv_header(path: &Path) -> Result<Vec<String>> {
-    let mut reader = csv::Reader::from_path(path)
-        .map_err(|e| ConnectorError::config(format!("cannot read `{}`: {e}", path.display())))?;
-    let headers = reader
-        .headers()
-        .map_err(|e| ConnectorError::config(format!("cannot read `{}`: {e}", path.display())))?;
-    Ok(headers.iter().map(str::to_string).collect())
-}
-
-fn csv_cell(v: Option<&Value>) -> String {
-    match v {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    }
+/// Whether two column lists hold the same names (in any order).
+fn same_names(a: &[String], b: &[String]) -> bool {
+    a.len() == b.len() && a.iter().all(|x| b.contains(x))
 }
 
 impl Writer for FileWriter {
-    fn write(&mut self, batch: Batch, op: Operation) -> Result<()> {
-        if op != Operation::Insert {
+    fn schema(&mut self, stream: &str, schema: &Schema) -> Result<()> {
+        if self.format != Format::Csv {
+            return Ok(());
+        }
+        let columns = self.with_metadata(schema.names().into_iter().map(String::from).collect());
+        let out = self.output(stream)?;
+        if out
+            .columns
+            .as_ref()
+            .is_some_and(|c| same_names(c, &columns))
+        {
+            return Ok(());
+        }
+        if !out.header_written {
+            out.columns = Some(columns);
+            return Ok(());
+        }
+        self.rotate(stream, columns)
+    }
+
+    fn write(&mut self, batch: Batch) -> Result<()> {
+        if batch.operation != Operation::Insert {
+            let op = op_name(batch.operation);
             return Err(ConnectorError::data(format!(
-                "dest-file only inserts; it cannot apply {op:?}"
+                "dest-file only inserts; it cannot apply the {op} batch of stream `{}`. \
+                 Sync this stream without {op}s (e.g. turn them off in the source), or write it \
+                 to a destination whose spec lists {op} among its operations",
+                batch.stream
             ))
             .in_stream(&batch.stream));
         }
-        let Some(out) = self.outputs.get_mut(&batch.stream) else {
-            return Err(
-                ConnectorError::data("stream is not in the configured catalog")
-                    .in_stream(&batch.stream),
-            );
-        };
-        out.dirty = true;
-        match self.format {
-            Format::Jsonl => out
-                .file
-                .write_all(&batch.data)
-                .map_err(|e| io_error("write", &out.path, e)),
-            Format::Csv => write_csv(out, &batch),
+        let (format, metadata) = (self.format, self.metadata);
+        let out = self.output(&batch.stream)?;
+        match (format, metadata) {
+            (Format::Jsonl, false) => out.write(&batch.data),
+            (Format::Jsonl, true) => out.write(&jsonl_with_metadata(&batch)),
+            (Format::Csv, _) => write_csv(out, &batch, metadata),
         }
     }
 
     fn commit(&mut self) -> Result<()> {
-        for out in self.outputs.values_mut().filter(|o| o.dirty) {
-            out.file
-                .flush()
-                .map_err(|e| io_error("flush", &out.path, e))?;
-            out.file
-                .get_ref()
-                .sync_all()
-                .map_err(|e| io_error("fsync", &out.path, e))?;
-            out.dirty = false;
+        for out in self.outputs.values_mut() {
+            out.sync()?;
         }
-        if let Some(dir) = self.dir.take() {
+        if std::mem::take(&mut self.dir_dirty) {
             // New files' directory entries. Not every platform lets a
             // directory be opened for this; the data itself is synced above.
-            if let Err(e) = File::open(&dir).and_then(|d| d.sync_all()) {
+            if let Err(e) = File::open(&self.dir).and_then(|d| d.sync_all()) {
                 sluice_guest::log(
                     sluice_guest::Level::Debug,
-                    &format!("cannot fsync directory `{}`: {e}", dir.display()),
+                    &format!("cannot fsync directory `{}`: {e}", self.dir.display()),
                 );
             }
         }
@@ -268,94 +274,7 @@ impl Writer for FileWriter {
     }
 }
 
-fn write_csv(out: &mut Output, batch: &Batch) -> Result<()> {
-    let mut lines = Vec::with_capacity(batch.count as usize);
-    for (i, line) in batch.lines().enumerate() {
-        match serde_json::from_slice::<Value>(line) {
-            Ok(Value::Object(row)) => lines.push(row),
-            _ => {
-                return Err(ConnectorError::data(format!(
-                    "record {} of the batch is not a JSON object",
-                    i + 1
-                ))
-                .in_stream(&batch.stream));
-            }
-        }
-    }
-    if lines.is_empty() {
-        return Ok(());
-    }
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    if out.columns.is_none() {
-        out.columns = Some(lines[0].keys().cloned().collect());
-    }
-    if !out.header_written {
-        csv.write_record(out.columns.as_ref().expect("set above"))
-            .map_err(|e| ConnectorError::internal(e.to_string()))?;
-        out.header_written = true;
-    }
-    let columns = out.columns.as_ref().expect("set above");
-    for row in &lines {
-        if let Some(extra) = row.keys().find(|k| !columns.contains(k)) {
-            return Err(ConnectorError::data(format!(
-                "field `{extra}` is not a column of `{}`",
-                out.path.display()
-            ))
-            .in_stream(&batch.stream));
-        }
-        csv.write_record(columns.iter().map(|c| csv_cell(row.get(c))))
-            .map_err(|e| ConnectorError::internal(e.to_string()))?;
-    }
-    let bytes = csv
-        .into_inner()
-        .map_err(|e| ConnectorError::internal(e.to_string()))?;
-    out.file
-        .write_all(&bytes)
-        .map_err(|e| io_error("write", &out.path, e))
-}
-
 sluice_guest::export_destination!(FileDestination);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use sluice_guest::{ConfiguredStream, SyncMode};
-
-    fn catalog(mode: WriteMode) -> ConfiguredCatalog {
-        ConfiguredCatalog {
-            streams: vec![ConfiguredStream {
-                name: "s".into(),
-                fields: vec![],
-                sync_mode: SyncMode::Incremental,
-                cursor_field: None,
-                primary_key: vec![],
-                write_mode: mode,
-                schema: json!({"type": "object"}),
-            }],
-        }
-    }
-
-    #[test]
-    fn a_torn_last_record_is_cut_before_appending() {
-        let dir = std::env::temp_dir().join(format!("dest-file-torn-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("s.jsonl");
-        std::fs::write(&file, b"{\"a\":1}\n{\"a\":2}\n{\"a\":").unwrap();
-        let config = Config {
-            path: dir.display().to_string(),
-            format: Format::Jsonl,
-        };
-        let mut w = FileDestination::write(config, catalog(WriteMode::Append)).unwrap();
-        w.write(
-            Batch::json_lines("s", 1, b"{\"a\":3}\n".to_vec()),
-            Operation::Insert,
-        )
-        .unwrap();
-        w.commit().unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&file).unwrap(),
-            "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n"
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;

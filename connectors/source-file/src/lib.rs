@@ -4,14 +4,17 @@
 //! stream named after the file's stem. `discover` infers each stream's
 //! schema from its first rows. Full refresh reads every row; incremental
 //! reads rows whose cursor column is greater than the saved cursor and
-//! checkpoints once the file is done (files need not be sorted).
+//! checkpoints once the file is done (files need not be sorted). Every
+//! batch carries the registry id of the typed form of the inferred schema
+//! (every column optional: integer, number, boolean or string; nested
+//! JSON values as `Schema::from_json_schema` reads them).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sluice_guest::{
     BatchBuilder, Capabilities, Catalog, ConfiguredCatalog, ConfiguredStream, Connector,
-    ConnectorError, Result, Source, Spec, State, Step, StreamInfo, StreamOutput, StreamRead,
-    Streams, SyncMode, io_error,
+    ConnectorError, Result, Schema, Source, Spec, State, Step, StreamInfo, StreamOutput,
+    StreamRead, Streams, SyncMode, io_error,
 };
 use std::cmp::Ordering;
 use std::fs::File;
@@ -304,6 +307,14 @@ fn infer_schema(stream: &str, path: &Path, format: Format, rows: usize) -> Resul
     Ok(json!({"type": "object", "properties": properties}))
 }
 
+/// The typed schema of an inferred JSON Schema, registered for the batches.
+fn typed_schema(stream: &str, inferred: &Value) -> Result<Schema> {
+    Schema::from_json_schema(inferred).map_err(|e| {
+        ConnectorError::internal(format!("the inferred schema has no typed form: {e}"))
+            .in_stream(stream)
+    })
+}
+
 /// Order of two cursor values: numbers numerically, anything else as text.
 fn compare(a: &Value, b: &Value) -> Ordering {
     match (a.as_f64(), b.as_f64()) {
@@ -447,6 +458,7 @@ impl FileStream {
             // Type cells as discover does, from the file itself: the
             // configured schema may leave out unselected columns.
             let schema = infer_schema(name, &self.path, self.format, self.infer_rows)?;
+            self.batch.set_schema(&typed_schema(name, &schema)?)?;
             self.rows = Some(Rows::open(name, &self.path, self.format, &schema)?);
         }
         let rows = self.rows.as_mut().expect("opened above");
@@ -529,6 +541,33 @@ mod tests {
         assert_eq!(cell_type("1.5"), "number");
         assert_eq!(typed_cell("7", "integer"), json!(7));
         assert_eq!(typed_cell("", "integer"), Value::Null);
+    }
+
+    #[test]
+    fn batches_carry_the_typed_inferred_schema() {
+        use sluice_guest::{Message, Reader, Type, native};
+        let dir = std::env::temp_dir().join(format!("source-file-typed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("people.csv"), "id,name,score\n1,a,1.5\n2,b,\n").unwrap();
+        let config = json!({"path": dir.display().to_string()}).to_string();
+        let catalog = ConfiguredCatalog {
+            streams: vec![ConfiguredStream::new("people")],
+        };
+        let mut reader = native::read::<FileSource>(&config, catalog, vec![]).unwrap();
+        let mut batches = Vec::new();
+        while let Some(messages) = reader.next().unwrap() {
+            batches.extend(messages.into_iter().filter_map(|m| match m {
+                Message::Records(b) => Some(b),
+                _ => None,
+            }));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        let id = batches[0].schema_id.as_deref().unwrap();
+        let schema = sluice_guest::registry::fetch(id).unwrap().unwrap();
+        assert_eq!(schema.names(), ["id", "name", "score"]);
+        assert_eq!(schema.field("id").unwrap().ty, Type::Int64);
+        assert_eq!(schema.field("score").unwrap().ty, Type::Float64);
+        assert!(schema.fields.iter().all(|f| !f.required));
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! connector's `Source` / `Destination` impl. Generating the bindings in the
 //! connector crate (rather than in the SDK) keeps one world's type
 //! information in each component: a source never claims to export
-//! `destination`. The bindings reuse the SDK's modules for the `types` and
-//! `host` interfaces, so the conversions and entry points are ordinary Rust
+//! `destination`. The contract is `sluice:connector@0.2.0`; the bindings
+//! reuse the SDK's modules for the `types`, `host` and `registry`
+//! interfaces, so the conversions and entry points are ordinary Rust
 //! in the SDK; this crate only does what a `macro_rules!` cannot: name the
 //! contract's directory (a path of this crate) in `generate!`.
 //!
@@ -19,7 +20,7 @@
 use proc_macro::TokenStream;
 
 fn wit_dir() -> String {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../wit/0.1.0");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../wit/0.2.0");
     std::path::Path::new(dir)
         .canonicalize()
         .map(|p| p.display().to_string())
@@ -45,8 +46,9 @@ mod __sluice_bindings {{
         runtime_path: "::sluice_guest::__private::wit_bindgen::rt",
         default_bindings_module: "crate::__sluice_bindings",
         with: {{
-            "sluice:connector/types@0.1.0": ::sluice_guest::__private::wit::types,
-            "sluice:connector/host@0.1.0": ::sluice_guest::__private::wit::host,
+            "sluice:connector/types@0.2.0": ::sluice_guest::__private::wit::types,
+            "sluice:connector/host@0.2.0": ::sluice_guest::__private::wit::host,
+            "sluice:connector/registry@0.2.0": ::sluice_guest::__private::wit::registry,
         }},
     }});
 }}
@@ -90,6 +92,14 @@ pub fn export_duplex(input: TokenStream) -> TokenStream {
     expand(input, "duplex-connector", "source, destination")
 }
 
+/// Export a type that implements `sluice_guest::Transform` as a transform component.
+///
+/// Call it once, at the crate root: `sluice_guest::export_transform!(MyTransform);`
+#[proc_macro]
+pub fn export_transform(input: TokenStream) -> TokenStream {
+    expand(input, "transform-connector", "transform")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +112,9 @@ mod tests {
         assert!(
             code.contains("__export_glue!(__sluice_bindings, super::__SluiceConnector; source)")
         );
+        assert!(code.contains(r#""sluice:connector/registry@0.2.0": ::sluice_guest"#));
+        let transform = expansion("Mask", "transform-connector", "transform");
+        assert!(transform.contains("super::__SluiceConnector; transform)"));
         assert!(
             std::path::Path::new(&wit_dir())
                 .join("connector.wit")

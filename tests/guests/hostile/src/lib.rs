@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sluice_guest::{
     Batch, Catalog, ConfiguredCatalog, Connector, ConnectorError, Destination, Level, Message,
-    Operation, Reader, Result, Role, Source, Spec, State, Writer,
+    Reader, Result, Role, Source, Spec, State, Writer,
 };
 
 pub struct Hostile;
@@ -138,7 +138,7 @@ impl Reader for Nothing {
 }
 
 impl Writer for Nothing {
-    fn write(&mut self, _: Batch, _: Operation) -> Result<()> {
+    fn write(&mut self, _: Batch) -> Result<()> {
         attack_in("write_batch");
         Ok(())
     }
