@@ -62,9 +62,8 @@ impl<W: Writer> BatchSink for NativeSink<W> {
         Ok(())
     }
     async fn write(&mut self, batch: Batch) -> sluice_runtime::Result<()> {
-        let op = batch.operation;
         self.writer
-            .write(batch, op)
+            .write(batch)
             .map_err(|e| native_error(Call::WriteBatch, e))
     }
     async fn commit(&mut self) -> sluice_runtime::Result<()> {
