@@ -29,6 +29,11 @@ const GUESTS: &[(&str, &str, &str)] = &[
         "sluice-test-contract-0-1-0",
         "CONTRACT_0_1_0",
     ),
+    (
+        "tests/guests",
+        "sluice-test-looping-transform",
+        "LOOPING_TRANSFORM",
+    ),
 ];
 
 fn watch(dir: &Path) {

@@ -157,7 +157,12 @@ pub fn split(steps: &[Step]) -> Vec<Segment<'_>> {
     let mut out = Vec::new();
     let mut start = 0;
     for (i, step) in steps.iter().enumerate() {
-        if let Step::Component { path, config, limits } = step {
+        if let Step::Component {
+            path,
+            config,
+            limits,
+        } = step
+        {
             if start < i {
                 out.push(Segment::Steps {
                     offset: start,

@@ -104,7 +104,13 @@ impl Contract {
     }
 
     pub(super) fn is_transform(&self) -> bool {
-        matches!(self, Contract::V0_2 { transform: Some(_), .. })
+        matches!(
+            self,
+            Contract::V0_2 {
+                transform: Some(_),
+                ..
+            }
+        )
     }
 
     /// The transform exports, when the component is a transform.

@@ -17,13 +17,13 @@ use crate::redact::Redactor;
 use crate::registry::Registry;
 use contract::Contract;
 pub use reader::SourceReader;
-pub use transformer::Transformer;
 use serde_json::Value;
 use sluice_manifest::Sandbox;
 use sluice_protocol::{Catalog, ConfiguredCatalog, Role, Spec, StreamState};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
+pub use transformer::Transformer;
 use wasmtime::component::InstancePre;
 pub use writer::DestinationWriter;
 

@@ -51,7 +51,9 @@ impl Connector {
                 message: "it does not export `sluice:connector/transform@0.2.0`".into(),
             });
         };
-        let mut inst = self.instance(sandbox, Redactor::default(), registry).await?;
+        let mut inst = self
+            .instance(sandbox, Redactor::default(), registry)
+            .await?;
         let exports = Arc::new(inst.exports(Call::Transform, |s, i| indices.load(s, i))?);
         let (config, stream, input) = (
             config.to_string(),
@@ -69,7 +71,10 @@ impl Connector {
             .await?;
         let output = match output {
             Some(table) => Some(schema::schema_in(table).map_err(|e| {
-                inst.protocol(Call::Transform, format!("its output schema is malformed: {e}"))
+                inst.protocol(
+                    Call::Transform,
+                    format!("its output schema is malformed: {e}"),
+                )
             })?),
             None => None,
         };

@@ -54,7 +54,11 @@ pub(super) type ChainError = String;
 
 impl ChainSpec<'_> {
     /// Build the chain for rows following `input`, opening each component.
-    pub(super) async fn build(&self, input: Option<&Schema>, registry: &Registry) -> Result<Chain, ChainError> {
+    pub(super) async fn build(
+        &self,
+        input: Option<&Schema>,
+        registry: &Registry,
+    ) -> Result<Chain, ChainError> {
         let mut links = Vec::new();
         let mut plan = Plan::identity(self.stream, input)
             .then_drop_rows(self.drop_rows)
@@ -69,7 +73,8 @@ impl ChainSpec<'_> {
                     if !plan.is_identity() {
                         links.push(Link::Plan(plan));
                     }
-                    let (transformer, output) = self.open(number, path, schema.as_ref(), registry).await?;
+                    let (transformer, output) =
+                        self.open(number, path, schema.as_ref(), registry).await?;
                     links.push(Link::Wasm(transformer));
                     plan = Plan::identity(self.stream, output.as_ref());
                 }

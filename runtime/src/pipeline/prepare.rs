@@ -96,10 +96,13 @@ impl Pipeline {
                 discovered: Schema::from_json_schema(&stream.schema).ok(),
                 known: None,
             };
-            shape.check(&Registry::memory()).await.map_err(|e| Error::Pipeline {
-                file: self.file.clone(),
-                message: e.0,
-            })?;
+            shape
+                .check(&Registry::memory())
+                .await
+                .map_err(|e| Error::Pipeline {
+                    file: self.file.clone(),
+                    message: e.0,
+                })?;
             shapes.push(shape);
         }
         Ok(shapes)
@@ -114,7 +117,12 @@ impl Pipeline {
     ) -> Result<BTreeMap<usize, ComponentStep>> {
         let mut out = BTreeMap::new();
         for (i, step) in steps.iter().enumerate() {
-            let Step::Component { path, config, limits } = step else {
+            let Step::Component {
+                path,
+                config,
+                limits,
+            } = step
+            else {
                 continue;
             };
             let key = format!("streams.{stream}.transforms[{}].component", i + 1);
@@ -133,9 +141,19 @@ impl Pipeline {
                 })?,
                 None => Default::default(),
             };
-            let sandbox = Sandbox { grants: Default::default(), limits };
+            let sandbox = Sandbox {
+                grants: Default::default(),
+                limits,
+            };
             let config = config.clone().unwrap_or_else(|| serde_json::json!({}));
-            out.insert(i + 1, ComponentStep { connector, config, sandbox });
+            out.insert(
+                i + 1,
+                ComponentStep {
+                    connector,
+                    config,
+                    sandbox,
+                },
+            );
         }
         Ok(out)
     }

@@ -59,7 +59,10 @@ impl StreamShape {
     /// (and open every component) before anything runs; returns the schema
     /// the destination would be told.
     pub async fn check(&self, registry: &Registry) -> Result<Option<Schema>, ShapeError> {
-        let chain = self.spec(&[], &[]).build(self.discovered.as_ref(), registry).await;
+        let chain = self
+            .spec(&[], &[])
+            .build(self.discovered.as_ref(), registry)
+            .await;
         chain.map(|c| c.output).map_err(ShapeError)
     }
 }
@@ -125,7 +128,11 @@ impl Reshaper {
     }
 
     /// Take one checked batch.
-    pub async fn shape(&mut self, mut batch: Batch, registry: &Registry) -> Result<Shaped, ShapeError> {
+    pub async fn shape(
+        &mut self,
+        mut batch: Batch,
+        registry: &Registry,
+    ) -> Result<Shaped, ShapeError> {
         let id = batch.schema_id.take().map(SchemaId);
         if !self.routes.contains_key(&id) {
             let route = self.plan_route(id.as_ref(), registry).await?;
@@ -142,24 +149,38 @@ impl Reshaper {
         let told = route.told.as_ref().map(|id| id.0.clone());
         batch.schema_id = told.clone();
         let Some(chain) = &mut route.chain else {
-            return Ok(Shaped { batches: vec![batch], dropped: 0, tell });
+            return Ok(Shaped {
+                batches: vec![batch],
+                dropped: 0,
+                tell,
+            });
         };
         let (mut batches, dropped) = chain.run(batch).await.map_err(ShapeError)?;
         for b in &mut batches {
             b.schema_id = told.clone();
         }
-        Ok(Shaped { batches, dropped, tell })
+        Ok(Shaped {
+            batches,
+            dropped,
+            tell,
+        })
     }
 
     /// Judge the source schema `id` and build its route.
-    async fn plan_route(&mut self, id: Option<&SchemaId>, registry: &Registry) -> Result<Route, ShapeError> {
+    async fn plan_route(
+        &mut self,
+        id: Option<&SchemaId>,
+        registry: &Registry,
+    ) -> Result<Route, ShapeError> {
         let (input, evolution) = match id {
             Some(id) => {
                 let incoming = registry
                     .fetch(id)
                     .map_err(|e| ShapeError(e.to_string()))?
                     .ok_or_else(|| {
-                        ShapeError(format!("a batch names schema {id}, which the registry does not have"))
+                        ShapeError(format!(
+                            "a batch names schema {id}, which the registry does not have"
+                        ))
                     })?;
                 let evolution = evolve(self.shape.known.as_ref(), &incoming, &self.shape.policy)
                     .map_err(|v| ShapeError(format!("schema change refused: {v}")))?;
@@ -178,7 +199,9 @@ impl Reshaper {
             .await
             .map_err(ShapeError)?;
         let unchanged = chain.links.is_empty()
-            && evolution.as_ref().is_some_and(|(incoming, _)| chain.output.as_ref() == Some(incoming));
+            && evolution
+                .as_ref()
+                .is_some_and(|(incoming, _)| chain.output.as_ref() == Some(incoming));
         if let Some((_, evolution)) = evolution {
             self.accepted = Some(self.keep(registry, &evolution.schema)?);
             self.shape.known = Some(evolution.schema);

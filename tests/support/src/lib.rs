@@ -126,6 +126,7 @@ impl Side {
 #[derive(Debug, Clone)]
 pub struct PipelineToml {
     name: Option<String>,
+    state: Option<String>,
     source: Side,
     destination: Side,
     options: Option<Value>,
@@ -138,6 +139,7 @@ impl PipelineToml {
     pub fn new(source: &str, config: Value) -> Self {
         PipelineToml {
             name: None,
+            state: None,
             source: Side {
                 component: source.to_string(),
                 config,
@@ -168,6 +170,18 @@ impl PipelineToml {
     /// The source's directory grants, e.g. `[{"host": "in", "guest": "/in"}]`.
     pub fn source_dirs(mut self, dirs: Value) -> Self {
         self.source.dirs = Some(dirs);
+        self
+    }
+
+    /// The destination's component instead of dest-file.
+    pub fn destination_component(mut self, component: &str) -> Self {
+        self.destination.component = component.to_string();
+        self
+    }
+
+    /// The state store's path (top-level `state`).
+    pub fn state(mut self, path: &str) -> Self {
+        self.state = Some(path.to_string());
         self
     }
 
@@ -221,6 +235,9 @@ impl fmt::Display for PipelineToml {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(name) = &self.name {
             writeln!(f, "name = {:?}\n", name)?;
+        }
+        if let Some(state) = &self.state {
+            writeln!(f, "state = {:?}\n", state)?;
         }
         self.source.write(f, "source")?;
         writeln!(f)?;
