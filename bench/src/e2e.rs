@@ -88,6 +88,16 @@ pub fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// The transforms of the `--transforms` scenario: a rename, a salted hash
+/// and a filter on the users stream, run in the host.
+const USER_TRANSFORMS: &str = r#"[[streams.transforms]]
+rename = { from = "name", to = "full_name" }
+[[streams.transforms]]
+hash = { field = "email", salt = "bench-salt" }
+[[streams.transforms]]
+filter = { field = "age", op = ">=", value = 18 }
+"#;
+
 /// The pipeline file of a scenario.
 fn pipeline_toml(
     components: &Path,
@@ -96,6 +106,7 @@ fn pipeline_toml(
     records: u64,
     input: &Path,
     out: &Path,
+    transforms: bool,
 ) -> String {
     let (count, stream_list) = match streams {
         "users" => (records, vec!["users"]),
@@ -122,6 +133,9 @@ fn pipeline_toml(
             text.push_str(&format!(
                 "[[streams]]\nname = \"{s}\"\nsync_mode = \"full_refresh\"\nwrite_mode = \"overwrite\"\n"
             ));
+            if transforms && s == "users" {
+                text.push_str(USER_TRANSFORMS);
+            }
         }
     }
     text
@@ -142,7 +156,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let out = work.join(format!("out-{mode}-{source}"));
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let text = pipeline_toml(&components, &source, &streams, records, &input, &out);
+    let transforms = args.iter().any(|a| a == "--transforms");
+    let text = pipeline_toml(&components, &source, &streams, records, &input, &out, transforms);
     let pipeline =
         Pipeline::from_toml(&text, &work, "bench.toml", "bench").map_err(|e| e.to_string())?;
     let tokio = tokio::runtime::Builder::new_multi_thread()
@@ -222,8 +237,10 @@ pub fn main(args: &[String]) -> Result<(), String> {
             summary.bytes()
         ));
     }
+    // Records read: those a filter dropped were processed too.
+    let dropped: u64 = summary.run.streams.iter().map(|s| s.dropped).sum();
     let m = Measurement {
-        records: summary.records(),
+        records: summary.records() + dropped,
         bytes: summary.bytes(),
         secs: elapsed.as_secs_f64(),
         peak_rss_kib: peak_rss_kib(),

@@ -219,6 +219,20 @@ fn command_text(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
+/// Host transforms (rename + hash + filter) on the users stream against
+/// the same stream without them: the cost of parsing and rewriting batches.
+fn transform_row(ctx: &Ctx, records: u64, runs: usize) -> Result<String, String> {
+    let plain = e2e(ctx, "wasm", "faker", "users", records, runs)?;
+    let shaped = e2e_with(ctx, "wasm", "faker", "users", records, runs, &["--transforms"])?;
+    Ok(format!(
+        "| end to end, {records} users with host transforms: rename + hash (SHA-256, salted) + filter | {} ({:.0} MB/s written) | same stream untransformed {} | {:.2}x untransformed time | | |",
+        rate(shaped.rate()),
+        shaped.mb_per_s(),
+        rate(plain.rate()),
+        shaped.secs / plain.secs,
+    ))
+}
+
 pub fn main(args: &[String]) -> Result<(), String> {
     let quick = args.iter().any(|a| a == "--quick");
     let plan = if quick {
@@ -300,6 +314,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
         mib(big.2.peak_rss_kib),
         met((big.1.peak_rss_kib as f64 / 1024.0) < TARGET_RSS_MIB),
     ));
+
+    rows.push(transform_row(&ctx, plan.sizes[0], plan.runs)?);
 
     // Cold start.
     let cache = ctx.work.join("spec-cache");
