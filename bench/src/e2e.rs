@@ -157,7 +157,15 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let transforms = args.iter().any(|a| a == "--transforms");
-    let text = pipeline_toml(&components, &source, &streams, records, &input, &out, transforms);
+    let text = pipeline_toml(
+        &components,
+        &source,
+        &streams,
+        records,
+        &input,
+        &out,
+        transforms,
+    );
     let pipeline =
         Pipeline::from_toml(&text, &work, "bench.toml", "bench").map_err(|e| e.to_string())?;
     let tokio = tokio::runtime::Builder::new_multi_thread()

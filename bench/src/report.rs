@@ -223,7 +223,15 @@ fn command_text(cmd: &str, args: &[&str]) -> String {
 /// the same stream without them: the cost of parsing and rewriting batches.
 fn transform_row(ctx: &Ctx, records: u64, runs: usize) -> Result<String, String> {
     let plain = e2e(ctx, "wasm", "faker", "users", records, runs)?;
-    let shaped = e2e_with(ctx, "wasm", "faker", "users", records, runs, &["--transforms"])?;
+    let shaped = e2e_with(
+        ctx,
+        "wasm",
+        "faker",
+        "users",
+        records,
+        runs,
+        &["--transforms"],
+    )?;
     Ok(format!(
         "| end to end, {records} users with host transforms: rename + hash (SHA-256, salted) + filter | {} ({:.0} MB/s written) | same stream untransformed {} | {:.2}x untransformed time | | |",
         rate(shaped.rate()),

@@ -524,3 +524,27 @@ async fn an_http_client_is_refused_on_load_before_it_can_send_anything() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_guest_cannot_flood_the_schema_registry() {
+    let rt = runtime();
+    let c = rt.load(artifacts::HOSTILE).await.unwrap();
+    let err = c
+        .check(&Sandbox::default(), &json!({"attack": "schema-flood"}))
+        .await
+        .unwrap_err();
+    let Error::Connector { error, call, .. } = &err else {
+        panic!("expected the registry's refusal as the guest's error, got {err}");
+    };
+    assert_eq!(*call, Call::Check);
+    assert!(
+        error.message.contains("more than 10000 distinct schemas"),
+        "{err}"
+    );
+    // An id the registry does not hold is simply not there.
+    let err = c
+        .check(&Sandbox::default(), &json!({"attack": "bad-schema-fetch"}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("outcome: None"), "{err}");
+}

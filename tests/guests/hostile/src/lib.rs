@@ -69,6 +69,20 @@ fn attack(config: &Config) -> Result<String> {
         "print-flood" => loop {
             println!("{}", "flood ".repeat(100));
         },
+        "schema-flood" => {
+            for n in 0.. {
+                let schema = sluice_guest::Schema::new(vec![sluice_guest::Field::required(
+                    format!("f{n}"),
+                    sluice_guest::Type::Int64,
+                )]);
+                sluice_guest::registry::register("items", &schema)?;
+            }
+            Ok("unreachable".into())
+        }
+        "bad-schema-fetch" => Ok(format!(
+            "{:?}",
+            sluice_guest::registry::fetch("no-such-id")?
+        )),
         "env" => Ok(std::env::vars()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
