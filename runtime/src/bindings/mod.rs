@@ -25,6 +25,25 @@ pub fn json(what: impl FnOnce() -> String, text: &str) -> Result<Value, InvalidJ
     })
 }
 
+/// The bindings of one world of a contract version: async exports, and
+/// the version's shared interfaces (`types`, `host`, ...) taken from its
+/// `base` module, so every world of a version speaks the same types.
+macro_rules! world {
+    ($module:ident, $world:tt, $path:tt, [$($interface:tt => $shared:ident),*]) => {
+        #[allow(missing_docs, clippy::all)]
+        pub mod $module {
+            wasmtime::component::bindgen!({
+                world: $world,
+                path: $path,
+                exports: { default: async },
+                with: {
+                    $($interface: super::base::sluice::connector::$shared,)*
+                },
+            });
+        }
+    };
+}
+
 /// The conversions every contract version shares, expanded in a module
 /// that has `t` (its types interface) and `host` in scope.
 macro_rules! conversions {

@@ -13,31 +13,14 @@ pub mod base {
     });
 }
 
-#[allow(missing_docs, clippy::all)]
-pub mod source {
-    wasmtime::component::bindgen!({
-        world: "source-connector",
-        path: "../wit/0.1.0",
-        exports: { default: async },
-        with: {
-            "sluice:connector/types": super::base::sluice::connector::types,
-            "sluice:connector/host": super::base::sluice::connector::host,
-        },
-    });
-}
-
-#[allow(missing_docs, clippy::all)]
-pub mod destination {
-    wasmtime::component::bindgen!({
-        world: "destination-connector",
-        path: "../wit/0.1.0",
-        exports: { default: async },
-        with: {
-            "sluice:connector/types": super::base::sluice::connector::types,
-            "sluice:connector/host": super::base::sluice::connector::host,
-        },
-    });
-}
+world!(source, "source-connector", "../wit/0.1.0", [
+    "sluice:connector/types" => types,
+    "sluice:connector/host" => host
+]);
+world!(destination, "destination-connector", "../wit/0.1.0", [
+    "sluice:connector/types" => types,
+    "sluice:connector/host" => host
+]);
 
 pub use base::sluice::connector::host;
 pub use base::sluice::connector::types as t;

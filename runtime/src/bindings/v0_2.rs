@@ -12,47 +12,20 @@ pub mod base {
     });
 }
 
-#[allow(missing_docs, clippy::all)]
-pub mod source {
-    wasmtime::component::bindgen!({
-        world: "source-connector",
-        path: "../wit/0.2.0",
-        exports: { default: async },
-        with: {
-            "sluice:connector/types": super::base::sluice::connector::types,
-            "sluice:connector/host": super::base::sluice::connector::host,
-            "sluice:connector/registry": super::base::sluice::connector::registry,
-        },
-    });
+/// The worlds of 0.2.0 share `types`, `host` and `registry` with `base`.
+macro_rules! world_0_2 {
+    ($module:ident, $world:tt) => {
+        world!($module, $world, "../wit/0.2.0", [
+            "sluice:connector/types" => types,
+            "sluice:connector/host" => host,
+            "sluice:connector/registry" => registry
+        ]);
+    };
 }
 
-#[allow(missing_docs, clippy::all)]
-pub mod destination {
-    wasmtime::component::bindgen!({
-        world: "destination-connector",
-        path: "../wit/0.2.0",
-        exports: { default: async },
-        with: {
-            "sluice:connector/types": super::base::sluice::connector::types,
-            "sluice:connector/host": super::base::sluice::connector::host,
-            "sluice:connector/registry": super::base::sluice::connector::registry,
-        },
-    });
-}
-
-#[allow(missing_docs, clippy::all)]
-pub mod transform {
-    wasmtime::component::bindgen!({
-        world: "transform-connector",
-        path: "../wit/0.2.0",
-        exports: { default: async },
-        with: {
-            "sluice:connector/types": super::base::sluice::connector::types,
-            "sluice:connector/host": super::base::sluice::connector::host,
-            "sluice:connector/registry": super::base::sluice::connector::registry,
-        },
-    });
-}
+world_0_2!(source, "source-connector");
+world_0_2!(destination, "destination-connector");
+world_0_2!(transform, "transform-connector");
 
 pub use base::sluice::connector::host;
 pub use base::sluice::connector::registry;

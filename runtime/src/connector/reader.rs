@@ -7,6 +7,22 @@ use sluice_protocol::Message;
 use std::sync::Arc;
 use wasmtime::component::ResourceAny;
 
+/// `reader.next()` through a version's exports (the same code for each).
+macro_rules! next {
+    ($self:ident, $exports:ident, $reader:ident) => {{
+        let exports = $exports.clone();
+        $self
+            .inst
+            .call_value(Call::Next, |store| {
+                Box::pin(async move {
+                    let reader_ = exports.sluice_connector_source().reader();
+                    reader_.call_next(store, $reader).await
+                })
+            })
+            .await?
+    }};
+}
+
 /// A source's exports, by contract version.
 pub(super) enum ReaderExports {
     V0_1(Arc<v0_1::source::SourceConnector>),
@@ -70,29 +86,11 @@ impl SourceReader {
         })?;
         match &self.exports {
             ReaderExports::V0_1(exports) => {
-                let exports = exports.clone();
-                let messages = self
-                    .inst
-                    .call_value(Call::Next, |store| {
-                        Box::pin(async move {
-                            let reader_ = exports.sluice_connector_source().reader();
-                            reader_.call_next(store, reader).await
-                        })
-                    })
-                    .await?;
+                let messages = next!(self, exports, reader);
                 self.messages_in(messages, v0_1::state_text, v0_1::message_in)
             }
             ReaderExports::V0_2(exports) => {
-                let exports = exports.clone();
-                let messages = self
-                    .inst
-                    .call_value(Call::Next, |store| {
-                        Box::pin(async move {
-                            let reader_ = exports.sluice_connector_source().reader();
-                            reader_.call_next(store, reader).await
-                        })
-                    })
-                    .await?;
+                let messages = next!(self, exports, reader);
                 self.messages_in(messages, v0_2::state_text, v0_2::message_in)
             }
         }

@@ -8,6 +8,22 @@ use sluice_schema::SchemaId;
 use std::sync::Arc;
 use wasmtime::component::ResourceAny;
 
+/// `commit()` through a version's exports (the same code for each).
+macro_rules! commit {
+    ($self:ident, $exports:ident, $writer:ident) => {{
+        let exports = $exports.clone();
+        $self
+            .inst
+            .call_value(Call::Commit, |store| {
+                Box::pin(async move {
+                    let writer_ = exports.sluice_connector_destination().writer();
+                    writer_.call_commit(store, $writer).await
+                })
+            })
+            .await
+    }};
+}
+
 /// A destination's exports, by contract version.
 pub(super) enum WriterExports {
     V0_1(Arc<v0_1::destination::DestinationConnector>),
@@ -116,28 +132,8 @@ impl DestinationWriter {
     pub async fn commit(&mut self) -> Result<()> {
         let writer = self.writer()?;
         match &self.exports {
-            WriterExports::V0_1(exports) => {
-                let exports = exports.clone();
-                self.inst
-                    .call_value(Call::Commit, |store| {
-                        Box::pin(async move {
-                            let writer_ = exports.sluice_connector_destination().writer();
-                            writer_.call_commit(store, writer).await
-                        })
-                    })
-                    .await
-            }
-            WriterExports::V0_2(exports) => {
-                let exports = exports.clone();
-                self.inst
-                    .call_value(Call::Commit, |store| {
-                        Box::pin(async move {
-                            let writer_ = exports.sluice_connector_destination().writer();
-                            writer_.call_commit(store, writer).await
-                        })
-                    })
-                    .await
-            }
+            WriterExports::V0_1(exports) => commit!(self, exports, writer),
+            WriterExports::V0_2(exports) => commit!(self, exports, writer),
         }
     }
 
