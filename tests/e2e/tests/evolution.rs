@@ -5,9 +5,49 @@
 
 use serde_json::{Value, json};
 use sluice_e2e::{PipelineToml, pipeline, runtime};
+use sluice_guest::{Reader, native};
+use sluice_protocol::schema::{Schema, SchemaId, Type};
+use sluice_protocol::{ConfiguredCatalog, ConfiguredStream, Message};
 use sluice_runtime::pipeline::{Pipeline, RunOptions, RunSummary};
 use sluice_runtime::state::{StateStore, StreamOutcome, StreamRun};
+use sluice_source_faker::Faker;
 use std::path::Path;
+
+/// The orders source-faker emits natively at `version`.
+fn native_orders(version: u64) -> Vec<Value> {
+    let config = json!({"count": 120, "orders_per_user": 1, "schema_version": version});
+    let catalog = ConfiguredCatalog {
+        streams: vec![ConfiguredStream::new("orders")],
+    };
+    let mut reader = native::read::<Faker>(&config.to_string(), catalog, vec![]).unwrap();
+    let mut out = Vec::new();
+    while let Some(messages) = reader.next().unwrap() {
+        for m in messages {
+            if let Message::Records(b) = m {
+                out.extend(
+                    b.lines()
+                        .map(|l| serde_json::from_slice::<Value>(l).unwrap()),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The schema `orders` accepted in the run `summary` (from the store).
+fn accepted(dir: &Path, summary: &RunSummary) -> Schema {
+    let id = stream(summary, "orders")
+        .schema
+        .clone()
+        .expect("a schema was accepted");
+    let store = StateStore::open(&dir.join(".sluice/state.redb")).unwrap();
+    store.fetch_schema(&SchemaId(id)).unwrap().unwrap()
+}
+
+fn without_coupon(mut v: Value) -> Value {
+    v.as_object_mut().unwrap().remove("coupon");
+    v
+}
 
 /// `orders` (and `users`), full refresh appended, with `policy` in `[schema]`.
 fn faker(dir: &Path, version: u64, format: &str, policy: &str) -> Pipeline {
@@ -77,7 +117,25 @@ async fn evolve_adds_the_field_and_widens_into_a_new_csv_file() {
     assert!(big, "amounts beyond int32 arrive");
     // users did not change: one file.
     assert!(!out.join("users.2.csv").exists());
-    assert_ne!(stream(&second, "orders").schema, None);
+    let schema = accepted(dir.path(), &second);
+    assert_eq!(
+        schema.field("coupon").map(|f| (&f.ty, f.required)),
+        Some((&Type::String, false))
+    );
+    assert_eq!(schema.field("amount_cents").unwrap().ty, Type::Int64);
+}
+
+#[tokio::test]
+async fn evolve_writes_run_twos_rows_exactly_as_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let second = two_runs(dir.path(), "jsonl", "").await;
+    assert!(second.succeeded(), "{second:?}");
+    let orders = jsonl(&dir.path().join("out/orders.jsonl"));
+    let expected: Vec<Value> = native_orders(1)
+        .into_iter()
+        .chain(native_orders(2))
+        .collect();
+    assert_eq!(orders, expected);
 }
 
 #[tokio::test]
@@ -125,8 +183,22 @@ async fn discard_value_drops_the_new_field_from_every_record() {
     assert!(second.succeeded(), "{second:?}");
     let orders = jsonl(&dir.path().join("out/orders.jsonl"));
     assert_eq!(orders.len(), 240);
-    assert!(orders.iter().all(|o| o.get("coupon").is_none()));
+    let expected: Vec<Value> = native_orders(1)
+        .into_iter()
+        .chain(native_orders(2).into_iter().map(without_coupon))
+        .collect();
+    assert_eq!(
+        orders, expected,
+        "run 2's orders, exactly, without the new field"
+    );
     assert_eq!(stream(&second, "orders").dropped, 0);
+    let schema = accepted(dir.path(), &second);
+    assert!(schema.field("coupon").is_none());
+    assert_eq!(
+        schema.field("amount_cents").unwrap().ty,
+        Type::Int64,
+        "type changes still evolve"
+    );
 }
 
 #[tokio::test]
@@ -143,8 +215,16 @@ async fn discard_row_drops_and_counts_the_records_with_the_new_field() {
     assert!(run2.dropped > 0, "some orders have coupons");
     assert_eq!(run2.records + run2.dropped, 120);
     let orders = jsonl(&dir.path().join("out/orders.jsonl"));
-    assert_eq!(orders.len() as u64, 120 + run2.records);
-    assert!(orders.iter().all(|o| o.get("coupon").is_none()));
+    let expected: Vec<Value> = native_orders(1)
+        .into_iter()
+        .chain(
+            native_orders(2)
+                .into_iter()
+                .filter(|o| o.get("coupon").is_none()),
+        )
+        .collect();
+    assert_eq!(orders, expected, "run 2's orders without a coupon, exactly");
+    assert!(accepted(dir.path(), &second).field("coupon").is_none());
 }
 
 #[tokio::test]
