@@ -28,10 +28,18 @@ use support::{PipelineToml, sluice};
 /// Users; with the default orders and events per user, >= 200 000 records.
 const USERS: u64 = 70_000;
 
-/// A fresh pipeline directory: pipeline file, empty output dir.
+/// A fresh pipeline directory: pipeline file, empty output dir. The
+/// events go through host transforms, so the stage between the check and
+/// the write is part of every crash.
 fn pipeline(dir: &Path) -> PathBuf {
     PipelineToml::faker(json!({"count": USERS, "batch_size": 500}))
         .options(json!({"commit_interval_ms": 25}))
+        .stream(json!({"name": "users"}))
+        .stream(json!({"name": "orders"}))
+        .stream(json!({"name": "events", "transforms": [
+            {"rename": {"from": "kind", "to": "event_kind"}},
+            {"upper": "event_kind"},
+        ]}))
         .write(dir, "crash.toml")
 }
 
