@@ -4,7 +4,6 @@
 //! last, with the schema each link hands to the next.
 
 use crate::connector::{Connector, Transformer};
-use crate::error::Error;
 use crate::registry::Registry;
 use serde_json::Value;
 use sluice_manifest::Sandbox;
@@ -106,12 +105,8 @@ impl ChainSpec<'_> {
         c.connector
             .open_transform(&c.sandbox, &c.config, self.stream, input, registry)
             .await
-            .map_err(|e| format!("transform {number} (`component` {path}): {}", describe(&e)))
+            .map_err(|e| format!("transform {number} (`component` {path}): {e}"))
     }
-}
-
-fn describe(e: &Error) -> String {
-    e.to_string()
 }
 
 impl Chain {

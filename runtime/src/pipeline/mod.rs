@@ -37,7 +37,7 @@ pub use configure::{SelectionError, configure};
 pub use endpoint::{BatchSink, BatchSource};
 pub use events::{Progress, ProgressFn, RunOptions};
 pub use prepare::Prepared;
-pub use reshape::{Reshaper, ShapeError, Shaped, Stages, StreamShape};
+pub use reshape::{ShapeError, Stages, StreamShape};
 use serde::{Deserialize, Serialize};
 pub use sluice_manifest::{
     Action, Endpoint, Manifest, Options, PipelineFile, Policy, PolicyOverride, StreamSelection,

@@ -82,7 +82,7 @@ pub struct ShapeError(pub String);
 
 /// What the stage made of a batch.
 #[derive(Debug)]
-pub struct Shaped {
+pub(crate) struct Shaped {
     /// The batches to write (none when every record was dropped).
     pub batches: Vec<Batch>,
     /// Records dropped by a filter or the `discard_row` policy.
@@ -104,7 +104,7 @@ pub struct Stages {
 
 /// The stage's state for one stream during a run.
 #[derive(Debug)]
-pub struct Reshaper {
+pub(crate) struct Reshaper {
     shape: StreamShape,
     routes: HashMap<Option<SchemaId>, Route>,
     told: Option<SchemaId>,
