@@ -222,6 +222,14 @@ impl Reader {
         })
     }
 
+    /// The same level of types, one keyword further along the path.
+    fn keyword(&self, keyword: &str) -> Reader {
+        Reader {
+            path: format!("{}/{keyword}", self.path),
+            depth: self.depth,
+        }
+    }
+
     fn unexpected(&self, expected: &'static str, found: &Value) -> SchemaError {
         SchemaError::Unexpected {
             path: self.path.clone(),
@@ -254,7 +262,9 @@ impl Reader {
         }
         for keyword in ["anyOf", "oneOf"] {
             if let Some(members) = obj.get(keyword) {
-                return self.child(&[keyword])?.read_union(members);
+                // The keyword is a path segment, not a level of types:
+                // each member below counts one level, as in a type table.
+                return self.keyword(keyword).read_union(members);
             }
         }
         let (kinds, nullable) = self.kinds(obj)?;
