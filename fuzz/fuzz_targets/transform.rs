@@ -115,12 +115,18 @@ fn line_count(data: &[u8]) -> usize {
 
 /// How many records `batch::check` counts: its non-empty lines.
 fn record_count(data: &[u8]) -> usize {
-    data.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count()
+    data.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count()
 }
 
 /// Whether `check` accepted `data` only thanks to a known divergence.
 fn known_divergence(data: &[u8]) -> bool {
-    let blank_line = data.split(|b| *b == b'\n').rev().skip(1).any(<[u8]>::is_empty);
+    let blank_line = data
+        .split(|b| *b == b'\n')
+        .rev()
+        .skip(1)
+        .any(<[u8]>::is_empty);
     let lenient = data.split(|b| *b == b'\n').any(|line| {
         serde_json::from_slice::<Value>(line).is_err_and(|e| {
             let msg = e.to_string();
@@ -157,7 +163,11 @@ fuzz_target!(|data: &[u8]| {
         }
         (Err(e), Err(other)) => {
             assert_eq!(e.to_string(), other.to_string(), "an error shows a salt");
-            assert_eq!(format!("{e:?}"), format!("{other:?}"), "an error shows a salt");
+            assert_eq!(
+                format!("{e:?}"),
+                format!("{other:?}"),
+                "an error shows a salt"
+            );
             return;
         }
         (a, b) => panic!("the salts decide whether a plan builds: {a:?} / {b:?}"),
@@ -201,7 +211,11 @@ fuzz_target!(|data: &[u8]| {
                 .apply(batch)
                 .expect_err("the salts decide whether a batch applies");
             assert_eq!(e.to_string(), other.to_string(), "an error shows a salt");
-            assert_eq!(format!("{e:?}"), format!("{other:?}"), "an error shows a salt");
+            assert_eq!(
+                format!("{e:?}"),
+                format!("{other:?}"),
+                "an error shows a salt"
+            );
             if checked.is_ok() {
                 assert!(
                     known_divergence(batch) && !sluice_fuzz::strict(),
