@@ -28,7 +28,15 @@ use std::process::{Command, Stdio};
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
 /// Every fuzz target, in the order they run.
-const TARGETS: [&str; 5] = ["pipeline_file", "catalog", "config", "batch", "state_store"];
+const TARGETS: [&str; 7] = [
+    "pipeline_file",
+    "catalog",
+    "config",
+    "batch",
+    "state_store",
+    "schema",
+    "transform",
+];
 
 /// Seconds per target when `--seconds` is not given.
 const DEFAULT_SECONDS: u64 = 60;
@@ -38,7 +46,8 @@ const INPUT_TIMEOUT_SECS: u64 = 20;
 
 /// Usage of `cargo xtask fuzz`.
 pub const USAGE: &str = "usage: cargo xtask fuzz [--seconds N] [--asan] [target...] \
-     (targets: pipeline_file, catalog, config, batch, state_store; default: all, 60 s each)";
+     (targets: pipeline_file, catalog, config, batch, state_store, schema, transform; \
+     default: all, 60 s each)";
 
 /// `cargo xtask fuzz ARGS`: parse the arguments, run, print the report.
 pub fn main(mut args: impl Iterator<Item = String>) -> Result<(), String> {
@@ -260,6 +269,8 @@ fn run_command(
         .arg("-print_final_stats=1");
     let dict = fuzz_dir.join("dicts").join(match target {
         "pipeline_file" => "pipeline_file.dict",
+        "schema" => "schema.dict",
+        "transform" => "transform.dict",
         _ => "json.dict",
     });
     if dict.is_file() {
