@@ -20,23 +20,28 @@ pub struct ComponentArgs {
 impl ComponentArgs {
     /// The config as JSON (an empty object when none is given).
     pub fn config(&self) -> Result<Value> {
-        let Some(path) = &self.config else {
-            return Ok(Value::Object(Default::default()));
-        };
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the config file {}", path.display()))?;
-        let value: Value = if path.extension().is_some_and(|e| e == "toml") {
-            toml::from_str(&text)
-                .with_context(|| format!("{} is not valid TOML", path.display()))?
-        } else {
-            serde_json::from_str(&text)
-                .with_context(|| format!("{} is not valid JSON", path.display()))?
-        };
-        if !value.is_object() {
-            bail!("{}: the config must be an object", path.display());
-        }
-        Ok(value)
+        read_config(self.config.as_deref())
     }
+}
+
+/// A connector config file (JSON, or TOML by its extension) as JSON; an
+/// empty object when there is none. Errors name the file.
+pub fn read_config(path: Option<&Path>) -> Result<Value> {
+    let Some(path) = path else {
+        return Ok(Value::Object(Default::default()));
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the config file {}", path.display()))?;
+    let value: Value = if path.extension().is_some_and(|e| e == "toml") {
+        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?
+    } else {
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not valid JSON", path.display()))?
+    };
+    if !value.is_object() {
+        bail!("{}: the config must be an object", path.display());
+    }
+    Ok(value)
 }
 
 /// What the connector may touch and use. Nothing is granted by default.

@@ -6,7 +6,7 @@ mod ui;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use commands::{connector, pipeline, read, schemas, write};
+use commands::{connector, discover, pipeline, read, schemas, write};
 use sluice_runtime::Runtime;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,8 +35,8 @@ enum Command {
     Spec(connector::SpecArgs),
     /// Validate a config and test the connection.
     Check(connector::ConfiguredArgs),
-    /// List the streams a connector offers.
-    Discover(connector::ConfiguredArgs),
+    /// List the streams a connector offers, or as a destination receives them.
+    Discover(discover::DiscoverArgs),
     /// Read records from a source and print them as JSON lines.
     #[command(alias = "extract")]
     Read(read::ReadArgs),
@@ -127,7 +127,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Spec(a) => connector::spec(&rt, a).await,
         Command::Check(a) => connector::check(&rt, a).await,
-        Command::Discover(a) => connector::discover(&rt, a).await,
+        Command::Discover(a) => discover::discover(&rt, a).await,
         Command::Read(a) => read::read(&rt, a).await,
         Command::Write(a) => write::write(&rt, a).await,
         Command::Sync(a) => pipeline::sync(&rt, a).await,

@@ -5,7 +5,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use sluice_protocol::{Catalog, Role, Spec, secret_fields};
 use sluice_runtime::pipeline::{Pipeline, Progress, RunSummary};
 use sluice_runtime::state::RunRecord;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use tracing_subscriber::EnvFilter;
 
@@ -167,7 +167,9 @@ pub fn print_spec(spec: &Spec, exported: &[Role]) {
     }
 }
 
-pub fn print_catalog(catalog: &Catalog) {
+/// The streams of `catalog`, with the `(from, to)` renames of each
+/// stream's reserved-key fields listed in `renames`.
+pub fn print_catalog(catalog: &Catalog, renames: &BTreeMap<String, Vec<(String, String)>>) {
     for s in &catalog.streams {
         println!("stream `{}`", s.name);
         println!("  primary key: {}", s.primary_key.join(", "));
@@ -183,6 +185,9 @@ pub fn print_catalog(catalog: &Catalog) {
                 .map(|(k, v)| format!("{k}: {}", v["type"].to_string().trim_matches('"')))
                 .collect();
             println!("  fields: {}", fields.join(", "));
+        }
+        for (from, to) in renames.get(&s.name).into_iter().flatten() {
+            println!("  renamed (a key the destination reserves): {from} -> {to}");
         }
         for o in &s.operation_schemas {
             let required: Vec<&str> = o.schema["required"]

@@ -220,6 +220,68 @@ fn load_writes_stdin_into_a_destination_and_rejects_bad_lines() {
     );
 }
 
+/// `sluice write` of `input` into dest-file writing to `dir/out`, with `args`.
+fn load_into(dir: &std::path::Path, input: &str, args: &[&str]) -> std::process::Output {
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let config = dir.join("dest.json");
+    std::fs::write(&config, r#"{"path": "/out"}"#).unwrap();
+    let grant = format!("{}:/out:rw", out.display());
+    let mut child = sluice()
+        .args(["write", artifacts::DEST_FILE, "--dir", &grant, "--config"])
+        .arg(&config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn write_keeps_only_the_fields_named_and_refuses_unknown_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = "{\"id\":1,\"name\":\"a\",\"email\":\"a@x\"}\n\n{\"email\":\"b@x\",\"id\":2}\n";
+    let o = load_into(
+        dir.path(),
+        input,
+        &["--stream", "people", "--fields", "id,name"],
+    );
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/people.jsonl")).unwrap(),
+        "{\"id\":1,\"name\":\"a\"}\n{\"id\":2}\n"
+    );
+
+    // dest-file declares no schema, so the first record decides; nothing
+    // is written, not even an empty file.
+    let dir = tempfile::tempdir().unwrap();
+    let o = load_into(
+        dir.path(),
+        input,
+        &["--stream", "people", "--fields", "id,nmae"],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "--fields: field `nmae` is not in the first record of stream `people` \
+             (stdin line 1; its fields: id, name, email)"
+        ),
+        "{err}"
+    );
+    assert!(out.is_empty(), "{out}");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("out")).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
+
 #[test]
 fn sync_prints_a_json_summary_and_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();

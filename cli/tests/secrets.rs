@@ -444,3 +444,120 @@ fn a_secret_pasted_into_another_field_is_not_echoed_by_validation() {
         );
     }
 }
+
+/// A faker pipeline (`config`) whose `users.email` is hashed with the
+/// secret, from `${SLUICE_TEST_SECRET}`, as the salt; `after` is TOML
+/// following the hash step (more steps of `users`).
+fn salted(dir: &Path, config: Value, after: &str) -> PathBuf {
+    let steps = format!(
+        "[[streams]]\nname = \"users\"\n[[streams.transforms]]\n\
+         hash = {{ field = \"email\", salt = \"${{SLUICE_TEST_SECRET}}\" }}\n{after}"
+    );
+    PipelineToml::faker(config)
+        .name("salted")
+        .options(json!({"retries": 0}))
+        .extra(&steps)
+        .write(dir, "p.toml")
+}
+
+/// `sync --json`, `-vvv sync` with `RUST_LOG=trace`, `runs --json` and
+/// `state show` of `p`, each checked for the secret on stdout and stderr.
+/// Returns them; the syncs must exit with `sync_code`.
+fn salted_runs(p: &Path, sync_code: i32) -> Vec<Ran> {
+    let run = |what: &str, cmd: &mut Command| Ran::new(what, cmd.arg(p).output().unwrap());
+    let ran = vec![
+        run("sync --json", sluice().args(["sync", "--json"])),
+        run(
+            "RUST_LOG=trace sluice -vvv sync",
+            sluice().env("RUST_LOG", "trace").args(["-vvv", "sync"]),
+        ),
+        run("runs --json", sluice().args(["runs", "--json"])),
+        run("state show", sluice().args(["state", "show"])),
+    ];
+    for r in &ran[..2] {
+        assert_eq!(r.code, Some(sync_code), "`{}`:\n{}{}", r.what, r.out, r.err);
+    }
+    for r in &ran {
+        r.assert_no_secret();
+    }
+    ran
+}
+
+#[test]
+fn a_hash_salt_from_the_environment_is_in_no_output_and_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = salted(dir.path(), json!({"count": 5}), "");
+    let ran = salted_runs(&p, 0);
+    for r in &ran[2..] {
+        assert_eq!(r.code, Some(0), "`{}`: {}", r.what, r.err);
+    }
+    assert_eq!(
+        ran[0].json()["run"]["status"],
+        "succeeded",
+        "{}",
+        ran[0].out
+    );
+    assert_eq!(ran[2].json().as_array().unwrap().len(), 2, "two runs");
+    let users = std::fs::read_to_string(dir.path().join("out/users.jsonl")).unwrap();
+    for line in users.lines() {
+        let email = serde_json::from_str::<Value>(line).unwrap()["email"].clone();
+        let email = email.as_str().unwrap().to_string();
+        assert!(
+            email.len() == 64 && email.chars().all(|c| c.is_ascii_hexdigit()),
+            "hashed: {line}"
+        );
+    }
+    assert_no_secret_in_files(dir.path());
+}
+
+#[test]
+fn a_destination_error_after_the_hash_step_leaks_no_salt() {
+    // source-faker deletes every second user; dest-file refuses deletes.
+    let dir = tempfile::tempdir().unwrap();
+    let p = salted(dir.path(), json!({"count": 5, "delete_every": 2}), "");
+    let ran = salted_runs(&p, 1);
+    let summary = ran[0].json();
+    assert_eq!(stream(&summary, "users")["status"], "failed", "{summary}");
+    assert!(
+        summary.to_string().contains("dest-file only inserts"),
+        "{summary}"
+    );
+    for run in ran[2].json().as_array().unwrap() {
+        assert_eq!(run["status"], "failed", "{run}");
+    }
+    assert_no_secret_in_files(dir.path());
+}
+
+#[test]
+fn a_bad_step_next_to_a_hash_is_refused_without_its_salt() {
+    let later = "[[streams.transforms]]\nupper = \"emial\"\n";
+    let typo =
+        "[[streams.transforms]]\nhash = { field = \"nmae\", salt = \"${SLUICE_TEST_SECRET}\" }\n";
+    let key = "[[streams.transforms]]\nhash = { field = \"id\", salt = \"${SLUICE_TEST_SECRET}\", pepper = 1 }\n";
+    let cases = [
+        ("a later step", later, "emial"),
+        ("a second hash", typo, "nmae"),
+        ("an unknown key beside a salt", key, "pepper"),
+    ];
+    for (what, after, named) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let p = salted(dir.path(), json!({"count": 5}), after);
+        let r = Ran::new(
+            what,
+            sluice()
+                .args(["-vvv", "sync", "--json"])
+                .arg(&p)
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(r.code, Some(1), "{what}: {}", r.err);
+        r.assert_no_secret();
+        assert!(
+            r.err.contains("p.toml") && r.err.contains(named),
+            "{what}: {}",
+            r.err
+        );
+        assert!(!dir.path().join(".sluice").exists(), "{what}: nothing ran");
+        assert_no_secret_in_files_or_none(dir.path());
+    }
+}

@@ -1,5 +1,4 @@
-//! `spec`, `check` and `discover`: what a connector is, whether its config
-//! works, what it offers.
+//! `spec` and `check`: what a connector is, whether its config works.
 
 use crate::args::{ComponentArgs, SandboxArgs};
 use crate::ui;
@@ -18,7 +17,7 @@ pub struct SpecArgs {
     json: bool,
 }
 
-/// Arguments of `check` and `discover`.
+/// Arguments of `check`.
 #[derive(Args)]
 pub struct ConfiguredArgs {
     #[command(flatten)]
@@ -71,18 +70,4 @@ pub async fn check(rt: &Runtime, a: ConfiguredArgs) -> Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
-}
-
-/// `sluice discover`.
-pub async fn discover(rt: &Runtime, a: ConfiguredArgs) -> Result<ExitCode> {
-    let connector = rt.load(&a.component.component).await?;
-    let catalog = connector
-        .discover(&a.sandbox.sandbox()?, &a.component.config()?)
-        .await?;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&catalog)?);
-    } else {
-        ui::print_catalog(&catalog);
-    }
-    Ok(ExitCode::SUCCESS)
 }

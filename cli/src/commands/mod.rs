@@ -2,14 +2,16 @@
 //! parsed arguments to an exit code.
 
 pub mod connector;
+pub mod discover;
 pub mod pipeline;
 pub mod read;
 pub mod schemas;
 pub mod write;
 
-use anyhow::{Result, bail};
-use sluice_protocol::Role;
+use anyhow::{Result, anyhow, bail};
+use sluice_protocol::{Catalog, ConfiguredCatalog, Role, SyncMode};
 use sluice_runtime::Connector;
+use sluice_runtime::pipeline::{SelectionError, StreamSelection, configure};
 
 /// Fail, naming the file, unless `connector` exports `role`.
 pub fn require_role(connector: &Connector, role: Role) -> Result<()> {
@@ -21,4 +23,39 @@ pub fn require_role(connector: &Connector, role: Role) -> Result<()> {
         connector.path().display(),
         connector.name()
     )
+}
+
+/// The streams of `discovered` (only `stream` when given), with only
+/// `fields` when any are given, configured the way a pipeline's streams
+/// are (`sync_mode` `None`: the stream's default). Errors name the flag or
+/// the stream, and the fields the stream has.
+pub fn select_streams(
+    discovered: &Catalog,
+    stream: Option<&str>,
+    fields: &[String],
+    sync_mode: Option<SyncMode>,
+) -> Result<ConfiguredCatalog> {
+    let names: Vec<&str> = match stream {
+        Some(s) => vec![s],
+        None => discovered.streams.iter().map(|s| s.name.as_str()).collect(),
+    };
+    let selections: Vec<StreamSelection> = names
+        .into_iter()
+        .map(|name| StreamSelection {
+            sync_mode,
+            fields: fields.to_vec(),
+            ..StreamSelection::new(name)
+        })
+        .collect();
+    configure(&selections, discovered, None).map_err(|e| match e {
+        SelectionError::Stream {
+            stream: name,
+            problem,
+            ..
+        } if stream.is_some() => anyhow!("--stream {name}: {problem}"),
+        SelectionError::Stream {
+            stream, problem, ..
+        } => anyhow!("stream `{stream}`: {problem}"),
+        other => anyhow!("{other}"),
+    })
 }

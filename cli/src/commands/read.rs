@@ -1,13 +1,13 @@
 //! `read` (alias `extract`): records of a source as JSON lines on stdout,
 //! the final state optionally to a file.
 
-use super::require_role;
+use super::{require_role, select_streams};
 use crate::args::{self, ComponentArgs, SandboxArgs};
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::Value;
 use sluice_protocol::{ConfiguredCatalog, Message, Role, StreamState, SyncMode};
-use sluice_runtime::pipeline::{SelectionError, StreamSelection, check_batch, configure};
+use sluice_runtime::pipeline::check_batch;
 use sluice_runtime::{Connector, Registry, Runtime, Sandbox, SourceReader};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -87,27 +87,7 @@ async fn discovered_catalog(
     } else {
         SyncMode::FullRefresh
     };
-    let names: Vec<String> = match &a.stream {
-        Some(s) => vec![s.clone()],
-        None => discovered.streams.iter().map(|s| s.name.clone()).collect(),
-    };
-    let selections: Vec<StreamSelection> = names
-        .into_iter()
-        .map(|name| StreamSelection {
-            sync_mode: Some(sync_mode),
-            fields: a.fields.clone(),
-            ..StreamSelection::new(name)
-        })
-        .collect();
-    configure(&selections, &discovered, None).map_err(|e| match e {
-        SelectionError::Stream {
-            stream, problem, ..
-        } if a.stream.is_some() => anyhow!("--stream {stream}: {problem}"),
-        SelectionError::Stream {
-            stream, problem, ..
-        } => anyhow!("stream `{stream}`: {problem}"),
-        other => anyhow!("{other}"),
-    })
+    select_streams(&discovered, a.stream.as_deref(), &a.fields, Some(sync_mode))
 }
 
 /// Print every record as a JSON line; keep the latest state of each

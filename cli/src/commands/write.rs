@@ -1,12 +1,12 @@
 //! `write` (alias `load`): JSON lines from stdin into a destination, in
-//! batches, committed at the end.
+//! batches, committed at the end; optionally only some fields of each.
 
 use super::require_role;
 use crate::args::{self, ComponentArgs, SandboxArgs};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use serde_json::Value;
-use sluice_protocol::{Batch, ConfiguredCatalog, ConfiguredStream, Operation, Role, WriteMode};
+use serde_json::{Map, Value};
+use sluice_protocol::{Batch, Catalog, ConfiguredCatalog, ConfiguredStream, Operation, Role};
 use sluice_runtime::{DestinationWriter, Registry, Runtime};
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -30,6 +30,11 @@ pub struct WriteArgs {
     /// Records per batch.
     #[arg(long, default_value_t = 1000)]
     batch_size: u32,
+    /// Only these fields of each record (comma-separated). Each must be in
+    /// the destination's schema of the stream when it declares one, else
+    /// in the first record.
+    #[arg(long, value_delimiter = ',')]
+    fields: Vec<String>,
 }
 
 /// `sluice write`.
@@ -38,10 +43,18 @@ pub async fn write(rt: &Runtime, a: WriteArgs) -> Result<ExitCode> {
     require_role(&connector, Role::Destination)?;
     let sandbox = a.sandbox.sandbox()?;
     let config = a.component.config()?;
-    let write_mode: WriteMode = a.write_mode.into();
+    let mut records = Records::new(std::io::stdin().lock());
+    // The first record is read before the writer opens, so a `--fields`
+    // error leaves the destination untouched.
+    let first = records.next()?;
+    if !a.fields.is_empty() {
+        let schema = connector.discover(&sandbox, &config).await?;
+        check_fields(&schema, &a.stream, &a.fields, first.as_ref())?;
+    }
     let catalog = ConfiguredCatalog {
         streams: vec![ConfiguredStream {
-            write_mode,
+            write_mode: a.write_mode.into(),
+            fields: a.fields.clone(),
             ..ConfiguredStream::new(a.stream.clone())
         }],
     };
@@ -49,7 +62,21 @@ pub async fn write(rt: &Runtime, a: WriteArgs) -> Result<ExitCode> {
     let mut writer = connector
         .write(&sandbox, &config, &catalog, &registry)
         .await?;
-    let total = write_stdin(&mut writer, &a.stream, a.operation.into(), a.batch_size).await?;
+    let mut batches = Batcher {
+        writer: &mut writer,
+        stream: &a.stream,
+        operation: a.operation.into(),
+        size: a.batch_size.max(1),
+        data: Vec::new(),
+        count: 0,
+        total: 0,
+    };
+    let mut next = first;
+    while let Some(record) = next {
+        batches.push(record.bytes(&a.fields)?).await?;
+        next = records.next()?;
+    }
+    let total = batches.finish().await?;
     writer.commit().await?;
     writer.close().await?;
     eprintln!(
@@ -60,44 +87,145 @@ pub async fn write(rt: &Runtime, a: WriteArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Write stdin's JSON lines to `stream` in batches of `batch_size`;
-/// returns how many were written. A line that is not a JSON object stops
-/// it, naming the line.
-async fn write_stdin(
-    writer: &mut DestinationWriter,
+/// Fail unless every one of `fields` is in the destination's schema of
+/// `stream`, when its catalog has one, else in the `first` record.
+fn check_fields(
+    destination: &Catalog,
     stream: &str,
-    op: Operation,
-    batch_size: u32,
-) -> Result<u64> {
-    let mut data = Vec::new();
-    let (mut count, mut total, mut line_no) = (0u32, 0u64, 0u64);
-    for line in std::io::stdin().lock().lines() {
-        line_no += 1;
-        let line = line.context("cannot read stdin")?;
-        if line.trim().is_empty() {
-            continue;
+    fields: &[String],
+    first: Option<&Record>,
+) -> Result<()> {
+    let declared = destination
+        .stream(stream)
+        .and_then(|s| s.schema.get("properties"))
+        .and_then(Value::as_object);
+    if let Some(props) = declared {
+        if let Some(f) = fields.iter().find(|f| !props.contains_key(*f)) {
+            let names: Vec<&str> = props.keys().map(String::as_str).collect();
+            bail!(
+                "--fields: field `{f}` is not in the destination's schema of stream `{stream}` (fields: {})",
+                names.join(", ")
+            );
         }
-        match serde_json::from_str::<Value>(&line) {
-            Ok(Value::Object(_)) => {}
-            Ok(_) => bail!("stdin line {line_no}: not a JSON object"),
-            Err(e) => bail!("stdin line {line_no}: not valid JSON: {e}"),
-        }
-        data.extend_from_slice(line.trim().as_bytes());
-        data.push(b'\n');
-        count += 1;
-        if count >= batch_size.max(1) {
-            total += u64::from(count);
-            let mut batch = Batch::json_lines(stream, count, std::mem::take(&mut data));
-            batch.operation = op;
-            writer.write(batch).await?;
-            count = 0;
+        return Ok(());
+    }
+    let Some(first) = first else {
+        return Ok(());
+    };
+    if let Some(f) = fields.iter().find(|f| !first.fields.contains_key(*f)) {
+        let names: Vec<&str> = first.fields.keys().map(String::as_str).collect();
+        bail!(
+            "--fields: field `{f}` is not in the first record of stream `{stream}` (stdin line {}; its fields: {})",
+            first.line,
+            names.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// One JSON object read from stdin.
+struct Record {
+    /// Its line number.
+    line: u64,
+    /// The line as it was, trimmed.
+    text: String,
+    /// Its fields.
+    fields: Map<String, Value>,
+}
+
+impl Record {
+    /// The record as a JSON line, with only `fields` when any are given.
+    fn bytes(mut self, fields: &[String]) -> Result<Vec<u8>> {
+        let mut out = if fields.is_empty() {
+            self.text.into_bytes()
+        } else {
+            self.fields.retain(|k, _| fields.contains(k));
+            serde_json::to_vec(&self.fields)
+                .with_context(|| format!("stdin line {}: cannot re-encode the record", self.line))?
+        };
+        out.push(b'\n');
+        Ok(out)
+    }
+}
+
+/// The JSON objects of a reader's lines; blank lines are skipped, and a
+/// line that is not a JSON object is an error naming the line.
+struct Records<R> {
+    lines: std::io::Lines<R>,
+    line: u64,
+}
+
+impl<R: BufRead> Records<R> {
+    fn new(input: R) -> Self {
+        Records {
+            lines: input.lines(),
+            line: 0,
         }
     }
-    if count > 0 {
-        total += u64::from(count);
-        let mut batch = Batch::json_lines(stream, count, data);
-        batch.operation = op;
-        writer.write(batch).await?;
+
+    /// The next record, `None` at the end.
+    fn next(&mut self) -> Result<Option<Record>> {
+        for text in self.lines.by_ref() {
+            self.line += 1;
+            let text = text.context("cannot read stdin")?;
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            let line = self.line;
+            return match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(fields)) => Ok(Some(Record {
+                    line,
+                    text: text.to_string(),
+                    fields,
+                })),
+                Ok(_) => bail!("stdin line {line}: not a JSON object"),
+                Err(e) => bail!("stdin line {line}: not valid JSON: {e}"),
+            };
+        }
+        Ok(None)
     }
-    Ok(total)
+}
+
+/// Records gathered into batches of `size` and written to `stream`.
+struct Batcher<'a> {
+    writer: &'a mut DestinationWriter,
+    stream: &'a str,
+    operation: Operation,
+    size: u32,
+    data: Vec<u8>,
+    count: u32,
+    total: u64,
+}
+
+impl Batcher<'_> {
+    /// Add one JSON line; a full batch is written.
+    async fn push(&mut self, line: Vec<u8>) -> Result<()> {
+        self.data.extend_from_slice(&line);
+        self.count += 1;
+        if self.count >= self.size {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Write what is gathered.
+    async fn flush(&mut self) -> Result<()> {
+        if self.count == 0 {
+            return Ok(());
+        }
+        let data = std::mem::take(&mut self.data);
+        let mut batch = Batch::json_lines(self.stream, self.count, data);
+        batch.operation = self.operation;
+        self.writer.write(batch).await?;
+        self.total += u64::from(self.count);
+        self.count = 0;
+        Ok(())
+    }
+
+    /// Write the rest; returns how many records were written.
+    async fn finish(mut self) -> Result<u64> {
+        self.flush().await?;
+        Ok(self.total)
+    }
 }

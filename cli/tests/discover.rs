@@ -1,0 +1,167 @@
+//! `discover --destination` and `discover --pipeline`: each stream as the
+//! destination receives it, reserved-key renames included, and a sync
+//! that writes exactly what discover showed.
+
+mod support;
+
+use serde_json::{Value, json};
+use sluice_artifacts as artifacts;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use support::{PipelineToml, sluice, text};
+
+/// Input rows holding dest-file's reserved `_sluice_operation` and the
+/// name its first rename would take, `_sluice_operation_`.
+const ROWS: &str = "{\"id\":1,\"_sluice_operation\":\"a\",\"_sluice_operation_\":\"b\"}\n\
+                    {\"id\":2,\"_sluice_operation\":\"c\",\"_sluice_operation_\":\"d\"}\n";
+
+/// `in/events.jsonl` holding [`ROWS`], and source-file's config for it.
+fn input(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("in")).unwrap();
+    std::fs::write(dir.join("in/events.jsonl"), ROWS).unwrap();
+    let config = dir.join("source.json");
+    std::fs::write(&config, json!({"path": "/in"}).to_string()).unwrap();
+    config
+}
+
+/// `sluice discover` of source-file over `dir/in`, with `args`.
+fn discover(dir: &Path, args: &[&str]) -> Output {
+    let grant = format!("{}:/in", dir.join("in").display());
+    sluice()
+        .args([
+            "discover",
+            artifacts::SOURCE_FILE,
+            "--dir",
+            &grant,
+            "--config",
+        ])
+        .arg(input(dir))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The field names of stream `name` in a `discover --json` catalog.
+fn fields(catalog: &Value, name: &str) -> Vec<String> {
+    let stream = catalog["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no stream `{name}` in {catalog}"));
+    let mut names: Vec<String> = stream["schema"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    names.sort();
+    names
+}
+
+const RENAMED: &str =
+    "renamed (a key the destination reserves): _sluice_operation -> _sluice_operation__";
+
+#[test]
+fn discover_with_a_destination_shows_its_reserved_key_renames() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = discover(dir.path(), &["--destination", artifacts::DEST_FILE]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.contains("as destination `dest-file` receives them"),
+        "{out}"
+    );
+    assert!(out.contains(RENAMED), "{out}");
+    assert!(
+        !out.contains("_sluice_operation_ ->"),
+        "only one rename: {out}"
+    );
+
+    let o = discover(
+        dir.path(),
+        &["--destination", artifacts::DEST_FILE, "--json"],
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let catalog: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        fields(&catalog, "events"),
+        ["_sluice_operation_", "_sluice_operation__", "id"]
+    );
+
+    // Without a destination nothing is renamed.
+    let o = discover(dir.path(), &["--json"]);
+    let catalog: Value = serde_json::from_str(&text(&o).0).unwrap();
+    assert_eq!(
+        fields(&catalog, "events"),
+        ["_sluice_operation", "_sluice_operation_", "id"]
+    );
+}
+
+#[test]
+fn discover_with_fields_renames_only_what_is_selected() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--destination",
+        artifacts::DEST_FILE,
+        "--stream",
+        "events",
+        "--fields",
+        "id,_sluice_operation",
+        "--json",
+    ];
+    let o = discover(dir.path(), &args);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let catalog: Value = serde_json::from_str(&out).unwrap();
+    // `_sluice_operation_` is not selected, so the first free name is it.
+    assert_eq!(fields(&catalog, "events"), ["_sluice_operation_", "id"]);
+
+    let o = discover(dir.path(), &["--stream", "events", "--fields", "id,nope"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o).1;
+    assert!(
+        err.contains("--stream events: field `nope` is not in the stream's schema (fields: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_sync_writes_what_discover_of_the_pipeline_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    input(dir.path());
+    let toml = PipelineToml::new(artifacts::SOURCE_FILE, json!({"path": "/in"}))
+        .source_dirs(json!([{"host": "in", "guest": "/in"}]));
+    toml.create_dirs(dir.path());
+    let p = toml.write(dir.path(), "p.toml");
+
+    let o = sluice()
+        .arg("discover")
+        .arg("--pipeline")
+        .arg(&p)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains(RENAMED), "{out}");
+    let o = sluice()
+        .args(["discover", "--json", "--pipeline"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let catalog: Value = serde_json::from_str(&text(&o).0).unwrap();
+    assert_eq!(
+        fields(&catalog, "events"),
+        ["_sluice_operation_", "_sluice_operation__", "id"]
+    );
+
+    let o = sluice().arg("sync").arg(&p).arg("--json").output().unwrap();
+    assert!(o.status.success(), "{}", text(&o).1);
+    let written = std::fs::read_to_string(dir.path().join("out/events.jsonl")).unwrap();
+    assert_eq!(
+        written,
+        "{\"id\":1,\"_sluice_operation__\":\"a\",\"_sluice_operation_\":\"b\"}\n\
+         {\"id\":2,\"_sluice_operation__\":\"c\",\"_sluice_operation_\":\"d\"}\n"
+    );
+}
