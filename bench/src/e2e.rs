@@ -8,13 +8,13 @@ use serde_json::{Value, json};
 use sluice_dest_file::FileDestination;
 use sluice_guest::{Reader, Writer, native};
 use sluice_protocol::{Batch, ConnectorError, Message};
-use sluice_runtime::pipeline::{BatchSink, BatchSource, Pipeline, RunOptions, Stages};
+use sluice_runtime::pipeline::{BatchSink, BatchSource, Pipeline, RunOptions, RunSummary, Stages};
 use sluice_runtime::state::StateStore;
 use sluice_runtime::{Call, Error, Runtime};
 use sluice_schema::SchemaId;
 use sluice_source_faker::Faker;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What one run measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -141,6 +141,62 @@ fn pipeline_toml(
     text
 }
 
+/// The sandboxed run, timed from opening the reader to the final commit.
+async fn run_wasm(
+    pipeline: &Pipeline,
+    store: &StateStore,
+    args: &[String],
+    work: &Path,
+) -> Result<(RunSummary, Duration), String> {
+    let cache = work.join("cache");
+    let rt = Runtime::builder()
+        .consume_fuel(crate::flag(args, "--fuel") != Some("off"))
+        .cache_dir(Some(cache))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let prepared = pipeline.prepare(&rt).await.map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let s = pipeline
+        .run_prepared(prepared, store, &RunOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((s, started.elapsed()))
+}
+
+/// The native baseline: the same connector crates linked into the host.
+async fn run_native(
+    pipeline: &Pipeline,
+    store: &StateStore,
+    out: &Path,
+) -> Result<(RunSummary, Duration), String> {
+    let src_config: Value = pipeline.source.config.clone();
+    let dst_config = json!({"path": out.display().to_string()});
+    let catalog = native::discover::<Faker>(&src_config.to_string()).map_err(|e| e.to_string())?;
+    let configured = pipeline
+        .configure(&catalog, &native::spec::<FileDestination>())
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let s = pipeline
+        .run_with(
+            &configured,
+            &Stages::default(),
+            store,
+            &RunOptions::default(),
+            async |configured: &sluice_protocol::ConfiguredCatalog, state| {
+                let reader =
+                    native::read::<Faker>(&src_config.to_string(), configured.clone(), state)
+                        .map_err(|e| native_error(Call::Read, e))?;
+                let writer =
+                    native::write::<FileDestination>(&dst_config.to_string(), configured.clone())
+                        .map_err(|e| native_error(Call::Write, e))?;
+                Ok((NativeSource { reader }, NativeSink { writer }))
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((s, started.elapsed()))
+}
+
 pub fn main(args: &[String]) -> Result<(), String> {
     let mode = crate::required(args, "--mode")?.to_string();
     let source = crate::flag(args, "--source").unwrap_or("faker").to_string();
@@ -175,58 +231,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let summary = tokio.block_on(async {
         let store = StateStore::in_memory().map_err(|e| e.to_string())?;
         match mode.as_str() {
-            "wasm" => {
-                let cache = work.join("cache");
-                let rt = Runtime::builder()
-                    .consume_fuel(crate::flag(args, "--fuel") != Some("off"))
-                    .cache_dir(Some(cache))
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                let prepared = pipeline.prepare(&rt).await.map_err(|e| e.to_string())?;
-                let started = Instant::now();
-                let s = pipeline
-                    .run_prepared(prepared, &store, &RunOptions::default())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok::<_, String>((s, started.elapsed()))
-            }
-            "native" => {
-                if source != "faker" {
-                    return Err("the native baseline runs source-faker only".to_string());
-                }
-                let src_config: Value = pipeline.source.config.clone();
-                let dst_config = json!({"path": out.display().to_string()});
-                let catalog = native::discover::<Faker>(&src_config.to_string())
-                    .map_err(|e| e.to_string())?;
-                let configured = pipeline
-                    .configure(&catalog, &native::spec::<FileDestination>())
-                    .map_err(|e| e.to_string())?;
-                let started = Instant::now();
-                let s = pipeline
-                    .run_with(
-                        &configured,
-                        &Stages::default(),
-                        &store,
-                        &RunOptions::default(),
-                        async |configured: &sluice_protocol::ConfiguredCatalog, state| {
-                            let reader = native::read::<Faker>(
-                                &src_config.to_string(),
-                                configured.clone(),
-                                state,
-                            )
-                            .map_err(|e| native_error(Call::Read, e))?;
-                            let writer = native::write::<FileDestination>(
-                                &dst_config.to_string(),
-                                configured.clone(),
-                            )
-                            .map_err(|e| native_error(Call::Write, e))?;
-                            Ok((NativeSource { reader }, NativeSink { writer }))
-                        },
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok((s, started.elapsed()))
-            }
+            "wasm" => run_wasm(&pipeline, &store, args, &work).await,
+            "native" if source == "faker" => run_native(&pipeline, &store, &out).await,
+            "native" => Err("the native baseline runs source-faker only".to_string()),
             other => Err(format!("--mode {other}: expected wasm or native")),
         }
     })?;

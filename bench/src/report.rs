@@ -219,6 +219,108 @@ fn command_text(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
+/// Sandboxed and native end to end at both sizes, fuel off, peak RSS.
+fn e2e_rows(ctx: &Ctx, plan: &Plan) -> Result<Vec<String>, String> {
+    let mut rows = Vec::new();
+    let mut e2e_results = Vec::new();
+    for size in plan.sizes {
+        let wasm = e2e(ctx, "wasm", "faker", "all", size, plan.runs)?;
+        let native = e2e(ctx, "native", "faker", "all", size, plan.runs)?;
+        e2e_results.push((size, wasm, native));
+    }
+    for (size, wasm, native) in &e2e_results {
+        let ratio = wasm.secs / native.secs;
+        rows.push(format!(
+            "| end to end, {size} records: source-faker -> dest-file (JSON lines, 3 streams, {:.0} B/record) | {} ({:.0} MB/s) | native {} ({:.0} MB/s) | {ratio:.2}x native time | >= 2 M rec/s; <= 1.25x native | {} ; {} |",
+            wasm.bytes as f64 / wasm.records as f64,
+            rate(wasm.rate()),
+            wasm.mb_per_s(),
+            rate(native.rate()),
+            native.mb_per_s(),
+            met(wasm.rate() >= TARGET_RATE),
+            met(ratio <= TARGET_NATIVE_RATIO),
+        ));
+    }
+    let (small, big) = (&e2e_results[0], &e2e_results[1]);
+    let no_fuel = e2e_with(
+        ctx,
+        "wasm",
+        "faker",
+        "all",
+        big.0,
+        plan.runs,
+        &["--fuel", "off"],
+    )?;
+    rows.push(format!(
+        "| end to end, {} records, fuel metering off (deadline and memory limits still on) | {} ({:.0} MB/s) | native {} | {:.2}x native time | | fuel costs {:.0}% |",
+        big.0,
+        rate(no_fuel.rate()),
+        no_fuel.mb_per_s(),
+        rate(big.2.rate()),
+        no_fuel.secs / big.2.secs,
+        (big.1.secs / no_fuel.secs - 1.0) * 100.0,
+    ));
+    rows.push(format!(
+        "| peak RSS, {} / {} records (whole process) | {} / {} | native {} / {} | | < 64 MiB at the larger size, flat | {} |",
+        small.0,
+        big.0,
+        mib(small.1.peak_rss_kib),
+        mib(big.1.peak_rss_kib),
+        mib(small.2.peak_rss_kib),
+        mib(big.2.peak_rss_kib),
+        met((big.1.peak_rss_kib as f64 / 1024.0) < TARGET_RSS_MIB),
+    ));
+    Ok(rows)
+}
+
+/// The whole `sluice spec` process, on a cached component and compiling it.
+fn cold_start_rows(ctx: &Ctx, plan: &Plan) -> Result<Vec<String>, String> {
+    let mut rows = Vec::new();
+    let cache = ctx.work.join("spec-cache");
+    let (uncached, _) = spec_times(ctx, &cache, 3, true)?;
+    let (cached, spec_rss) = spec_times(ctx, &cache, plan.spec_runs, false)?;
+    rows.push(format!(
+        "| cold start: whole `sluice spec` process, cached component | {:.1} ms ({} RSS) | | | < 20 ms | {} |",
+        cached * 1e3,
+        mib(spec_rss),
+        met(cached * 1e3 < TARGET_SPEC_MS)
+    ));
+    rows.push(format!(
+        "| first run: `sluice spec` compiling the component (uncached) | {:.0} ms | | | | |",
+        uncached * 1e3
+    ));
+    Ok(rows)
+}
+
+/// The peers, each against sluice on the same work.
+fn peer_rows(ctx: &Ctx, plan: &Plan) -> Result<Vec<String>, String> {
+    let mut rows = Vec::new();
+    let n = plan.peer_records;
+    let sluice_users = e2e(ctx, "wasm", "faker", "users", n, plan.peer_runs.max(3))?;
+    match peers::airbyte_faker(&ctx.work, n, plan.peer_runs) {
+        Ok(p) => rows.push(peer_row(
+            &format!("Airbyte `airbyte-source-faker` read of {n} users (to a pipe) vs sluice source-faker -> dest-file {n} users"),
+            &p,
+            &sluice_users,
+            "spec",
+        )),
+        Err(e) => rows.push(format!("| Airbyte `airbyte-source-faker` | unavailable: {} | | | | |", e.replace('|', "/").replace('\n', " "))),
+    }
+    let input = ctx.work.join("input").join("users.jsonl");
+    write_users(&input, n)?;
+    let sluice_file = e2e(ctx, "wasm", "file", "users", n, plan.peer_runs.max(3))?;
+    match peers::singer_jsonl(&ctx.work, &input, n, plan.peer_runs) {
+        Ok(p) => rows.push(peer_row(
+            &format!("Singer `tap-jsonl \\| target-jsonl` on {n} records vs sluice source-file -> dest-file on the same file"),
+            &p,
+            &sluice_file,
+            "--about",
+        )),
+        Err(e) => rows.push(format!("| Singer `tap-jsonl \\| target-jsonl` | unavailable: {} | | | | |", e.replace('|', "/").replace('\n', " "))),
+    }
+    Ok(rows)
+}
+
 /// Host transforms (rename + hash + filter) on the users stream against
 /// the same stream without them: the cost of parsing and rewriting batches.
 fn transform_row(ctx: &Ctx, records: u64, runs: usize) -> Result<String, String> {
@@ -273,97 +375,11 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let started = Instant::now();
 
     // Sluice end to end, sandboxed and native, two sizes.
-    let mut rows = Vec::new();
-    let mut e2e_results = Vec::new();
-    for size in plan.sizes {
-        let wasm = e2e(&ctx, "wasm", "faker", "all", size, plan.runs)?;
-        let native = e2e(&ctx, "native", "faker", "all", size, plan.runs)?;
-        e2e_results.push((size, wasm, native));
-    }
-    for (size, wasm, native) in &e2e_results {
-        let ratio = wasm.secs / native.secs;
-        rows.push(format!(
-            "| end to end, {size} records: source-faker -> dest-file (JSON lines, 3 streams, {:.0} B/record) | {} ({:.0} MB/s) | native {} ({:.0} MB/s) | {ratio:.2}x native time | >= 2 M rec/s; <= 1.25x native | {} ; {} |",
-            wasm.bytes as f64 / wasm.records as f64,
-            rate(wasm.rate()),
-            wasm.mb_per_s(),
-            rate(native.rate()),
-            native.mb_per_s(),
-            met(wasm.rate() >= TARGET_RATE),
-            met(ratio <= TARGET_NATIVE_RATIO),
-        ));
-    }
-    let (small, big) = (&e2e_results[0], &e2e_results[1]);
-    let no_fuel = e2e_with(
-        &ctx,
-        "wasm",
-        "faker",
-        "all",
-        big.0,
-        plan.runs,
-        &["--fuel", "off"],
-    )?;
-    rows.push(format!(
-        "| end to end, {} records, fuel metering off (deadline and memory limits still on) | {} ({:.0} MB/s) | native {} | {:.2}x native time | | fuel costs {:.0}% |",
-        big.0,
-        rate(no_fuel.rate()),
-        no_fuel.mb_per_s(),
-        rate(big.2.rate()),
-        no_fuel.secs / big.2.secs,
-        (big.1.secs / no_fuel.secs - 1.0) * 100.0,
-    ));
-    rows.push(format!(
-        "| peak RSS, {} / {} records (whole process) | {} / {} | native {} / {} | | < 64 MiB at the larger size, flat | {} |",
-        small.0,
-        big.0,
-        mib(small.1.peak_rss_kib),
-        mib(big.1.peak_rss_kib),
-        mib(small.2.peak_rss_kib),
-        mib(big.2.peak_rss_kib),
-        met((big.1.peak_rss_kib as f64 / 1024.0) < TARGET_RSS_MIB),
-    ));
-
+    let mut rows = e2e_rows(&ctx, &plan)?;
     rows.push(transform_row(&ctx, plan.sizes[0], plan.runs)?);
 
-    // Cold start.
-    let cache = ctx.work.join("spec-cache");
-    let (uncached, _) = spec_times(&ctx, &cache, 3, true)?;
-    let (cached, spec_rss) = spec_times(&ctx, &cache, plan.spec_runs, false)?;
-    rows.push(format!(
-        "| cold start: whole `sluice spec` process, cached component | {:.1} ms ({} RSS) | | | < 20 ms | {} |",
-        cached * 1e3,
-        mib(spec_rss),
-        met(cached * 1e3 < TARGET_SPEC_MS)
-    ));
-    rows.push(format!(
-        "| first run: `sluice spec` compiling the component (uncached) | {:.0} ms | | | | |",
-        uncached * 1e3
-    ));
-
-    // Peers, against sluice on the same work.
-    let n = plan.peer_records;
-    let sluice_users = e2e(&ctx, "wasm", "faker", "users", n, plan.peer_runs.max(3))?;
-    match peers::airbyte_faker(&ctx.work, n, plan.peer_runs) {
-        Ok(p) => rows.push(peer_row(
-            &format!("Airbyte `airbyte-source-faker` read of {n} users (to a pipe) vs sluice source-faker -> dest-file {n} users"),
-            &p,
-            &sluice_users,
-            "spec",
-        )),
-        Err(e) => rows.push(format!("| Airbyte `airbyte-source-faker` | unavailable: {} | | | | |", e.replace('|', "/").replace('\n', " "))),
-    }
-    let input = ctx.work.join("input").join("users.jsonl");
-    write_users(&input, n)?;
-    let sluice_file = e2e(&ctx, "wasm", "file", "users", n, plan.peer_runs.max(3))?;
-    match peers::singer_jsonl(&ctx.work, &input, n, plan.peer_runs) {
-        Ok(p) => rows.push(peer_row(
-            &format!("Singer `tap-jsonl \\| target-jsonl` on {n} records vs sluice source-file -> dest-file on the same file"),
-            &p,
-            &sluice_file,
-            "--about",
-        )),
-        Err(e) => rows.push(format!("| Singer `tap-jsonl \\| target-jsonl` | unavailable: {} | | | | |", e.replace('|', "/").replace('\n', " "))),
-    }
+    rows.extend(cold_start_rows(&ctx, &plan)?);
+    rows.extend(peer_rows(&ctx, &plan)?);
 
     let commit = command_text("git", &["rev-parse", "--short", "HEAD"]);
     let dirty = !command_text("git", &["status", "--porcelain", "--untracked-files=no"]).is_empty();
