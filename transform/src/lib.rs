@@ -14,6 +14,35 @@
 //! runtime: [`split`] cuts a step list around them.
 //!
 //! Only top-level fields are addressed; nested paths are not supported.
+//!
+//! # Records
+//!
+//! - A field a record lacks is left missing by every step but `set`;
+//!   `filter` treats it as `null`.
+//! - `upper` / `lower` leave values that are not strings unchanged (a
+//!   schemaless stream may carry them; with a schema the plan requires a
+//!   `string` field).
+//! - `hash` and `mask` work on the value's text: a string as is, any other
+//!   value as its compact JSON (`42`, `true`); `null` stays `null`. `mask`
+//!   keeps the last `keep_last` characters and masks a value of at most
+//!   `keep_last` characters entirely.
+//! - `set` with `"now()"` writes one RFC 3339 UTC time per
+//!   [`Plan::apply`] call, the same for every record of the batch.
+//! - Comparisons of values of different kinds are false; see [`filter`].
+//!
+//! ```
+//! use sluice_transform::{Plan, Step};
+//!
+//! let steps: Vec<Step> = serde_json::from_value(serde_json::json!([
+//!     { "mask": { "field": "card", "keep_last": 4 } },
+//!     { "filter": { "field": "age", "op": ">=", "value": 18 } },
+//! ]))?;
+//! let plan = Plan::new("users", &steps, None)?;
+//! let out = plan.apply(b"{\"card\":\"4111111111111234\",\"age\":20}\n{\"age\":9}\n")?;
+//! assert_eq!(out.data, b"{\"card\":\"************1234\",\"age\":20}\n");
+//! assert_eq!((out.count, out.dropped), (1, 1));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod filter;
 pub mod reserved;

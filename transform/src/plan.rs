@@ -191,7 +191,7 @@ impl Plan {
         for (i, line) in lines(data).enumerate() {
             let mut row = self.parse(i + 1, line)?;
             if !self.stages.iter().all(|s| s.action.run(&mut row, &now)) {
-                out.dropped += 1;
+                out.dropped = out.dropped.saturating_add(1);
                 continue;
             }
             serde_json::to_writer(&mut out.data, &row).map_err(|source| {
@@ -202,7 +202,7 @@ impl Plan {
                 }
             })?;
             out.data.push(b'\n');
-            out.count += 1;
+            out.count = out.count.saturating_add(1);
         }
         Ok(out)
     }

@@ -36,9 +36,16 @@ impl fmt::Display for Secret {
     }
 }
 
+/// A string; anything else is refused without echoing it (serde's own
+/// "invalid type" message would print the value).
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
-        String::deserialize(deserializer).map(Secret)
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(s) => Ok(Secret(s)),
+            _ => Err(serde::de::Error::custom(
+                "a salt must be a string (its value is not shown)",
+            )),
+        }
     }
 }
 
@@ -51,5 +58,20 @@ mod tests {
         let s = Secret::new("s3cret");
         assert_eq!(format!("{s:?} {s}"), "*** ***");
         assert_eq!(s.expose(), "s3cret");
+    }
+
+    #[test]
+    fn a_salt_of_the_wrong_type_is_not_echoed() {
+        let e = serde_json::from_str::<Secret>("987654321")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !e.contains("987654321") && e.contains("must be a string"),
+            "{e}"
+        );
+        assert_eq!(
+            serde_json::from_str::<Secret>("\"k\"").unwrap().expose(),
+            "k"
+        );
     }
 }
