@@ -150,12 +150,10 @@ fn bad_lines_are_named_by_number() {
             .starts_with("stream `users`, line 3 of the batch: not valid JSON: "),
         "{e}"
     );
-    let e = plan.apply(b"{\"id\":1}\n\n").unwrap_err();
-    assert!(
-        matches!(e, TransformError::InvalidJson { line: 2, .. }),
-        "{e}"
-    );
     assert!(std::error::Error::source(&e).is_some());
+    // Blank lines are not records, as the host's batch check counts them.
+    let applied = plan.apply(b"{\"id\":1}\n\n").unwrap();
+    assert_eq!((applied.count, applied.dropped), (1, 0));
 }
 
 #[test]

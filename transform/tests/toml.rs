@@ -101,10 +101,12 @@ fn every_step_shape_reads_from_toml() {
         Step::Component {
             path: s("transforms/my.wasm"),
             config: None,
+            limits: None,
         },
         Step::Component {
             path: s("transforms/other.wasm"),
             config: Some(json!({"level": 3})),
+            limits: None,
         },
     ];
     assert_eq!(steps, &expected);
