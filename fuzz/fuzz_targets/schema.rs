@@ -22,7 +22,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use sluice_schema::{Schema, SchemaError, SchemaId, TableField, TableSchema, TypeNode};
+use sluice_schema::{Schema, SchemaId, TableField, TableSchema, TypeNode};
 
 /// Field names the decoder picks from: a few, so that duplicates happen,
 /// plus the empty name and characters JSON pointers escape.
