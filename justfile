@@ -31,3 +31,7 @@ crash kills="30":
 # Time-boxed fuzzing, `seconds` per target (all targets, or those named).
 fuzz seconds="60" *targets:
     cargo xtask fuzz --seconds {{seconds}} {{targets}}
+
+# A PostgreSQL server in target/postgres/: start (prints its URL), stop or status.
+postgres cmd="status":
+    cargo xtask postgres {{cmd}}

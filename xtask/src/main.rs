@@ -10,13 +10,18 @@
 //!   writes its figures to `target/crash-report.json`.
 //! - `fuzz [--seconds N] [--asan] [target...]`: time-boxed cargo-fuzz runs
 //!   of the parser fuzz targets (`fuzz/`, docs/fuzzing.md).
+//! - `postgres start|stop|status [--json]`: a real PostgreSQL server in
+//!   `target/postgres/` that keeps running between commands; `start`
+//!   installs PostgreSQL if missing and prints the connection string
+//!   (docs/postgres-server.md).
 
 mod fuzz;
+mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <setup|build-connectors|demo|test|bench [--quick]|crash [--kills N]|fuzz [--seconds N] [target...]>";
+const USAGE: &str = "usage: cargo xtask <setup|build-connectors|demo|test|bench [--quick]|crash [--kills N]|fuzz [--seconds N] [target...]|postgres <start [--json]|stop|status [--json]>>";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -31,6 +36,7 @@ fn main() -> ExitCode {
         }
         "crash" => kills().and_then(|n| setup().and_then(|()| crash(n))),
         "fuzz" => fuzz::main(std::env::args().skip(2)),
+        "postgres" => postgres::main(std::env::args().skip(2)),
         _ => Err(USAGE.to_string()),
     };
     match result {
