@@ -71,6 +71,11 @@ impl<W: Writer> BatchSink for NativeSink<W> {
             .commit()
             .map_err(|e| native_error(Call::Commit, e))
     }
+    async fn complete(&mut self, stream: &str) -> sluice_runtime::Result<()> {
+        self.writer
+            .complete(stream)
+            .map_err(|e| native_error(Call::Complete, e))
+    }
     async fn close(self) -> sluice_runtime::Result<()> {
         Ok(())
     }

@@ -104,6 +104,12 @@ impl<W: Writer> WriterBox<W> {
         install();
         Ok(self.0.borrow_mut().commit()?)
     }
+
+    /// `complete` of the writer resource.
+    pub fn complete(&self, stream: String) -> Result<(), t::ConnectorError> {
+        install();
+        Ok(self.0.borrow_mut().complete(&stream)?)
+    }
 }
 
 /// `write` of `C`: parse the catalog, then validate the config.
@@ -229,6 +235,10 @@ macro_rules! __export_glue {
 
             fn commit(&self) -> Result<(), t::ConnectorError> {
                 x::WriterBox::commit(self)
+            }
+
+            fn complete(&self, stream: String) -> Result<(), t::ConnectorError> {
+                x::WriterBox::complete(self, stream)
             }
         }
     };

@@ -197,6 +197,16 @@ pub trait Writer {
     /// Make everything written so far durable. The host persists state only
     /// after this returns `Ok`.
     fn commit(&mut self) -> Result<()>;
+
+    /// The source sent the last batch of `stream` for this run. Called once
+    /// per stream that ended well, before the commit that ends the run; a
+    /// stream that failed (or a run that stopped) is not completed. A
+    /// destination that loads a replacement aside (an `overwrite` into a
+    /// staging table) swaps it in at that commit. The default does nothing.
+    fn complete(&mut self, stream: &str) -> Result<()> {
+        let _ = stream;
+        Ok(())
+    }
 }
 
 /// A user's transform: rewrites the batches of one stream in the sandbox.

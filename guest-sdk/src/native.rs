@@ -129,6 +129,11 @@ impl<W: Writer> HostWriter<W> {
         self.writer.commit()
     }
 
+    /// The source sent the last batch of `stream`.
+    pub fn complete(&mut self, stream: &str) -> Result<()> {
+        self.writer.complete(stream)
+    }
+
     /// The connector's writer.
     pub fn get_ref(&self) -> &W {
         &self.writer

@@ -123,6 +123,17 @@ impl From<p::Relationship> for t::Relationship {
     }
 }
 
+impl From<t::Relationship> for p::Relationship {
+    fn from(r: t::Relationship) -> Self {
+        p::Relationship {
+            name: r.name,
+            fields: r.fields,
+            target_stream: r.target_stream,
+            target_fields: r.target_fields,
+        }
+    }
+}
+
 impl From<p::StreamInfo> for t::StreamInfo {
     fn from(s: p::StreamInfo) -> Self {
         t::StreamInfo {
@@ -216,6 +227,7 @@ pub(crate) fn configured_catalog_in(
             write_mode: s.write_mode.into(),
             schema,
             partition,
+            relationships: s.relationships.into_iter().map(Into::into).collect(),
         });
     }
     Ok(p::ConfiguredCatalog { streams })
@@ -328,6 +340,7 @@ mod tests {
             write_mode: t::WriteMode::Append,
             schema: schema.into(),
             partition: None,
+            relationships: vec![],
         }
     }
 

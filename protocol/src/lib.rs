@@ -429,6 +429,10 @@ pub struct ConfiguredStream {
     /// Read only this share of the stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<Partition>,
+    /// The source's relationships from this stream to other configured
+    /// streams (foreign keys a destination may create).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relationships: Vec<Relationship>,
 }
 
 /// Share `index` of `count` of a stream (`0 <= index < count`).
@@ -459,6 +463,7 @@ impl ConfiguredStream {
             write_mode: WriteMode::Append,
             schema: Value::Null,
             partition: None,
+            relationships: Vec::new(),
         }
     }
 

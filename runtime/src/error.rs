@@ -31,6 +31,8 @@ pub enum Call {
     WriteBatch,
     /// `writer.commit()`.
     Commit,
+    /// `writer.complete(stream)`: a destination told a stream ended.
+    Complete,
     /// A transform component's `open` or `transform(batch)`.
     Transform,
     /// Dropping a reader or writer resource inside the guest.
@@ -51,6 +53,7 @@ impl fmt::Display for Call {
             Call::Write => "write",
             Call::WriteBatch => "writer.write",
             Call::Commit => "writer.commit",
+            Call::Complete => "writer.complete",
             Call::Close => "close",
         })
     }

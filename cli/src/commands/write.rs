@@ -77,6 +77,8 @@ pub async fn write(rt: &Runtime, a: WriteArgs) -> Result<ExitCode> {
         next = records.next()?;
     }
     let total = batches.finish().await?;
+    // stdin ended: the stream is complete (an overwrite swaps in here).
+    writer.complete(&a.stream).await?;
     writer.commit().await?;
     writer.close().await?;
     eprintln!(

@@ -62,6 +62,16 @@ pub fn configured_catalog_out(c: &p::ConfiguredCatalog) -> t::ConfiguredCatalog 
                     index: p.index,
                     count: p.count,
                 }),
+                relationships: s
+                    .relationships
+                    .iter()
+                    .map(|r| t::Relationship {
+                        name: r.name.clone(),
+                        fields: r.fields.clone(),
+                        target_stream: r.target_stream.clone(),
+                        target_fields: r.target_fields.clone(),
+                    })
+                    .collect(),
             })
             .collect(),
     }

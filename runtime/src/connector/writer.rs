@@ -128,6 +128,24 @@ impl DestinationWriter {
         }
     }
 
+    /// Tell the destination that the source sent the last batch of
+    /// `stream` for this run. A 0.1.0 destination has no such call.
+    pub async fn complete(&mut self, stream: &str) -> Result<()> {
+        let writer = self.writer()?;
+        let WriterExports::V0_2(exports) = &self.exports else {
+            return Ok(());
+        };
+        let (exports, stream) = (exports.clone(), stream.to_string());
+        self.inst
+            .call_value(Call::Complete, |store| {
+                Box::pin(async move {
+                    let writer_ = exports.sluice_connector_destination().writer();
+                    writer_.call_complete(store, writer, &stream).await
+                })
+            })
+            .await
+    }
+
     /// Make everything written so far durable.
     pub async fn commit(&mut self) -> Result<()> {
         let writer = self.writer()?;

@@ -57,6 +57,7 @@ pub fn configure(
         )?;
         streams.push(stream);
     }
+    keep_configured_relationships(&mut streams);
     if streams.is_empty() {
         return Err(SelectionError::Empty);
     }
@@ -108,7 +109,30 @@ fn configure_stream(
         write_mode,
         schema,
         partition: sel.partition,
+        relationships: info.relationships.clone(),
     })
+}
+
+/// Keep the relationships whose target stream is configured too and whose
+/// fields are all selected on both sides: a destination can only refer to
+/// what it gets.
+fn keep_configured_relationships(streams: &mut [ConfiguredStream]) {
+    let selected: Vec<(String, ConfiguredStream)> = streams
+        .iter()
+        .map(|s| (s.name.clone(), s.clone()))
+        .collect();
+    let find = |name: &str| selected.iter().find(|(n, _)| n == name).map(|(_, s)| s);
+    for stream in streams.iter_mut() {
+        let own = find(&stream.name).cloned();
+        stream.relationships.retain(|r| {
+            let Some(target) = find(&r.target_stream) else {
+                return false;
+            };
+            let own = own.as_ref().expect("a configured stream finds itself");
+            r.fields.iter().all(|f| own.selects(f))
+                && r.target_fields.iter().all(|f| target.selects(f))
+        });
+    }
 }
 
 /// A partition must be a share the source can read.
@@ -211,4 +235,61 @@ fn write_mode(
         ));
     }
     Ok(write_mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use sluice_protocol::{Relationship, StreamInfo};
+
+    fn info(name: &str, relationships: Vec<Relationship>) -> StreamInfo {
+        StreamInfo {
+            relationships,
+            primary_key: vec!["id".into()],
+            ..StreamInfo::new(name, json!({"type": "object"}))
+        }
+    }
+
+    fn rel(from: &str, field: &str, to: &str) -> Relationship {
+        Relationship {
+            name: format!("{from}_{to}"),
+            fields: vec![field.into()],
+            target_stream: to.into(),
+            target_fields: vec!["id".into()],
+        }
+    }
+
+    #[test]
+    fn configured_streams_keep_only_relationships_to_what_is_configured() {
+        let catalog = Catalog {
+            streams: vec![
+                info("users", vec![]),
+                info("orders", vec![rel("orders", "user_id", "users")]),
+                info("events", vec![rel("events", "user_id", "users")]),
+            ],
+        };
+        let all = configure(&[], &catalog, None).unwrap();
+        assert_eq!(
+            all.streams[1].relationships,
+            catalog.streams[1].relationships
+        );
+        // Without users, nothing can refer to it.
+        let some = [
+            StreamSelection::new("orders".to_string()),
+            StreamSelection::new("events".to_string()),
+        ];
+        let c = configure(&some, &catalog, None).unwrap();
+        assert!(c.streams.iter().all(|s| s.relationships.is_empty()));
+        // A relationship over a field that is not selected goes too.
+        let mut orders = StreamSelection::new("orders".to_string());
+        orders.fields = vec!["id".into()];
+        let c = configure(
+            &[StreamSelection::new("users".to_string()), orders],
+            &catalog,
+            None,
+        )
+        .unwrap();
+        assert!(c.streams[1].relationships.is_empty());
+    }
 }

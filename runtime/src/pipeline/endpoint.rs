@@ -29,6 +29,8 @@ pub trait BatchSink {
     fn write(&mut self, batch: Batch) -> impl Future<Output = Result<()>>;
     /// Make everything written so far durable.
     fn commit(&mut self) -> impl Future<Output = Result<()>>;
+    /// The source sent the last batch of `stream` for this run.
+    fn complete(&mut self, stream: &str) -> impl Future<Output = Result<()>>;
     /// Release the writer (without committing).
     fn close(self) -> impl Future<Output = Result<()>>;
 }
@@ -54,6 +56,9 @@ impl BatchSink for DestinationWriter {
     }
     async fn commit(&mut self) -> Result<()> {
         DestinationWriter::commit(self).await
+    }
+    async fn complete(&mut self, stream: &str) -> Result<()> {
+        DestinationWriter::complete(self, stream).await
     }
     async fn close(self) -> Result<()> {
         DestinationWriter::close(self).await

@@ -19,6 +19,8 @@ struct Entry {
     pending: Option<Value>,
     /// The source finished the stream; it succeeds at the next commit.
     source_done: bool,
+    /// The destination was told the stream is complete.
+    told_complete: bool,
     /// Part of the current attempt.
     in_attempt: bool,
 }
@@ -40,6 +42,7 @@ impl StreamLedger {
                 run: StreamRun::new(s.name.clone()),
                 pending: None,
                 source_done: false,
+                told_complete: false,
                 in_attempt: false,
             })
             .collect();
@@ -64,6 +67,7 @@ impl StreamLedger {
             };
             e.in_attempt = again;
             e.source_done = false;
+            e.told_complete = false;
             e.pending = None;
             if again {
                 e.run.outcome = StreamOutcome::Running;
@@ -125,6 +129,19 @@ impl StreamLedger {
         if e.run.outcome.is_running() {
             e.source_done = true;
         }
+    }
+
+    /// The streams the source finished whose destination has not been told
+    /// yet, by name; they count as told from now on.
+    pub(crate) fn take_finished(&mut self) -> Vec<(StreamId, String)> {
+        let mut names = Vec::new();
+        for (i, e) in self.entries.iter_mut().enumerate() {
+            if e.source_done && !e.told_complete && e.run.outcome.is_running() {
+                e.told_complete = true;
+                names.push((i, e.run.stream.clone()));
+            }
+        }
+        names
     }
 
     /// The source ended cleanly: every running stream of the attempt is

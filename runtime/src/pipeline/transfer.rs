@@ -163,7 +163,7 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
             Message::State(state) => self.on_state(state),
             Message::Status(stream, status) => {
                 self.on_status(&stream, status);
-                ControlFlow::Continue(())
+                self.tell_complete().await
             }
             Message::StreamError(e) => self.on_stream_error(e),
         }
@@ -254,6 +254,17 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
         }
     }
 
+    /// Tell the destination of every stream the source finished since the
+    /// last time (before the commit that ends them).
+    async fn tell_complete(&mut self) -> ControlFlow<()> {
+        for (i, stream) in self.ledger.take_finished() {
+            if let Err(e) = self.writer.complete(&stream).await {
+                self.on_write_error(i, e)?;
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
     /// The source failed one stream; without a stream it failed itself.
     fn on_stream_error(&mut self, error: ConnectorError) -> ControlFlow<()> {
         let stream = error.stream.as_deref().and_then(|s| self.ledger.find(s));
@@ -317,6 +328,9 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
     /// attempt failed, and keep that progress.
     async fn finish(mut self) -> Option<Error> {
         if self.destination_failed {
+            return self.error;
+        }
+        if self.tell_complete().await.is_break() && self.destination_failed {
             return self.error;
         }
         match self.commit().await {

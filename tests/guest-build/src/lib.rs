@@ -74,34 +74,35 @@ pub fn guests(root: &Path, workspace: &str) -> Result<Vec<Guest>, String> {
         .map_err(|e| format!("cargo metadata in {workspace}/: {e}"))
 }
 
-/// The packages of `metadata` (`cargo metadata --format-version 1`) and
-/// their cdylib components under `target` (`target/wasm`).
+/// The packages of `metadata` (`cargo metadata --format-version 1`) that
+/// are components (have a cdylib target), with their files under `target`
+/// (`target/wasm`). A package without one is a library the guests share.
 fn parse_guests(metadata: &Value, target: &Path) -> Result<Vec<Guest>, String> {
     let release = target.join(TARGET).join("release");
     let packages = metadata["packages"]
         .as_array()
         .ok_or("no `packages` list")?;
-    packages
-        .iter()
-        .map(|package| {
-            let name = package["name"].as_str().ok_or("a package without a name")?;
-            let lib = package["targets"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|t| {
-                    t["kind"]
-                        .as_array()
-                        .is_some_and(|kinds| kinds.iter().any(|k| k == "cdylib"))
-                })
-                .and_then(|t| t["name"].as_str())
-                .ok_or_else(|| format!("package `{name}` has no cdylib target"))?;
-            Ok(Guest {
+    let mut guests = Vec::new();
+    for package in packages {
+        let name = package["name"].as_str().ok_or("a package without a name")?;
+        let cdylib = package["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| {
+                t["kind"]
+                    .as_array()
+                    .is_some_and(|kinds| kinds.iter().any(|k| k == "cdylib"))
+            })
+            .and_then(|t| t["name"].as_str());
+        if let Some(lib) = cdylib {
+            guests.push(Guest {
                 package: name.to_string(),
                 wasm: release.join(format!("{}.wasm", lib.replace('-', "_"))),
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    Ok(guests)
 }
 
 /// Build every package of `workspace` (below `root`) for wasm32-wasip2,
@@ -177,10 +178,12 @@ mod tests {
     }
 
     #[test]
-    fn a_package_without_a_component_is_named() {
+    fn a_library_package_is_not_a_guest() {
         let metadata = json!({"packages": [
-            {"name": "helper", "targets": [{"kind": ["lib"], "name": "helper"}]}]});
-        let err = parse_guests(&metadata, Path::new("/t")).unwrap_err();
-        assert_eq!(err, "package `helper` has no cdylib target");
+            {"name": "helper", "targets": [{"kind": ["lib"], "name": "helper"}]},
+            {"name": "guest", "targets": [{"kind": ["cdylib", "rlib"], "name": "guest"}]}]});
+        let guests = parse_guests(&metadata, Path::new("/t")).unwrap();
+        assert_eq!(guests.len(), 1);
+        assert_eq!(guests[0].package, "guest");
     }
 }

@@ -82,6 +82,11 @@ fn the_shared_server_is_one_server() {
     let a = shared();
     let b = shared();
     assert!(std::ptr::eq(a, b));
+    let debug = format!("{a:?}");
+    assert!(debug.contains(&a.port().to_string()));
+    for auth in Auth::ALL {
+        assert!(!debug.contains(a.credentials(auth).1), "{debug}");
+    }
     assert_eq!(a.port(), b.port());
     assert!(a.url().starts_with(&format!(
         "postgres://sluice:{}@127.0.0.1:{}/sluice",

@@ -6,6 +6,10 @@
 //! The binary's path (`CARGO_BIN_EXE_sluice`) exists only inside the CLI's
 //! integration tests, so they pass it in (see `cli/tests/support/mod.rs`).
 
+/// A real PostgreSQL server for tests (`pg_server::shared()`), see the
+/// `sluice-pg-server` crate.
+pub use sluice_pg_server as pg_server;
+
 use serde_json::Value;
 use sluice_artifacts as artifacts;
 use std::ffi::OsStr;
