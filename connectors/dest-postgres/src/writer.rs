@@ -34,19 +34,13 @@ impl std::fmt::Debug for PgWriter {
     }
 }
 
-/// The relationships of a configured stream.
-fn relationships(stream: &ConfiguredStream) -> &[Relationship] {
-    let _ = stream;
-    &[]
-}
-
 /// `streams` with every stream after the streams its relationships point
 /// to (a cycle keeps the catalog's order for the streams in it).
 fn parents_first(mut streams: Vec<ConfiguredStream>) -> Vec<ConfiguredStream> {
     let mut ordered: Vec<ConfiguredStream> = Vec::with_capacity(streams.len());
     while !streams.is_empty() {
         let ready = streams.iter().position(|s| {
-            relationships(s).iter().all(|r| {
+            s.relationships.iter().all(|r| {
                 r.target_stream == s.name
                     || ordered.iter().any(|o| o.name == r.target_stream)
                     || !streams.iter().any(|o| o.name == r.target_stream)
@@ -134,14 +128,6 @@ impl PgWriter {
         }
     }
 
-    /// The overwrite load of `stream` is complete: it replaces the table
-    /// in the transaction of the next commit.
-    pub fn complete_stream(&mut self, stream: &str) -> Result<()> {
-        let i = self.index(stream)?;
-        self.streams[i].complete = true;
-        Ok(())
-    }
-
     fn commit_all(&mut self) -> Result<()> {
         let pending = self.streams.iter().any(|s| s.complete);
         if !self.in_transaction && !pending {
@@ -155,7 +141,17 @@ impl PgWriter {
         }
         let db = self.db.as_mut().expect("in a transaction");
         if let Err(e) = db.batch_execute("COMMIT") {
-            let error = pg_error(&e, None, "cannot commit");
+            // A deferred foreign key fails here: name the table's stream.
+            let stream = match &e {
+                sluice_pg_client::Error::Server(s) => s.table.as_deref().and_then(|t| {
+                    self.streams
+                        .iter()
+                        .find(|x| x.config.name == t)
+                        .map(|x| x.config.name.clone())
+                }),
+                _ => None,
+            };
+            let error = pg_error(&e, stream.as_deref(), "cannot commit");
             self.abort();
             return Err(error);
         }
@@ -175,7 +171,7 @@ impl PgWriter {
     fn create_foreign_keys(&mut self) -> Result<()> {
         let mut wanted = Vec::new();
         for child in &self.streams {
-            for r in relationships(&child.config) {
+            for r in &child.config.relationships {
                 let key = format!("{}.{}", child.config.name, r.name);
                 if self.foreign_keys.contains(&key) {
                     continue;
@@ -297,5 +293,13 @@ impl Writer for PgWriter {
 
     fn commit(&mut self) -> Result<()> {
         self.commit_all()
+    }
+
+    /// The overwrite load of `stream` is complete: it replaces the table
+    /// in the transaction of the next commit.
+    fn complete(&mut self, stream: &str) -> Result<()> {
+        let i = self.index(stream)?;
+        self.streams[i].complete = true;
+        Ok(())
     }
 }

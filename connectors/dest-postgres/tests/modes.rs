@@ -143,7 +143,7 @@ fn overwrite_replaces_the_table_at_the_commit_after_complete() {
     assert_eq!(db.rows("select count(*) from users"), ["0"]);
     w.write(batch("users", Operation::Insert, at(0), &[json!({"id": 2, "name": "b"})]))
         .unwrap();
-    w.get_mut().complete_stream("users").unwrap();
+    w.complete("users").unwrap();
     w.commit().unwrap();
     assert_eq!(db.rows("select id, name from users order by id"), ["1|a", "2|b"]);
     assert_eq!(db.rows("select to_regclass('users__sluice_load') is null"), ["t"]);
@@ -167,13 +167,13 @@ fn overwrite_replaces_the_table_at_the_commit_after_complete() {
     assert!(e.message.contains("overwrite mode, which cannot apply deletes"), "{}", e.message);
     w.write(batch("users", Operation::Insert, at(5), &[json!({"id": 3, "name": "c"})]))
         .unwrap();
-    w.get_mut().complete_stream("users").unwrap();
+    w.complete("users").unwrap();
     w.commit().unwrap();
     assert_eq!(db.rows("select id, name from users order by id"), ["3|c"]);
     // A complete stream that had no rows in its run leaves an empty table.
     let mut w = open(&cfg, cat());
     tell(&mut w, "users", &users());
-    w.get_mut().complete_stream("users").unwrap();
+    w.complete("users").unwrap();
     w.commit().unwrap();
     assert_eq!(db.rows("select count(*) from users"), ["0"]);
 }
@@ -193,7 +193,7 @@ fn overwrite_readers_see_the_old_rows_or_the_new_never_a_mix() {
                 .collect();
             w.write(batch("users", Operation::Insert, at(c), &records)).unwrap();
             if c + 1 == commits {
-                w.get_mut().complete_stream("users").unwrap();
+                w.complete("users").unwrap();
             }
             w.commit().unwrap();
         }

@@ -139,7 +139,7 @@ fn a_new_schema_adds_columns_and_widens_types_but_never_narrows() {
             json!({"id": 2, "amount": 5_000_000_000_i64, "coupon": "X"}),
         ]))
         .unwrap();
-        w.get_mut().complete_stream("orders").unwrap();
+        w.complete("orders").unwrap();
         w.commit().unwrap();
         assert_eq!(
             db.rows("select id, amount, coupon from orders order by id"),
