@@ -186,7 +186,11 @@ impl PgStream {
             };
             log(
                 Level::Info,
-                &format!("{}: reading up to {} = {upper}", self.stream(), inc.cursor.name),
+                &format!(
+                    "{}: reading up to {} = {upper}",
+                    self.stream(),
+                    inc.cursor.name
+                ),
             );
             filter.push(format!("{cursor} <= {}", typed(upper, &inc.cursor)));
             if let Some(after) = &inc.after {
