@@ -121,9 +121,7 @@ impl Config {
 
 /// The JSON Schema of the config.
 pub(crate) fn schema() -> Value {
-    let column = |default: &str, what: &str| {
-        json!({"type": "string", "minLength": 1, "maxLength": 63, "default": default, "description": what})
-    };
+    let column = |default: &str, what: &str| json!({"type": "string", "minLength": 1, "maxLength": 63, "default": default, "description": what});
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "dest-postgres",

@@ -48,9 +48,7 @@ fn kind_of(e: &Error) -> ErrorKind {
         Error::Protocol(_) => ErrorKind::Internal,
         _ if e.is_transient() => ErrorKind::Transient,
         Error::Server(s) if s.code.starts_with("28") => ErrorKind::Auth,
-        Error::Server(s) if s.code.starts_with("22") || s.code.starts_with("23") => {
-            ErrorKind::Data
-        }
+        Error::Server(s) if s.code.starts_with("22") || s.code.starts_with("23") => ErrorKind::Data,
         _ => ErrorKind::Config,
     }
 }

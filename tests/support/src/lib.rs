@@ -249,9 +249,10 @@ impl PipelineToml {
         }
     }
 
-    /// Create the granted directories and write the file as `dir/file`;
+    /// Create `dir` and the granted directories and write the file as `dir/file`;
     /// returns its path.
     pub fn write(&self, dir: &Path, file: &str) -> PathBuf {
+        std::fs::create_dir_all(dir).unwrap();
         self.create_dirs(dir);
         let path = dir.join(file);
         std::fs::write(&path, self.to_string()).unwrap();
