@@ -17,7 +17,7 @@
 //! aborting at once (libfuzzer-sys's panic hook aborts on every panic,
 //! caught or not). Inside redb means located in redb, or located in the
 //! standard library (an arithmetic overflow, a slice index, `unwrap`) and
-//! called from redb (a `redb::` frame in the backtrace). A redb panic that
+//! called from redb (a frame of redb in the backtrace). A redb panic that
 //! unwinds out of sluice-state is still a crash: it is reported with
 //! redb's message and backtrace. Any other panic aborts immediately, as
 //! usual.
@@ -56,11 +56,16 @@ fn in_std_source(file: &str) -> bool {
     file.starts_with("/rustc/") || file.contains("library/core/") || file.contains("library/std/")
 }
 
-/// Whether a frame of `backtrace` (as `Backtrace` prints it: `N: name`
-/// lines) is a function of redb's, or a method of one of its types.
+/// Whether a frame of `backtrace` (as `Backtrace` prints it: an `N: name`
+/// line, then an `at file:line` line) is redb's: a function or method of
+/// redb by name, or (inlined frames print only the function's own name,
+/// `resize`) by its file.
 fn called_from_redb(backtrace: &str) -> bool {
-    backtrace.lines().any(|line| {
-        line.trim_start().split_once(": ").is_some_and(|(n, name)| {
+    backtrace.lines().map(str::trim_start).any(|line| {
+        if let Some(file) = line.strip_prefix("at ") {
+            return in_redb_source(file);
+        }
+        line.split_once(": ").is_some_and(|(n, name)| {
             n.bytes().all(|b| b.is_ascii_digit())
                 && (name.starts_with("redb::") || name.starts_with("<redb::"))
         })
