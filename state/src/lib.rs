@@ -40,7 +40,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
-use unwind::LeakOnUnwind;
+use unwind::CatchOnUnwind;
 
 /// `"format"` -> the store format, to recognise a sluice store.
 const META: TableDefinition<&str, &str> = TableDefinition::new("sluice_meta");
@@ -106,9 +106,10 @@ fn guarded_open<T>(path: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
 /// sluice store is refused before anything could change it.
 fn refuse_foreign(path: &Path, shown: &str) -> Result<()> {
     let foreign = |why: String| Error::store(shown, format!("not a sluice state store: {why}"));
-    // Held so that a redb panic below leaks them (`unwind`).
+    // Held so that their destructors cannot abort while a redb panic below
+    // unwinds (`unwind`).
     let db = match redb::ReadOnlyDatabase::open(path) {
-        Ok(db) => LeakOnUnwind::new(db),
+        Ok(db) => CatchOnUnwind::new(db),
         // A store left by a killed run needs a repair, which the writable
         // open below does.
         Err(redb::DatabaseError::RepairAborted) => return Ok(()),
@@ -122,9 +123,9 @@ fn refuse_foreign(path: &Path, shown: &str) -> Result<()> {
     };
     let txn = db
         .begin_read()
-        .map(LeakOnUnwind::new)
+        .map(CatchOnUnwind::new)
         .map_err(|e| foreign(format!("cannot read it: {e}")))?;
-    match txn.open_table(META).map(LeakOnUnwind::new) {
+    match txn.open_table(META).map(CatchOnUnwind::new) {
         Ok(meta) => {
             let format = meta
                 .get("format")
@@ -174,16 +175,9 @@ impl std::fmt::Debug for StateStore {
 
 impl Drop for StateStore {
     fn drop(&mut self) {
-        let Some(db) = self.db.take() else {
-            return;
-        };
-        if self.damage.get().is_some() {
-            // A transaction may have been leaked while the panic unwound
-            // (`unwind`), and closing meets the same damage: the database
-            // is leaked instead, file handle included.
-            std::mem::forget(db);
-        } else {
-            // redb may panic while closing a damaged file, too.
+        // redb may panic while closing a damaged file, too. It is closed
+        // even when poisoned: leaking it would keep its file open.
+        if let Some(db) = self.db.take() {
             let _ = catch_panic(|| drop(db));
         }
     }
@@ -264,8 +258,10 @@ impl StateStore {
     ///
     /// A caught panic poisons the store: this call and every later one (of
     /// any clone) fail with the same "the store is damaged" error, without
-    /// touching redb. The panic may have leaked a write transaction
-    /// (`unwind`), and the next `begin_write` would wait for it forever.
+    /// touching redb again. redb's state after the panic is unknown: a
+    /// transaction whose destructor panicked while unwinding (`unwind`) may
+    /// still hold the write slot, and the next `begin_write` would wait for
+    /// it forever.
     fn guarded<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
         if let Some(why) = self.damage.get() {
             return Err(damaged(&self.path, why));
@@ -274,40 +270,40 @@ impl StateStore {
             .unwrap_or_else(|why| Err(damaged(&self.path, self.damage.get_or_init(|| why))))
     }
 
-    /// A write transaction, leaked if a panic unwinds past it (`unwind`).
-    fn write_txn(&self) -> Result<LeakOnUnwind<WriteTransaction>> {
+    /// A write transaction (see `unwind`).
+    fn write_txn(&self) -> Result<CatchOnUnwind<WriteTransaction>> {
         let txn = self.db().begin_write().map_err(|e| self.err(e))?;
-        Ok(LeakOnUnwind::new(txn))
+        Ok(CatchOnUnwind::new(txn))
     }
 
-    /// A read transaction, leaked if a panic unwinds past it (`unwind`).
-    fn read_txn(&self) -> Result<LeakOnUnwind<ReadTransaction>> {
+    /// A read transaction (see `unwind`).
+    fn read_txn(&self) -> Result<CatchOnUnwind<ReadTransaction>> {
         let txn = self.db().begin_read().map_err(|e| self.err(e))?;
-        Ok(LeakOnUnwind::new(txn))
+        Ok(CatchOnUnwind::new(txn))
     }
 
-    /// `table` of `txn` for writing, leaked if a panic unwinds past it.
+    /// `table` of `txn` for writing (see `unwind`).
     fn open_write<'txn, K: Key + 'static, V: RedbValue + 'static>(
         &self,
         txn: &'txn WriteTransaction,
         table: TableDefinition<K, V>,
-    ) -> Result<LeakOnUnwind<Table<'txn, K, V>>> {
+    ) -> Result<CatchOnUnwind<Table<'txn, K, V>>> {
         let table = txn.open_table(table).map_err(|e| self.err(e))?;
-        Ok(LeakOnUnwind::new(table))
+        Ok(CatchOnUnwind::new(table))
     }
 
-    /// `table` of `txn` for reading, leaked if a panic unwinds past it.
+    /// `table` of `txn` for reading (see `unwind`).
     fn open_read<K: Key + 'static, V: RedbValue + 'static>(
         &self,
         txn: &ReadTransaction,
         table: TableDefinition<K, V>,
-    ) -> Result<LeakOnUnwind<ReadOnlyTable<K, V>>> {
+    ) -> Result<CatchOnUnwind<ReadOnlyTable<K, V>>> {
         let table = txn.open_table(table).map_err(|e| self.err(e))?;
-        Ok(LeakOnUnwind::new(table))
+        Ok(CatchOnUnwind::new(table))
     }
 
     /// Commit `txn`.
-    fn commit(&self, txn: LeakOnUnwind<WriteTransaction>) -> Result<()> {
+    fn commit(&self, txn: CatchOnUnwind<WriteTransaction>) -> Result<()> {
         txn.into_inner().commit().map_err(|e| self.err(e))
     }
 
@@ -624,12 +620,11 @@ mod tests {
     fn after_a_caught_panic_every_call_fails_at_once() {
         let s = StateStore::in_memory().unwrap();
         let clone = s.clone();
-        // A panic inside redb while a write transaction and a table are
-        // open: both are leaked (`unwind`), so the write slot stays taken.
+        // A panic inside redb that leaves the write slot taken, as a write
+        // transaction whose destructor panicked while unwinding may.
         let e = s
             .guarded(|| -> Result<()> {
-                let txn = s.write_txn()?;
-                let _runs = s.open_write(&txn, RUNS)?;
+                std::mem::forget(s.write_txn()?.into_inner());
                 panic!("a page that is not there");
             })
             .unwrap_err()
@@ -645,7 +640,7 @@ mod tests {
             std::thread::spawn(move || sent.send(call(&store).map_err(|e| e.to_string())));
             got.recv_timeout(std::time::Duration::from_secs(1))
         };
-        // redb itself would now wait for the leaked transaction forever.
+        // redb itself would now wait for that transaction forever.
         let raw = within_a_second(|s| s.db().begin_write().map(drop).map_err(|e| s.err(e)));
         assert!(raw.is_err(), "begin_write returned: {raw:?}");
         // The store does not ask it: every call fails with the same error.
@@ -662,7 +657,7 @@ mod tests {
                 .to_string(),
             e
         );
-        // Dropping the store leaks the database instead of closing it.
+        // Closing it does not wait for the transaction either.
         drop(clone);
         drop(s);
     }
