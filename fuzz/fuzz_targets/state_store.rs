@@ -120,9 +120,9 @@ fn exercise(data: &[u8]) {
     assert_round_trip("Schema", &schema);
 
     let path = sluice_fuzz::scratch_dir().join("state.redb");
-    // A new file each time: a store sluice-state poisoned after a redb
-    // panic keeps its file open and locked (it is leaked, not closed), and
-    // rewriting that file would make every later input "already open".
+    // A new file for each input: a store an earlier input left open
+    // (anything of redb that outlives its input keeps the file locked)
+    // would otherwise make every later input fail as "already open".
     let _ = std::fs::remove_file(&path);
     std::fs::write(&path, data).expect("writing the scratch store");
     let Ok(store) = StateStore::open(&path) else {
