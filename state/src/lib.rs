@@ -192,12 +192,24 @@ impl StateStore {
                 .map_err(|e| Error::store(&shown, format!("cannot create its directory: {e}")))?;
         }
         guarded_open(&shown.clone(), || {
-            if path.metadata().is_ok_and(|m| m.len() > 0) {
+            let existed = path.metadata().is_ok_and(|m| m.len() > 0);
+            if existed {
                 refuse_foreign(path, &shown)?;
             }
-            let db = Database::create(path).map_err(|e| {
+            let mut db = Database::create(path).map_err(|e| {
                 Error::store(&shown, format!("cannot open it as a redb database: {e}"))
             })?;
+            if existed {
+                // Some damage makes redb panic twice inside a commit, where
+                // nothing outside redb can catch the second panic (see
+                // docs/fuzzing.md): verify every page before the first write.
+                db.check_integrity().map_err(|e| {
+                    Error::store(
+                        &shown,
+                        format!("the store is damaged ({e}); move it aside to start over, or restore a copy"),
+                    )
+                })?;
+            }
             Self::init(db, shown)
         })
     }
