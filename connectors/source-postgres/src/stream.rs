@@ -350,8 +350,20 @@ fn incremental(table: &Table, stream: &ConfiguredStream, state: &State) -> Resul
         })?;
         key.push(column);
     }
-    let after = state
-        .get::<Bookmark>(name)?
+    let saved = state.get::<Bookmark>(name)?;
+    let after = saved
+        .clone()
         .filter(|b| b.cursor_field == cursor_field && b.key.len() == key.len());
+    if let (Some(b), None) = (&saved, &after) {
+        log(
+            Level::Warn,
+            &format!(
+                "{name}: the saved bookmark is on `{}` with {} key values, the stream now on `{cursor_field}` with {}: reading from the start",
+                b.cursor_field,
+                b.key.len(),
+                key.len()
+            ),
+        );
+    }
     Ok(Incremental { cursor, key, after })
 }
