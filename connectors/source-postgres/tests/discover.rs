@@ -1,5 +1,6 @@
 //! Discovery against a real server: types, keys, relationships, cursors,
 //! operation schemas, naming; and `check`'s errors.
+#![cfg(not(target_family = "wasm"))]
 
 mod common;
 

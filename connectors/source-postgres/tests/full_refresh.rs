@@ -1,5 +1,6 @@
 //! Full refresh: many batches equal the table, batches never exceed
 //! `batch_rows`, one snapshot across the run's streams, partitions.
+#![cfg(not(target_family = "wasm"))]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Incremental reads: bookmarks of (cursor, key), ties, rows committed
 //! while a run reads, bulk updates, runs stopped inside a tie.
+#![cfg(not(target_family = "wasm"))]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Exact values: every type the source maps, NULLs, and text that JSON
 //! must escape; and the registered schema stamped on the batches.
+#![cfg(not(target_family = "wasm"))]
 
 mod common;
 
