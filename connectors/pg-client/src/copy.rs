@@ -76,18 +76,26 @@ impl CopyIn<'_> {
     }
 
     fn send(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let data = frontend::CopyData::new(&self.pending[..])?;
-        data.write(&mut self.client.write);
-        self.pending.clear();
+        self.queue()?;
         self.client.flush()
+    }
+
+    /// Put the buffered rows in the client's write buffer as `CopyData`.
+    fn queue(&mut self) -> Result<()> {
+        if !self.pending.is_empty() {
+            let data = frontend::CopyData::new(&self.pending[..])?;
+            data.write(&mut self.client.write);
+            self.pending.clear();
+        }
+        Ok(())
     }
 
     /// End the copy and return how many rows the server took.
     pub fn finish(mut self) -> Result<u64> {
-        self.send()?;
+        // The last rows and CopyDone go out in one write: as two, the small
+        // second one waits for the server's delayed ACK (Nagle) wherever
+        // TCP_NODELAY cannot be set, as in the WASI sandbox.
+        self.queue()?;
         self.done = true;
         frontend::copy_done(&mut self.client.write);
         self.client.flush()?;
