@@ -197,7 +197,11 @@ impl Shape {
     ///    next effective event.
     pub(crate) fn history(&self, table: &str, stage: &str) -> String {
         let h = self.history.clone().unwrap_or_default();
-        let (vf, vt, cur) = (ident(&h.valid_from), ident(&h.valid_to), ident(&h.is_current));
+        let (vf, vt, cur) = (
+            ident(&h.valid_from),
+            ident(&h.valid_to),
+            ident(&h.is_current),
+        );
         let key = ident_list(self.primary_key.iter().map(String::as_str));
         let stored = ident_list(self.stored_names());
         let stage_vf = match &self.cursor {
@@ -302,16 +306,25 @@ mod tests {
              \"_sluice_extracted_at\" timestamp with time zone, PRIMARY KEY (\"id\"))"
         );
         let h = shape(true).create("u");
-        assert!(h.contains("\"_valid_from\" timestamp with time zone NOT NULL"), "{h}");
+        assert!(
+            h.contains("\"_valid_from\" timestamp with time zone NOT NULL"),
+            "{h}"
+        );
         assert!(h.ends_with("PRIMARY KEY (\"id\", \"_valid_from\"))"), "{h}");
     }
 
     #[test]
     fn dedup_is_one_statement_with_the_last_row_per_key() {
         let sql = shape(false).dedup("\"public\".\"u\"", "stage");
-        assert!(sql.starts_with("WITH last AS MATERIALIZED (SELECT DISTINCT ON (\"id\")"), "{sql}");
+        assert!(
+            sql.starts_with("WITH last AS MATERIALIZED (SELECT DISTINCT ON (\"id\")"),
+            "{sql}"
+        );
         assert!(sql.contains("ORDER BY \"id\", _sluice_seq DESC"), "{sql}");
-        assert!(sql.contains("ON CONFLICT (\"id\") DO UPDATE SET \"name\" = EXCLUDED.\"name\""), "{sql}");
+        assert!(
+            sql.contains("ON CONFLICT (\"id\") DO UPDATE SET \"name\" = EXCLUDED.\"name\""),
+            "{sql}"
+        );
         assert_eq!(sql.matches(';').count(), 0);
     }
 }

@@ -59,7 +59,10 @@ impl Stream {
     pub(crate) fn new(config: &Config, stream: ConfiguredStream, index: usize) -> Result<Stream> {
         let name = &stream.name;
         let err = |m: String| Err(ConnectorError::config(m).in_stream(name));
-        let needs_key = matches!(stream.write_mode, WriteMode::AppendDedup | WriteMode::History);
+        let needs_key = matches!(
+            stream.write_mode,
+            WriteMode::AppendDedup | WriteMode::History
+        );
         if needs_key && stream.primary_key.is_empty() {
             let mode = mode_name(stream.write_mode);
             return err(format!(
@@ -181,9 +184,17 @@ impl Stream {
         let history = (self.mode() == WriteMode::History).then(|| self.history.clone());
         let mut reserved = vec![EXTRACTED_AT];
         if let Some(h) = &history {
-            reserved.extend([h.valid_from.as_str(), h.valid_to.as_str(), h.is_current.as_str()]);
+            reserved.extend([
+                h.valid_from.as_str(),
+                h.valid_to.as_str(),
+                h.is_current.as_str(),
+            ]);
         }
-        if let Some(f) = schema.fields.iter().find(|f| reserved.contains(&f.name.as_str())) {
+        if let Some(f) = schema
+            .fields
+            .iter()
+            .find(|f| reserved.contains(&f.name.as_str()))
+        {
             return Err(ConnectorError::config(format!(
                 "field `{}` of stream `{name}` has the name of a column dest-postgres adds itself; \
                  rename the field or the column (`history` in the config)",
@@ -197,7 +208,11 @@ impl Stream {
             .clone()
             .filter(|c| schema.field(c).is_some_and(|f| f.ty == Type::Timestamp));
         Ok(Shape {
-            fields: schema.fields.iter().map(|f| Column::of_field(f, true)).collect(),
+            fields: schema
+                .fields
+                .iter()
+                .map(|f| Column::of_field(f, true))
+                .collect(),
             primary_key: self.config.primary_key.clone(),
             metadata: self.metadata,
             history,
@@ -255,7 +270,11 @@ impl Stream {
             db.batch_execute(&shape.create(&self.table))
                 .map_err(|e| self.fail(&e, &format!("cannot create table {}", self.table)))?;
         }
-        let sql = format!("DROP TABLE IF EXISTS {}; {}", self.load, shape.create(&self.load));
+        let sql = format!(
+            "DROP TABLE IF EXISTS {}; {}",
+            self.load,
+            shape.create(&self.load)
+        );
         db.batch_execute(&sql)
             .map_err(|e| self.fail(&e, &format!("cannot create the load table {}", self.load)))?;
         self.load_state = Load::InTransaction;
@@ -308,7 +327,10 @@ impl Stream {
         let staging = self.staging();
         let shape = self.shape.as_ref().expect("shaped before copying");
         let (target, columns) = if staging {
-            (format!("pg_temp.{}", ident(&self.stage)), shape.stage_columns())
+            (
+                format!("pg_temp.{}", ident(&self.stage)),
+                shape.stage_columns(),
+            )
         } else {
             (self.write_table().to_string(), shape.copy_columns())
         };
@@ -321,7 +343,11 @@ impl Stream {
             suffix.push(b'\t');
             copy_text(&mut suffix, &timestamp(batch.extracted_at));
         }
-        let op = if batch.operation == Operation::Delete { b'd' } else { b'u' };
+        let op = if batch.operation == Operation::Delete {
+            b'd'
+        } else {
+            b'u'
+        };
         let name = self.config.name.clone();
         let table = self.write_table().to_string();
         let encoder = self.encoder.as_mut().expect("shaped before copying");
@@ -343,9 +369,13 @@ impl Stream {
             copy.maybe_send()
                 .map_err(|e| pg_error(&e, Some(&name), &format!("cannot load {table}")))?;
         }
-        let rows = copy
-            .finish()
-            .map_err(|e| pg_error(&e, Some(&name), &format!("cannot load stream `{name}` into {table}")))?;
+        let rows = copy.finish().map_err(|e| {
+            pg_error(
+                &e,
+                Some(&name),
+                &format!("cannot load stream `{name}` into {table}"),
+            )
+        })?;
         if staging {
             self.staged += rows;
         }
@@ -363,7 +393,10 @@ impl Stream {
             _ => shape.dedup(&self.table, &self.stage),
         };
         db.execute(&sql, &[]).map_err(|e| {
-            self.fail(&e, &format!("cannot apply stream `{}` to {}", self.name(), self.table))
+            self.fail(
+                &e,
+                &format!("cannot apply stream `{}` to {}", self.name(), self.table),
+            )
         })?;
         self.staged = 0;
         Ok(())
@@ -382,7 +415,12 @@ impl Stream {
         }
         let name = self.config.name.clone();
         db.batch_execute(&swap(&self.table, &self.load, &name))
-            .map_err(|e| self.fail(&e, &format!("cannot swap the loaded table into {}", self.table)))?;
+            .map_err(|e| {
+                self.fail(
+                    &e,
+                    &format!("cannot swap the loaded table into {}", self.table),
+                )
+            })?;
         self.rename_key(db)?;
         self.load_state = Load::None;
         self.synced = false;
@@ -392,7 +430,8 @@ impl Stream {
     /// After a swap the key constraint still has the load table's name:
     /// give it the table's usual `<name>_pkey`.
     fn rename_key(&self, db: &mut Client) -> Result<()> {
-        let sql = "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'p'";
+        let sql =
+            "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'p'";
         let rows = db
             .query(sql, &[Some(&self.table)])
             .map_err(|e| self.fail(&e, "cannot read the key constraint"))?;

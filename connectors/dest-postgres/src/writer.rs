@@ -176,7 +176,10 @@ impl PgWriter {
                 if self.foreign_keys.contains(&key) {
                     continue;
                 }
-                let Some(parent) = self.streams.iter().find(|p| p.config.name == r.target_stream)
+                let Some(parent) = self
+                    .streams
+                    .iter()
+                    .find(|p| p.config.name == r.target_stream)
                 else {
                     continue;
                 };
@@ -249,7 +252,10 @@ fn add_foreign_key(db: &mut Client, child: &str, parent: &str, r: &Relationship)
         pg_error(
             &e,
             None,
-            &format!("cannot create foreign key `{}` from {child} to {parent}", r.name),
+            &format!(
+                "cannot create foreign key `{}` from {child} to {parent}",
+                r.name
+            ),
         )
     })?;
     Ok(true)
@@ -271,7 +277,10 @@ pub(crate) fn connect(config: &Config) -> Result<Client> {
 /// privilege that writing into an existing schema does not).
 fn ensure_schema(db: &mut Client, schema: &str) -> Result<()> {
     let found = db
-        .query("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[Some(schema)])
+        .query(
+            "SELECT 1 FROM pg_namespace WHERE nspname = $1",
+            &[Some(schema)],
+        )
         .map_err(|e| pg_error(&e, None, "cannot read the catalog"))?;
     if found.rows.is_empty() {
         db.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", ident(schema)))

@@ -52,10 +52,18 @@ fn a_wrong_password_is_an_auth_error_naming_the_user_and_not_the_password() {
 #[test]
 fn an_unreachable_server_is_transient_and_names_the_address() {
     // A port nobody listens on: bind one and let it go.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let e = native::check::<PostgresDestination>(&config("u", "secret-pw", port)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Transient, "{e}");
-    assert!(e.message.contains(&format!("127.0.0.1:{port}")), "{}", e.message);
+    assert!(
+        e.message.contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        e.message
+    );
     assert!(!e.message.contains("secret-pw"), "{}", e.message);
 }
 
@@ -77,13 +85,21 @@ fn the_spec_lists_modes_operations_keys_and_the_secret() {
     assert_eq!(spec.operations.len(), 4);
     assert_eq!(
         spec.reserved_keys,
-        ["", "_sluice_extracted_at", "_valid_from", "_valid_to", "_is_current"]
+        [
+            "",
+            "_sluice_extracted_at",
+            "_valid_from",
+            "_valid_to",
+            "_is_current"
+        ]
     );
     assert_eq!(spec.secret_fields(), ["password"]);
     assert_eq!(spec.config_schema["additionalProperties"], json!(false));
     assert!(spec.documentation.unwrap().contains("TLS is not supported"));
     // Defaults are filled in; unknown keys are refused.
-    let e = native::check::<PostgresDestination>(r#"{"host":"h","user":"u","database":"d","tls":true}"#)
-        .unwrap_err();
+    let e = native::check::<PostgresDestination>(
+        r#"{"host":"h","user":"u","database":"d","tls":true}"#,
+    )
+    .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Config);
 }

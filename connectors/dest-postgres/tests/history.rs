@@ -32,7 +32,8 @@ fn pg(s: u64) -> String {
     format!("2024-01-01 00:{:02}:{:02}+00", s / 60, s % 60)
 }
 
-const CHAIN: &str = "select id, name, _valid_from, _valid_to, _is_current from users order by id, _valid_from";
+const CHAIN: &str =
+    "select id, name, _valid_from, _valid_to, _is_current from users order by id, _valid_from";
 
 fn version(id: u64, name: &str, from: u64, to: Option<u64>) -> String {
     let to = to.map_or("-".to_string(), pg);
@@ -41,7 +42,12 @@ fn version(id: u64, name: &str, from: u64, to: Option<u64>) -> String {
 }
 
 fn by_cursor() -> sluice_guest::ConfiguredCatalog {
-    catalog(vec![stream("users", WriteMode::History, &["id"], Some("updated_at"))])
+    catalog(vec![stream(
+        "users",
+        WriteMode::History,
+        &["id"],
+        Some("updated_at"),
+    )])
 }
 
 #[test]
@@ -50,21 +56,40 @@ fn every_version_is_kept_with_exact_validity() {
     let mut w = open(&db.config(json!({})), by_cursor());
     tell(&mut w, "users", &users());
     let insert = |records: &[Value]| batch("users", Operation::Insert, at(0), records);
-    w.write(insert(&[user(1, "a", 10), user(2, "b", 10), user(3, "c", 10)]))
-        .unwrap();
+    w.write(insert(&[
+        user(1, "a", 10),
+        user(2, "b", 10),
+        user(3, "c", 10),
+    ]))
+    .unwrap();
     w.commit().unwrap();
     // Two versions of one key in one commit; a delete without a cursor
     // value (closed at its extraction time); an identical re-send.
-    w.write(insert(&[user(1, "a2", 20), user(1, "a3", 30), user(3, "c", 10)]))
-        .unwrap();
-    w.write(batch("users", Operation::Delete, at(40), &[json!({"id": 2})]))
-        .unwrap();
+    w.write(insert(&[
+        user(1, "a2", 20),
+        user(1, "a3", 30),
+        user(3, "c", 10),
+    ]))
+    .unwrap();
+    w.write(batch(
+        "users",
+        Operation::Delete,
+        at(40),
+        &[json!({"id": 2})],
+    ))
+    .unwrap();
     w.commit().unwrap();
     // A re-insert after the delete; a stale version (older than the
     // current one); a delete with a cursor value.
-    w.write(insert(&[user(2, "b2", 50), user(1, "old", 15)])).unwrap();
-    w.write(batch("users", Operation::Delete, at(99), &[json!({"id": 3, "updated_at": t(60)})]))
+    w.write(insert(&[user(2, "b2", 50), user(1, "old", 15)]))
         .unwrap();
+    w.write(batch(
+        "users",
+        Operation::Delete,
+        at(99),
+        &[json!({"id": 3, "updated_at": t(60)})],
+    ))
+    .unwrap();
     w.commit().unwrap();
     let expected = [
         version(1, "a", 10, Some(20)),
@@ -76,8 +101,13 @@ fn every_version_is_kept_with_exact_validity() {
     ];
     assert_eq!(db.rows(CHAIN), expected);
     // Deleting a deleted key, or re-sending a stale delete, does nothing.
-    w.write(batch("users", Operation::Delete, at(100), &[json!({"id": 3})]))
-        .unwrap();
+    w.write(batch(
+        "users",
+        Operation::Delete,
+        at(100),
+        &[json!({"id": 3})],
+    ))
+    .unwrap();
     w.commit().unwrap();
     assert_eq!(db.rows(CHAIN), expected);
     assert_eq!(
@@ -90,11 +120,19 @@ fn every_version_is_kept_with_exact_validity() {
 fn without_a_timestamp_cursor_versions_start_at_extraction_and_unchanged_records_open_nothing() {
     let db = Db::new("history_extracted");
     let cat = catalog(vec![stream("users", WriteMode::History, &["id"], None)]);
-    let mut w = open(&db.config(json!({"history": {"valid_from": "vf", "valid_to": "vt", "is_current": "cur"}})), cat);
+    let mut w = open(
+        &db.config(json!({"history": {"valid_from": "vf", "valid_to": "vt", "is_current": "cur"}})),
+        cat,
+    );
     tell(&mut w, "users", &users());
     let send = |w: &mut sluice_guest::native::HostWriter<_>, s: u64, name: &str| {
-        w.write(batch("users", Operation::Upsert, at(s), &[user(1, name, 0)]))
-            .unwrap();
+        w.write(batch(
+            "users",
+            Operation::Upsert,
+            at(s),
+            &[user(1, name, 0)],
+        ))
+        .unwrap();
         w.commit().unwrap();
     };
     send(&mut w, 100, "x");
@@ -113,9 +151,24 @@ fn redelivery_after_a_crash_creates_no_duplicates() {
     let cfg = db.config(json!({}));
     let first = batch("users", Operation::Insert, at(0), &[user(1, "a", 10)]);
     let rest = [
-        batch("users", Operation::Insert, at(1), &[user(1, "b", 20), user(2, "x", 20)]),
-        batch("users", Operation::Delete, at(1), &[json!({"id": 2, "updated_at": t(25)})]),
-        batch("users", Operation::Insert, at(1), &[user(1, "c", 30), user(1, "c", 30)]),
+        batch(
+            "users",
+            Operation::Insert,
+            at(1),
+            &[user(1, "b", 20), user(2, "x", 20)],
+        ),
+        batch(
+            "users",
+            Operation::Delete,
+            at(1),
+            &[json!({"id": 2, "updated_at": t(25)})],
+        ),
+        batch(
+            "users",
+            Operation::Insert,
+            at(1),
+            &[user(1, "c", 30), user(1, "c", 30)],
+        ),
     ];
     {
         let mut w = open(&cfg, by_cursor());
@@ -154,8 +207,13 @@ fn metadata_columns_are_not_compared() {
     let mut w = open(&db.config(json!({"metadata": true})), cat);
     tell(&mut w, "users", &users());
     for s in [100, 200] {
-        w.write(batch("users", Operation::Insert, at(s), &[user(7, "same", 1)]))
-            .unwrap();
+        w.write(batch(
+            "users",
+            Operation::Insert,
+            at(s),
+            &[user(7, "same", 1)],
+        ))
+        .unwrap();
         w.commit().unwrap();
     }
     assert_eq!(

@@ -25,18 +25,31 @@ const NO_META: fn() -> serde_json::Value = || json!({"metadata": false});
 fn append_adds_every_record_and_refuses_deletes() {
     let db = Db::new("append");
     let cfg = db.config(json!({}));
-    let mut w = open(&cfg, catalog(vec![stream("users", WriteMode::Append, &["id"], None)]));
+    let mut w = open(
+        &cfg,
+        catalog(vec![stream("users", WriteMode::Append, &["id"], None)]),
+    );
     tell(&mut w, "users", &users());
-    w.write(batch("users", Operation::Insert, at(0), &[
-        json!({"id": 1, "name": "a", "age": 30}),
-        json!({"id": 2, "name": "b"}),
-    ]))
+    w.write(batch(
+        "users",
+        Operation::Insert,
+        at(0),
+        &[
+            json!({"id": 1, "name": "a", "age": 30}),
+            json!({"id": 2, "name": "b"}),
+        ],
+    ))
     .unwrap();
     // Nothing is visible before the commit, not even the new table.
     assert_eq!(db.rows("select to_regclass('users') is null"), ["t"]);
     w.commit().unwrap();
-    w.write(batch("users", Operation::Insert, at(1), &[json!({"id": 3, "name": "c", "age": null})]))
-        .unwrap();
+    w.write(batch(
+        "users",
+        Operation::Insert,
+        at(1),
+        &[json!({"id": 3, "name": "c", "age": null})],
+    ))
+    .unwrap();
     w.commit().unwrap();
     assert_eq!(
         db.rows("select id, name, age, _sluice_extracted_at from users order by id"),
@@ -47,26 +60,56 @@ fn append_adds_every_record_and_refuses_deletes() {
         ]
     );
     let e = w
-        .write(batch("users", Operation::Delete, at(2), &[json!({"id": 1})]))
+        .write(batch(
+            "users",
+            Operation::Delete,
+            at(2),
+            &[json!({"id": 1})],
+        ))
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Data);
     assert_eq!(e.stream.as_deref(), Some("users"));
-    assert!(e.message.contains("append mode, which cannot apply deletes"), "{}", e.message);
-    assert!(e.message.contains("append_dedup or history"), "{}", e.message);
+    assert!(
+        e.message
+            .contains("append mode, which cannot apply deletes"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.message.contains("append_dedup or history"),
+        "{}",
+        e.message
+    );
     // The table is logged and keyed.
-    assert_eq!(db.one("select relpersistence from pg_class where relname = 'users'"), "p");
+    assert_eq!(
+        db.one("select relpersistence from pg_class where relname = 'users'"),
+        "p"
+    );
     assert_eq!(
         db.one("select pg_get_constraintdef(oid) from pg_constraint where conname = 'users_pkey'"),
         "PRIMARY KEY (id)"
     );
     // A duplicate key is a data error naming the stream, and nothing of the
     // failed transaction stays.
-    w.write(batch("users", Operation::Insert, at(3), &[json!({"id": 9, "name": "z"})]))
-        .unwrap();
+    w.write(batch(
+        "users",
+        Operation::Insert,
+        at(3),
+        &[json!({"id": 9, "name": "z"})],
+    ))
+    .unwrap();
     let e = w
-        .write(batch("users", Operation::Insert, at(3), &[json!({"id": 1, "name": "dup"})]))
+        .write(batch(
+            "users",
+            Operation::Insert,
+            at(3),
+            &[json!({"id": 1, "name": "dup"})],
+        ))
         .unwrap_err();
-    assert_eq!((e.kind, e.stream.as_deref()), (ErrorKind::Data, Some("users")));
+    assert_eq!(
+        (e.kind, e.stream.as_deref()),
+        (ErrorKind::Data, Some("users"))
+    );
     assert!(e.message.contains("23505"), "{}", e.message);
     w.commit().unwrap();
     assert_eq!(db.rows("select count(*) from users"), ["3"]);
@@ -76,41 +119,78 @@ fn append_adds_every_record_and_refuses_deletes() {
 fn append_dedup_keeps_the_last_record_per_key() {
     let db = Db::new("dedup");
     let cfg = db.config(NO_META());
-    let mut w = open(&cfg, catalog(vec![stream("users", WriteMode::AppendDedup, &["id"], None)]));
+    let mut w = open(
+        &cfg,
+        catalog(vec![stream("users", WriteMode::AppendDedup, &["id"], None)]),
+    );
     tell(&mut w, "users", &users());
-    w.write(batch("users", Operation::Insert, at(0), &[
-        json!({"id": 1, "name": "a"}),
-        json!({"id": 2, "name": "b"}),
-        json!({"id": 3, "name": "c"}),
-    ]))
+    w.write(batch(
+        "users",
+        Operation::Insert,
+        at(0),
+        &[
+            json!({"id": 1, "name": "a"}),
+            json!({"id": 2, "name": "b"}),
+            json!({"id": 3, "name": "c"}),
+        ],
+    ))
     .unwrap();
     w.commit().unwrap();
-    assert_eq!(db.rows("select id, name from users order by id"), ["1|a", "2|b", "3|c"]);
+    assert_eq!(
+        db.rows("select id, name from users order by id"),
+        ["1|a", "2|b", "3|c"]
+    );
     // Many updates of one key in one commit: the last one wins; a delete
     // then a re-insert of another key leaves the re-insert; a key updated
     // then deleted is gone.
-    let mut updates: Vec<_> = (0..500).map(|i| json!({"id": 1, "name": format!("a{i}"), "age": i})).collect();
+    let mut updates: Vec<_> = (0..500)
+        .map(|i| json!({"id": 1, "name": format!("a{i}"), "age": i}))
+        .collect();
     updates.push(json!({"id": 4, "name": "d"}));
-    w.write(batch("users", Operation::Update, at(1), &updates)).unwrap();
-    w.write(batch("users", Operation::Delete, at(1), &[json!({"id": 2}), json!({"id": 3})]))
+    w.write(batch("users", Operation::Update, at(1), &updates))
         .unwrap();
-    w.write(batch("users", Operation::Upsert, at(1), &[json!({"id": 2, "name": "b2"})]))
-        .unwrap();
+    w.write(batch(
+        "users",
+        Operation::Delete,
+        at(1),
+        &[json!({"id": 2}), json!({"id": 3})],
+    ))
+    .unwrap();
+    w.write(batch(
+        "users",
+        Operation::Upsert,
+        at(1),
+        &[json!({"id": 2, "name": "b2"})],
+    ))
+    .unwrap();
     w.commit().unwrap();
     assert_eq!(
         db.rows("select id, name, age from users order by id"),
         ["1|a499|499", "2|b2|-", "4|d|-"]
     );
     // A commit with only deletes, one of a key that does not exist.
-    w.write(batch("users", Operation::Delete, at(2), &[json!({"id": 4}), json!({"id": 99})]))
-        .unwrap();
+    w.write(batch(
+        "users",
+        Operation::Delete,
+        at(2),
+        &[json!({"id": 4}), json!({"id": 99})],
+    ))
+    .unwrap();
     w.commit().unwrap();
     assert_eq!(db.rows("select id from users order by id"), ["1", "2"]);
     // Re-sending the same records changes nothing.
-    w.write(batch("users", Operation::Upsert, at(3), &[json!({"id": 2, "name": "b2"})]))
-        .unwrap();
+    w.write(batch(
+        "users",
+        Operation::Upsert,
+        at(3),
+        &[json!({"id": 2, "name": "b2"})],
+    ))
+    .unwrap();
     w.commit().unwrap();
-    assert_eq!(db.rows("select id, name from users order by id"), ["1|a499", "2|b2"]);
+    assert_eq!(
+        db.rows("select id, name from users order by id"),
+        ["1|a499", "2|b2"]
+    );
 }
 
 #[test]
@@ -136,17 +216,33 @@ fn overwrite_replaces_the_table_at_the_commit_after_complete() {
     let cat = || catalog(vec![stream("users", WriteMode::Overwrite, &["id"], None)]);
     let mut w = open(&cfg, cat());
     tell(&mut w, "users", &users());
-    w.write(batch("users", Operation::Insert, at(0), &[json!({"id": 1, "name": "a"})]))
-        .unwrap();
+    w.write(batch(
+        "users",
+        Operation::Insert,
+        at(0),
+        &[json!({"id": 1, "name": "a"})],
+    ))
+    .unwrap();
     w.commit().unwrap();
     // Loaded but not complete: the table is still empty.
     assert_eq!(db.rows("select count(*) from users"), ["0"]);
-    w.write(batch("users", Operation::Insert, at(0), &[json!({"id": 2, "name": "b"})]))
-        .unwrap();
+    w.write(batch(
+        "users",
+        Operation::Insert,
+        at(0),
+        &[json!({"id": 2, "name": "b"})],
+    ))
+    .unwrap();
     w.complete("users").unwrap();
     w.commit().unwrap();
-    assert_eq!(db.rows("select id, name from users order by id"), ["1|a", "2|b"]);
-    assert_eq!(db.rows("select to_regclass('users__sluice_load') is null"), ["t"]);
+    assert_eq!(
+        db.rows("select id, name from users order by id"),
+        ["1|a", "2|b"]
+    );
+    assert_eq!(
+        db.rows("select to_regclass('users__sluice_load') is null"),
+        ["t"]
+    );
     assert_eq!(
         db.rows("select conname from pg_constraint where conrelid = 'users'::regclass"),
         ["users_pkey"]
@@ -158,15 +254,38 @@ fn overwrite_replaces_the_table_at_the_commit_after_complete() {
         .unwrap();
     let mut w = open(&cfg, cat());
     tell(&mut w, "users", &users());
-    w.write(batch("users", Operation::Insert, at(5), &[json!({"id": 3, "name": "c"})]))
-        .unwrap();
+    w.write(batch(
+        "users",
+        Operation::Insert,
+        at(5),
+        &[json!({"id": 3, "name": "c"})],
+    ))
+    .unwrap();
     let e = w
-        .write(batch("users", Operation::Delete, at(5), &[json!({"id": 3})]))
+        .write(batch(
+            "users",
+            Operation::Delete,
+            at(5),
+            &[json!({"id": 3})],
+        ))
         .unwrap_err();
-    assert_eq!((e.kind, e.stream.as_deref()), (ErrorKind::Data, Some("users")));
-    assert!(e.message.contains("overwrite mode, which cannot apply deletes"), "{}", e.message);
-    w.write(batch("users", Operation::Insert, at(5), &[json!({"id": 3, "name": "c"})]))
-        .unwrap();
+    assert_eq!(
+        (e.kind, e.stream.as_deref()),
+        (ErrorKind::Data, Some("users"))
+    );
+    assert!(
+        e.message
+            .contains("overwrite mode, which cannot apply deletes"),
+        "{}",
+        e.message
+    );
+    w.write(batch(
+        "users",
+        Operation::Insert,
+        at(5),
+        &[json!({"id": 3, "name": "c"})],
+    ))
+    .unwrap();
     w.complete("users").unwrap();
     w.commit().unwrap();
     assert_eq!(db.rows("select id, name from users order by id"), ["3|c"]);
@@ -191,7 +310,8 @@ fn overwrite_readers_see_the_old_rows_or_the_new_never_a_mix() {
             let records: Vec<_> = (c * per..(c + 1) * per)
                 .map(|i| json!({"id": i, "name": format!("user {i}")}))
                 .collect();
-            w.write(batch("users", Operation::Insert, at(c), &records)).unwrap();
+            w.write(batch("users", Operation::Insert, at(c), &records))
+                .unwrap();
             if c + 1 == commits {
                 w.complete("users").unwrap();
             }
@@ -207,7 +327,9 @@ fn overwrite_readers_see_the_old_rows_or_the_new_never_a_mix() {
         std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
                 let rows = client.query("select count(*) from users", &[]).unwrap();
-                seen.lock().unwrap().push(rows.get(0, 0).unwrap().to_string());
+                seen.lock()
+                    .unwrap()
+                    .push(rows.get(0, 0).unwrap().to_string());
             }
         })
     };

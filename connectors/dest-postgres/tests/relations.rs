@@ -44,25 +44,54 @@ fn children_arriving_before_their_parents_never_violate_the_foreign_key() {
         tell(&mut w, "users", &users);
         for round in 0..3_u64 {
             let (o, u) = (round * 10 + 1, round * 10 + 2);
-            w.write(batch("orders", Operation::Insert, at(round), &[json!({"id": o, "user_id": u})]))
-                .unwrap();
-            w.write(batch("users", Operation::Insert, at(round), &[json!({"id": u, "name": "n"})]))
-                .unwrap();
+            w.write(batch(
+                "orders",
+                Operation::Insert,
+                at(round),
+                &[json!({"id": o, "user_id": u})],
+            ))
+            .unwrap();
+            w.write(batch(
+                "users",
+                Operation::Insert,
+                at(round),
+                &[json!({"id": u, "name": "n"})],
+            ))
+            .unwrap();
             w.commit().unwrap();
         }
         assert_eq!(
-            db.one("select pg_get_constraintdef(oid) from pg_constraint where conname = 'orders_user'"),
+            db.one(
+                "select pg_get_constraintdef(oid) from pg_constraint where conname = 'orders_user'"
+            ),
             "FOREIGN KEY (user_id) REFERENCES users(id) DEFERRABLE INITIALLY DEFERRED"
         );
-        assert_eq!(db.rows("select id, user_id from orders order by id"), ["1|2", "11|12", "21|22"]);
+        assert_eq!(
+            db.rows("select id, user_id from orders order by id"),
+            ["1|2", "11|12", "21|22"]
+        );
         // An order of a user that never arrives fails the commit, naming
         // the stream, and leaves nothing of that transaction.
-        w.write(batch("orders", Operation::Insert, at(9), &[json!({"id": 99, "user_id": 404})]))
-            .unwrap();
-        w.write(batch("users", Operation::Insert, at(9), &[json!({"id": 5, "name": "n"})]))
-            .unwrap();
+        w.write(batch(
+            "orders",
+            Operation::Insert,
+            at(9),
+            &[json!({"id": 99, "user_id": 404})],
+        ))
+        .unwrap();
+        w.write(batch(
+            "users",
+            Operation::Insert,
+            at(9),
+            &[json!({"id": 5, "name": "n"})],
+        ))
+        .unwrap();
         let e = w.commit().unwrap_err();
-        assert_eq!((e.kind, e.stream.as_deref()), (ErrorKind::Data, Some("orders")), "{e:?}");
+        assert_eq!(
+            (e.kind, e.stream.as_deref()),
+            (ErrorKind::Data, Some("orders")),
+            "{e:?}"
+        );
         assert!(e.message.contains("23503"), "{}", e.message);
         assert_eq!(db.rows("select count(*) from orders"), ["3"]);
         assert_eq!(db.rows("select count(*) from users"), ["3"]);
@@ -76,16 +105,35 @@ fn no_foreign_keys_unless_asked_or_to_a_table_keyed_by_version() {
     let (users, orders) = schemas();
     tell(&mut w, "orders", &orders);
     tell(&mut w, "users", &users);
-    w.write(batch("orders", Operation::Insert, at(0), &[json!({"id": 1, "user_id": 404})]))
-        .unwrap();
+    w.write(batch(
+        "orders",
+        Operation::Insert,
+        at(0),
+        &[json!({"id": 1, "user_id": 404})],
+    ))
+    .unwrap();
     w.commit().unwrap();
-    assert_eq!(db.rows("select count(*) from pg_constraint where contype = 'f'"), ["0"]);
+    assert_eq!(
+        db.rows("select count(*) from pg_constraint where contype = 'f'"),
+        ["0"]
+    );
     let db = Db::new("fk_history");
-    let mut w = open(&db.config(json!({"foreign_keys": true})), cat(WriteMode::History));
+    let mut w = open(
+        &db.config(json!({"foreign_keys": true})),
+        cat(WriteMode::History),
+    );
     tell(&mut w, "orders", &orders);
     tell(&mut w, "users", &users);
-    w.write(batch("orders", Operation::Insert, at(0), &[json!({"id": 1, "user_id": 404})]))
-        .unwrap();
+    w.write(batch(
+        "orders",
+        Operation::Insert,
+        at(0),
+        &[json!({"id": 1, "user_id": 404})],
+    ))
+    .unwrap();
     w.commit().unwrap();
-    assert_eq!(db.rows("select count(*) from pg_constraint where contype = 'f'"), ["0"]);
+    assert_eq!(
+        db.rows("select count(*) from pg_constraint where contype = 'f'"),
+        ["0"]
+    );
 }

@@ -28,7 +28,13 @@ fn every_type_round_trips() {
         Field::optional("raw", Type::Bytes),
         Field::optional("text", Type::String),
         Field::optional("at", Type::Timestamp),
-        Field::optional("money", Type::Decimal { precision: 20, scale: 2 }),
+        Field::optional(
+            "money",
+            Type::Decimal {
+                precision: 20,
+                scale: 2,
+            },
+        ),
         Field::optional("tags", Type::Array(Box::new(Type::String))),
         Field::optional("attrs", Type::Map(Box::new(Type::Int64))),
         Field::optional(
@@ -73,10 +79,21 @@ fn every_type_round_trips() {
     assert_eq!(
         types,
         [
-            "id bigint", "flag boolean", "tiny smallint", "small smallint", "n integer",
-            "f32 real", "f64 double precision", "raw bytea", "text text",
-            "at timestamp with time zone", "money numeric", "tags jsonb", "attrs jsonb",
-            "address jsonb", "either jsonb"
+            "id bigint",
+            "flag boolean",
+            "tiny smallint",
+            "small smallint",
+            "n integer",
+            "f32 real",
+            "f64 double precision",
+            "raw bytea",
+            "text text",
+            "at timestamp with time zone",
+            "money numeric",
+            "tags jsonb",
+            "attrs jsonb",
+            "address jsonb",
+            "either jsonb"
         ]
     );
     assert_eq!(
@@ -92,9 +109,18 @@ fn a_value_that_does_not_fit_is_a_data_error_naming_stream_and_field() {
         &db.config(json!({})),
         catalog(vec![stream("t", WriteMode::Append, &["id"], None)]),
     );
-    tell(&mut w, "t", &Schema::new(vec![Field::required("id", Type::Int64)]));
+    tell(
+        &mut w,
+        "t",
+        &Schema::new(vec![Field::required("id", Type::Int64)]),
+    );
     let e = w
-        .write(batch("t", Operation::Insert, at(0), &[json!({"id": 1}), json!({"id": 2, "new": 1})]))
+        .write(batch(
+            "t",
+            Operation::Insert,
+            at(0),
+            &[json!({"id": 1}), json!({"id": 2, "new": 1})],
+        ))
         .unwrap_err();
     assert_eq!((e.kind, e.stream.as_deref()), (ErrorKind::Data, Some("t")));
     assert!(e.message.contains("record 2"), "{}", e.message);
@@ -124,20 +150,33 @@ fn orders(amount: Type, coupon: bool) -> Schema {
 
 #[test]
 fn a_new_schema_adds_columns_and_widens_types_but_never_narrows() {
-    for mode in [WriteMode::Append, WriteMode::AppendDedup, WriteMode::History, WriteMode::Overwrite] {
+    for mode in [
+        WriteMode::Append,
+        WriteMode::AppendDedup,
+        WriteMode::History,
+        WriteMode::Overwrite,
+    ] {
         let name = format!("evolve_{}", format!("{mode:?}").to_lowercase());
         let db = Db::new(&name);
         let cat = || catalog(vec![stream("orders", mode, &["id"], None)]);
         let mut w = open(&db.config(json!({"metadata": false})), cat());
         tell(&mut w, "orders", &orders(Type::Int32, false));
-        w.write(batch("orders", Operation::Insert, at(0), &[json!({"id": 1, "amount": 100})]))
-            .unwrap();
+        w.write(batch(
+            "orders",
+            Operation::Insert,
+            at(0),
+            &[json!({"id": 1, "amount": 100})],
+        ))
+        .unwrap();
         // Under the new schema in the same transaction: a bigger amount and
         // a coupon.
         tell(&mut w, "orders", &orders(Type::Int64, true));
-        w.write(batch("orders", Operation::Insert, at(1), &[
-            json!({"id": 2, "amount": 5_000_000_000_i64, "coupon": "X"}),
-        ]))
+        w.write(batch(
+            "orders",
+            Operation::Insert,
+            at(1),
+            &[json!({"id": 2, "amount": 5_000_000_000_i64, "coupon": "X"})],
+        ))
         .unwrap();
         w.complete("orders").unwrap();
         w.commit().unwrap();
@@ -159,7 +198,11 @@ fn a_new_schema_adds_columns_and_widens_types_but_never_narrows() {
             continue;
         }
         let e = w.schema("orders", &id).unwrap_err();
-        assert_eq!((e.kind, e.stream.as_deref()), (ErrorKind::Config, Some("orders")), "{mode:?}");
+        assert_eq!(
+            (e.kind, e.stream.as_deref()),
+            (ErrorKind::Config, Some("orders")),
+            "{mode:?}"
+        );
         assert!(
             e.message.contains("table \"public\".\"orders\": column `amount` is bigint and the stream's schema now needs text"),
             "{}",
@@ -178,8 +221,13 @@ fn a_stream_without_a_registry_schema_gets_its_table_from_its_json_schema() {
         "required": ["kind"]
     });
     let mut w = open(&db.config(json!({"schema": "raw"})), catalog(vec![s]));
-    w.write(batch("events", Operation::Insert, at(0), &[json!({"kind": "login", "n": 3})]))
-        .unwrap();
+    w.write(batch(
+        "events",
+        Operation::Insert,
+        at(0),
+        &[json!({"kind": "login", "n": 3})],
+    ))
+    .unwrap();
     w.commit().unwrap();
     assert_eq!(db.rows("select kind, n, at from raw.events"), ["login|3|-"]);
     assert_eq!(
