@@ -89,30 +89,38 @@ fn append_adds_every_record_and_refuses_deletes() {
         db.one("select pg_get_constraintdef(oid) from pg_constraint where conname = 'users_pkey'"),
         "PRIMARY KEY (id)"
     );
-    // A duplicate key is a data error naming the stream, and nothing of the
-    // failed transaction stays.
-    w.write(batch(
-        "users",
-        Operation::Insert,
-        at(3),
-        &[json!({"id": 9, "name": "z"})],
-    ))
-    .unwrap();
-    let e = w
-        .write(batch(
-            "users",
-            Operation::Insert,
-            at(3),
-            &[json!({"id": 1, "name": "dup"})],
-        ))
-        .unwrap_err();
+    // A duplicate key is a data error naming the stream (the server checks
+    // a COPY's rows as they stream, and reports them when it ends: at the
+    // commit here), and nothing of the failed transaction stays.
+    for records in [
+        vec![json!({"id": 9, "name": "z"})],
+        vec![json!({"id": 1, "name": "dup"})],
+    ] {
+        w.write(batch("users", Operation::Insert, at(3), &records))
+            .unwrap();
+    }
+    let e = w.commit().unwrap_err();
     assert_eq!(
         (e.kind, e.stream.as_deref()),
         (ErrorKind::Data, Some("users"))
     );
     assert!(e.message.contains("23505"), "{}", e.message);
-    w.commit().unwrap();
+    assert!(
+        e.message.contains("Key (id)=(1) already exists"),
+        "{}",
+        e.message
+    );
     assert_eq!(db.rows("select count(*) from users"), ["3"]);
+    // The writer goes on with a new transaction.
+    w.write(batch(
+        "users",
+        Operation::Insert,
+        at(4),
+        &[json!({"id": 9, "name": "z"})],
+    ))
+    .unwrap();
+    w.commit().unwrap();
+    assert_eq!(db.rows("select count(*) from users"), ["4"]);
 }
 
 #[test]
