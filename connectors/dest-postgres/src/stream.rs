@@ -219,6 +219,7 @@ impl Stream {
                 .map(|f| Column::of_field(f, true))
                 .collect(),
             primary_key: self.config.primary_key.clone(),
+            keyed: self.mode() != WriteMode::Append,
             metadata: self.metadata,
             history,
             cursor,
@@ -502,13 +503,16 @@ impl Stream {
         }
     }
 
-    /// Whether the table exists with a primary key on exactly `fields`.
+    /// Whether the table has a primary key on exactly `fields` (append
+    /// tables have none; history tables are keyed by version).
     pub(crate) fn keyed_on(&self, fields: &[String]) -> bool {
         let mut a = self.config.primary_key.clone();
         let mut b = fields.to_vec();
         a.sort();
         b.sort();
-        self.mode() != WriteMode::History && !a.is_empty() && a == b
+        matches!(self.mode(), WriteMode::AppendDedup | WriteMode::Overwrite)
+            && !a.is_empty()
+            && a == b
     }
 }
 
