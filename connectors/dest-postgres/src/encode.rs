@@ -150,7 +150,7 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
                 out: self.scratch,
             };
             let present = map.next_value_seed(seed)?;
-            self.cells[i] = present.then(|| start..self.scratch.len());
+            self.cells[i] = present.then_some(start..self.scratch.len());
         }
         Ok(())
     }

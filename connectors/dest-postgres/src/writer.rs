@@ -23,6 +23,10 @@ pub struct PgWriter {
     seq: u64,
     /// Foreign keys known to exist, as `child.name`.
     foreign_keys: HashSet<String>,
+    /// The stream whose COPY is still open: consecutive batches of one
+    /// stream go into one COPY, so the server parses while the next batch
+    /// is encoded.
+    copying: Option<usize>,
 }
 
 impl std::fmt::Debug for PgWriter {
@@ -67,6 +71,7 @@ impl PgWriter {
             in_transaction: false,
             seq: 0,
             foreign_keys: HashSet::new(),
+            copying: None,
         })
     }
 
@@ -114,8 +119,28 @@ impl PgWriter {
         result
     }
 
+    /// End the open COPY unless it is stream `keep`'s.
+    fn settle(&mut self, keep: Option<usize>) -> Result<()> {
+        let Some(i) = self.copying.filter(|i| Some(*i) != keep) else {
+            return Ok(());
+        };
+        self.copying = None;
+        let db = self.db.as_mut().expect("a COPY is open");
+        let result = self.streams[i].end_copy(db);
+        if result.is_err() {
+            self.abort();
+        }
+        result
+    }
+
     /// Roll the transaction back; drop the connection if even that fails.
     fn abort(&mut self) {
+        self.copying = None;
+        if let Some(db) = self.db.as_mut()
+            && db.copy_abort().is_err()
+        {
+            self.db = None;
+        }
         if let Some(db) = self.db.as_mut()
             && self.in_transaction
             && db.batch_execute("ROLLBACK").is_err()
@@ -133,6 +158,7 @@ impl PgWriter {
         if !self.in_transaction && !pending {
             return Ok(());
         }
+        self.settle(None)?;
         for i in 0..self.streams.len() {
             self.in_stream(i, |s, db, _| s.finish(db))?;
         }
@@ -292,12 +318,20 @@ fn ensure_schema(db: &mut Client, schema: &str) -> Result<()> {
 impl Writer for PgWriter {
     fn schema(&mut self, stream: &str, schema: &Schema) -> Result<()> {
         let i = self.index(stream)?;
+        if self.streams[i].follows(schema) {
+            return Ok(());
+        }
+        self.settle(None)?;
         self.in_stream(i, |s, db, _| s.set_schema(db, schema))
     }
 
     fn write(&mut self, batch: Batch) -> Result<()> {
         let i = self.index(&batch.stream)?;
-        self.in_stream(i, |s, db, seq| s.write(db, &batch, seq))
+        self.settle(Some(i))?;
+        let open = self.copying == Some(i);
+        let open = self.in_stream(i, |s, db, seq| s.write(db, &batch, seq, open))?;
+        self.copying = open.then_some(i);
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<()> {

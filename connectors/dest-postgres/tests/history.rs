@@ -221,3 +221,58 @@ fn metadata_columns_are_not_compared() {
         [format!("7|{}|-", pg(100))]
     );
 }
+
+#[test]
+fn a_delete_without_a_cursor_value_closes_the_version_sent_before_it() {
+    // The source's cursor values may lie after the extraction time (as
+    // source-faker's later generations do): a delete that carries only
+    // the key still applies after the records sent before it.
+    let db = Db::new("history_late_delete");
+    let mut w = open(&db.config(json!({})), by_cursor());
+    tell(&mut w, "users", &users());
+    let future =
+        |id: u64, name: &str| json!({"id": id, "name": name, "updated_at": "2099-01-01T00:00:00Z"});
+    w.write(batch(
+        "users",
+        Operation::Insert,
+        at(0),
+        &[user(1, "a", 10), user(2, "b", 10)],
+    ))
+    .unwrap();
+    w.commit().unwrap();
+    // In one commit: a future version of 1, then its delete; and a delete
+    // of 2 in a later commit, after its future version was committed.
+    w.write(batch(
+        "users",
+        Operation::Insert,
+        at(0),
+        &[future(1, "a2"), future(2, "b2")],
+    ))
+    .unwrap();
+    w.write(batch(
+        "users",
+        Operation::Delete,
+        at(5),
+        &[json!({"id": 1})],
+    ))
+    .unwrap();
+    w.commit().unwrap();
+    w.write(batch(
+        "users",
+        Operation::Delete,
+        at(6),
+        &[json!({"id": 2})],
+    ))
+    .unwrap();
+    w.commit().unwrap();
+    let f = "2099-01-01 00:00:00+00";
+    assert_eq!(
+        db.rows(CHAIN),
+        [
+            format!("1|a|{}|{f}|f", pg(10)),
+            format!("1|a2|{f}|{f}|f"),
+            format!("2|b|{}|{f}|f", pg(10)),
+            format!("2|b2|{f}|{f}|f"),
+        ]
+    );
+}

@@ -80,39 +80,53 @@ fn append_adds_every_record_and_refuses_deletes() {
         "{}",
         e.message
     );
-    // The table is logged and keyed.
+    // The table is logged, and has no key constraint: appending keeps
+    // every record, one sent again too (generations, re-deliveries).
     assert_eq!(
         db.one("select relpersistence from pg_class where relname = 'users'"),
         "p"
     );
-    assert_eq!(
-        db.one("select pg_get_constraintdef(oid) from pg_constraint where conname = 'users_pkey'"),
-        "PRIMARY KEY (id)"
-    );
-    // A duplicate key is a data error naming the stream, and nothing of the
-    // failed transaction stays.
     w.write(batch(
         "users",
         Operation::Insert,
         at(3),
-        &[json!({"id": 9, "name": "z"})],
+        &[json!({"id": 1, "name": "again"})],
     ))
     .unwrap();
-    let e = w
-        .write(batch(
-            "users",
-            Operation::Insert,
-            at(3),
-            &[json!({"id": 1, "name": "dup"})],
-        ))
-        .unwrap_err();
+    w.commit().unwrap();
+    assert_eq!(
+        db.rows("select id, name from users where id = 1 order by name"),
+        ["1|a", "1|again"]
+    );
+    assert_eq!(
+        db.rows("select count(*) from pg_constraint where conrelid = 'users'::regclass"),
+        ["0"]
+    );
+    // A row the server refuses fails the commit, naming the stream, and
+    // nothing of that transaction stays; the writer goes on.
+    for records in [
+        vec![json!({"id": 9, "name": "z"})],
+        vec![json!({"id": 10, "name": null})],
+    ] {
+        w.write(batch("users", Operation::Insert, at(4), &records))
+            .unwrap();
+    }
+    let e = w.commit().unwrap_err();
     assert_eq!(
         (e.kind, e.stream.as_deref()),
         (ErrorKind::Data, Some("users"))
     );
-    assert!(e.message.contains("23505"), "{}", e.message);
+    assert!(e.message.contains("23502"), "{}", e.message);
+    assert_eq!(db.rows("select count(*) from users"), ["4"]);
+    w.write(batch(
+        "users",
+        Operation::Insert,
+        at(5),
+        &[json!({"id": 9, "name": "z"})],
+    ))
+    .unwrap();
     w.commit().unwrap();
-    assert_eq!(db.rows("select count(*) from users"), ["3"]);
+    assert_eq!(db.rows("select count(*) from users"), ["5"]);
 }
 
 #[test]

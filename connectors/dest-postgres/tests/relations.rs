@@ -22,6 +22,8 @@ fn schemas() -> (Schema, Schema) {
     (users, orders)
 }
 
+/// orders (written in `mode`) of users (upserted on their key, so there
+/// is a key to refer to).
 fn cat(mode: WriteMode) -> sluice_guest::ConfiguredCatalog {
     let mut orders = stream("orders", mode, &["id"], None);
     orders.relationships = vec![Relationship {
@@ -31,7 +33,11 @@ fn cat(mode: WriteMode) -> sluice_guest::ConfiguredCatalog {
         target_fields: vec!["id".into()],
     }];
     // Children listed first: the writer orders them.
-    catalog(vec![orders, stream("users", mode, &["id"], None)])
+    let users_mode = match mode {
+        WriteMode::History => WriteMode::History,
+        _ => WriteMode::AppendDedup,
+    };
+    catalog(vec![orders, stream("users", users_mode, &["id"], None)])
 }
 
 #[test]

@@ -125,16 +125,20 @@ fn a_value_that_does_not_fit_is_a_data_error_naming_stream_and_field() {
     assert_eq!((e.kind, e.stream.as_deref()), (ErrorKind::Data, Some("t")));
     assert!(e.message.contains("record 2"), "{}", e.message);
     assert!(e.message.contains("field `new`"), "{}", e.message);
-    let e = w
-        .write(batch("t", Operation::Insert, at(0), &[json!({"id": "x"})]))
-        .unwrap_err();
+    // What only the server can refuse is reported when the COPY ends: at
+    // the commit, or at the next batch of another stream.
+    w.write(batch("t", Operation::Insert, at(0), &[json!({"id": "x"})]))
+        .unwrap();
+    let e = w.commit().unwrap_err();
     assert_eq!((e.kind, e.stream.as_deref()), (ErrorKind::Data, Some("t")));
     assert!(e.message.contains("22P02"), "{}", e.message);
-    let e = w
-        .write(batch("t", Operation::Insert, at(0), &[json!({"id": null})]))
-        .unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Data);
+    w.write(batch("t", Operation::Insert, at(0), &[json!({"id": null})]))
+        .unwrap();
+    let e = w.commit().unwrap_err();
+    assert_eq!((e.kind, e.stream.as_deref()), (ErrorKind::Data, Some("t")));
     assert!(e.message.contains("column id"), "{}", e.message);
+    // Nothing of the failed transactions stays, not even the table.
+    assert_eq!(db.rows("select to_regclass('t') is null"), ["t"]);
 }
 
 fn orders(amount: Type, coupon: bool) -> Schema {

@@ -77,6 +77,7 @@ impl Client {
     /// Run one or more `;`-separated statements with the simple protocol,
     /// discarding their rows. Stops at the first error.
     pub fn batch_execute(&mut self, sql: &str) -> Result<()> {
+        self.ready()?;
         frontend::query(sql, &mut self.write)?;
         self.flush()?;
         self.finish_with(None)
@@ -141,6 +142,7 @@ impl Client {
     }
 
     fn send_extended(&mut self, sql: &str, params: &[Option<&str>]) -> Result<()> {
+        self.ready()?;
         frontend::parse("", sql, std::iter::empty(), &mut self.write)?;
         let bound = frontend::bind(
             "",
