@@ -1,12 +1,13 @@
 //! Crash safety into PostgreSQL: `sluice sync` of source-faker ->
 //! dest-postgres killed with SIGKILL at random moments, in `append_dedup`
-//! (users and orders, with deletes) and `history` (users), on a real
-//! server on loopback.
+//! (users and orders, with deletes), `history` (users, with deletes) and
+//! `overwrite` (users, full refresh), on a real server on loopback.
 //!
 //! Each cycle loads two generations (the second changes some users and
 //! orders) into a fresh PostgreSQL schema, killing each generation's sync
 //! up to twice and checking after every kill that the saved state is not
-//! ahead of the tables; then a completed re-run, after which the tables
+//! ahead of the tables (for overwrite: that the table is the old load or
+//! the new one, never a mix); then a completed re-run, after which the tables
 //! must equal those of an uninterrupted reference load exactly: the
 //! source's latest rows and no duplicate keys (dedup), the same versions
 //! and no duplicate or overlapping ones (history).
@@ -38,6 +39,7 @@ fn pg() -> &'static Server {
 enum Mode {
     Dedup,
     History,
+    Overwrite,
 }
 
 impl Mode {
@@ -45,13 +47,30 @@ impl Mode {
         match self {
             Mode::Dedup => "append_dedup",
             Mode::History => "history",
+            Mode::Overwrite => "overwrite",
         }
     }
 
     fn streams(self) -> &'static [&'static str] {
         match self {
             Mode::Dedup => &["users", "orders"],
-            Mode::History => &["users"],
+            Mode::History | Mode::Overwrite => &["users"],
+        }
+    }
+
+    /// Overwrite reloads everything (full refresh) and cannot apply
+    /// deletes; the others read incrementally, with deletes.
+    fn sync_mode(self) -> &'static str {
+        match self {
+            Mode::Overwrite => "full_refresh",
+            _ => "incremental",
+        }
+    }
+
+    fn delete_every(self) -> u64 {
+        match self {
+            Mode::Overwrite => 0,
+            _ => 9,
         }
     }
 }
@@ -62,7 +81,7 @@ fn pipeline(dir: &Path, schema: &str, mode: Mode, generation: u64) -> PathBuf {
     let config = json!({"host": s.host(), "port": s.port(), "user": s.user(),
                         "password": s.password(), "database": s.database(), "schema": schema});
     let faker = json!({"count": USERS, "events_per_user": 0, "batch_size": 500,
-                       "delete_every": 9, "generation": generation});
+                       "delete_every": mode.delete_every(), "generation": generation});
     let mut toml = PipelineToml::faker(faker)
         .name(schema)
         .destination(
@@ -72,8 +91,9 @@ fn pipeline(dir: &Path, schema: &str, mode: Mode, generation: u64) -> PathBuf {
         )
         .options(json!({"commit_interval_ms": 25}));
     for stream in mode.streams() {
-        toml = toml
-            .stream(json!({"name": stream, "sync_mode": "incremental", "write_mode": mode.name()}));
+        toml = toml.stream(
+            json!({"name": stream, "sync_mode": mode.sync_mode(), "write_mode": mode.name()}),
+        );
     }
     toml.write(dir, "crash.toml")
 }
@@ -100,7 +120,7 @@ fn exists(schema: &str, stream: &str) -> bool {
 /// delete was read).
 fn table_rows(schema: &str, stream: &str, mode: Mode) -> Vec<String> {
     let row = match mode {
-        Mode::Dedup => "(to_jsonb(t) - '_sluice_extracted_at')::text".to_string(),
+        Mode::Dedup | Mode::Overwrite => "(to_jsonb(t) - '_sluice_extracted_at')::text".to_string(),
         Mode::History => "(to_jsonb(t) - '_sluice_extracted_at' - '_valid_to')::text \
              || case when t._valid_to is null then '' else ' closed' end"
             .to_string(),
@@ -113,7 +133,9 @@ fn table_rows(schema: &str, stream: &str, mode: Mode) -> Vec<String> {
 fn check_keys(schema: &str, mode: Mode, when: &str) {
     for stream in mode.streams().iter().filter(|s| exists(schema, s)) {
         let dup = match mode {
-            Mode::Dedup => format!("select count(*) - count(distinct id) from {schema}.{stream}"),
+            Mode::Dedup | Mode::Overwrite => {
+                format!("select count(*) - count(distinct id) from {schema}.{stream}")
+            }
             Mode::History => format!(
                 "select count(*) from {schema}.{stream} a join {schema}.{stream} b on a.id = b.id \
                  and a._valid_from < b._valid_from \
@@ -165,20 +187,67 @@ fn check_not_ahead(file: &Path, schema: &str, reference: &str, mode: Mode, when:
     }
 }
 
-/// Load both generations into `schema` without kills; returns how long
-/// the first took.
-fn reference(root: &Path, schema: &str, mode: Mode) -> Duration {
+/// A short summary of the users table of `schema` (empty when there is
+/// none or it has no rows): its rows, the sum of their versions and the
+/// latest update.
+fn fingerprint(schema: &str) -> String {
+    if !exists(schema, "users") {
+        return String::new();
+    }
+    let held = sql(&format!(
+        "select count(*) || '|' || coalesce(sum(version), 0) || '|' || coalesce(max(updated_at)::text, '') \
+         from {schema}.users"
+    ))
+    .concat();
+    // The first overwrite may create the (empty) table before its load is
+    // swapped in: no rows, as before.
+    if held.starts_with("0|") {
+        String::new()
+    } else {
+        held
+    }
+}
+
+/// An uninterrupted load of both generations.
+struct Reference {
+    /// How long the first generation took.
+    took: Duration,
+    /// The users table after each generation ([`fingerprint`]).
+    after: Vec<String>,
+}
+
+/// Load both generations into `schema` without kills.
+fn reference(root: &Path, schema: &str, mode: Mode) -> Reference {
+    sql(&format!("drop schema if exists {schema} cascade"));
     let dir = root.join(schema);
-    let mut first = None;
+    let (mut first, mut after) = (None, Vec::new());
     for generation in [0, 1] {
         let file = pipeline(&dir, schema, mode, generation);
         let started = Instant::now();
         let o = sluice().arg("sync").arg(&file).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         first.get_or_insert(started.elapsed());
+        after.push(fingerprint(schema));
     }
     check_keys(schema, mode, "reference");
-    first.unwrap()
+    Reference {
+        took: first.unwrap(),
+        after,
+    }
+}
+
+/// After a kill while overwriting: the table is the one before the load
+/// or the one after it, never a mix.
+fn check_whole(schema: &str, reference: &Reference, generation: usize, when: &str) {
+    let held = fingerprint(schema);
+    let before = generation
+        .checked_sub(1)
+        .map_or("", |g| reference.after[g].as_str());
+    assert!(
+        held == before || held == reference.after[generation],
+        "{when}: the table is neither the old nor the new load: {held} (old {before}, new {})",
+        reference.after[generation]
+    );
 }
 
 /// Kills and their phases, over every cycle.
@@ -195,7 +264,7 @@ struct Tally {
 fn cycle(
     root: &Path,
     mode: Mode,
-    reference: &str,
+    (reference, expected): (&str, &Reference),
     span: Duration,
     kills: usize,
     t: &mut Tally,
@@ -207,7 +276,7 @@ fn cycle(
     // Kills in this cycle so far (its state store keeps every run).
     let mut killed = 0;
     for generation in [0, 1] {
-        let file = pipeline(&dir, &schema, mode, generation);
+        let file = pipeline(&dir, &schema, mode, generation as u64);
         for attempt in 0..2 {
             if t.done == kills {
                 break;
@@ -224,7 +293,11 @@ fn cycle(
                     killed += 1;
                     *t.phases.entry(phase).or_default() += 1;
                     check_keys(&schema, mode, &when);
-                    check_not_ahead(&file, &schema, reference, mode, &when);
+                    if mode == Mode::Overwrite {
+                        check_whole(&schema, expected, generation, &when);
+                    } else {
+                        check_not_ahead(&file, &schema, reference, mode, &when);
+                    }
                 }
                 None => t.finished_first += 1,
             }
@@ -269,14 +342,22 @@ fn kill_9_into_postgres_keeps_exactly_the_latest_rows_and_versions() {
     }
     let mut rng = fastrand::Rng::new();
     let mut report = serde_json::Map::new();
-    for mode in [Mode::Dedup, Mode::History] {
-        let reference = format!("crash_ref_{}", mode.name());
-        let took = reference_run(root.path(), &reference, mode);
-        let span = took * 12 / 10;
+    for mode in [Mode::Dedup, Mode::History, Mode::Overwrite] {
+        let name = format!("crash_ref_{}", mode.name());
+        let reference = reference(root.path(), &name, mode);
+        let (took, span) = (reference.took, reference.took * 12 / 10);
         let mut t = Tally::default();
-        let want = kills.div_ceil(2);
+        let want = kills.div_ceil(3);
         while t.done < want {
-            cycle(root.path(), mode, &reference, span, want, &mut t, &mut rng);
+            cycle(
+                root.path(),
+                mode,
+                (&name, &reference),
+                span,
+                want,
+                &mut t,
+                &mut rng,
+            );
         }
         report.insert(
             mode.name().into(),
@@ -298,9 +379,4 @@ fn kill_9_into_postgres_keeps_exactly_the_latest_rows_and_versions() {
     if let Ok(path) = std::env::var("SLUICE_CRASH_PG_REPORT") {
         std::fs::write(path, serde_json::to_string_pretty(&report).unwrap()).unwrap();
     }
-}
-
-fn reference_run(root: &Path, schema: &str, mode: Mode) -> Duration {
-    sql(&format!("drop schema if exists {schema} cascade"));
-    reference(root, schema, mode)
 }
