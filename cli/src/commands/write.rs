@@ -27,6 +27,10 @@ pub struct WriteArgs {
     /// How the destination applies the stream.
     #[arg(long, value_enum, default_value = "append")]
     write_mode: args::WriteModeArg,
+    /// The stream's primary key (comma-separated fields), which
+    /// `append-dedup`, `history` and deletes apply by.
+    #[arg(long, value_delimiter = ',')]
+    primary_key: Vec<String>,
     /// Records per batch.
     #[arg(long, default_value_t = 1000)]
     batch_size: u32,
@@ -47,14 +51,24 @@ pub async fn write(rt: &Runtime, a: WriteArgs) -> Result<ExitCode> {
     // The first record is read before the writer opens, so a `--fields`
     // error leaves the destination untouched.
     let first = records.next()?;
+    let discovered = connector.discover(&sandbox, &config).await?;
     if !a.fields.is_empty() {
-        let schema = connector.discover(&sandbox, &config).await?;
-        check_fields(&schema, &a.stream, &a.fields, first.as_ref())?;
+        check_fields(&discovered, &a.stream, &a.fields, first.as_ref())?;
     }
+    // The destination's own schema of the stream when it has one (a table
+    // that exists), else one read off the first record.
+    let schema = match discovered.stream(&a.stream) {
+        Some(s) if !s.schema.is_null() => s.schema.clone(),
+        _ => first
+            .as_ref()
+            .map_or(Value::Null, |r| infer_schema(&r.fields, &a.fields)),
+    };
     let catalog = ConfiguredCatalog {
         streams: vec![ConfiguredStream {
             write_mode: a.write_mode.into(),
             fields: a.fields.clone(),
+            primary_key: a.primary_key.clone(),
+            schema,
             ..ConfiguredStream::new(a.stream.clone())
         }],
     };
@@ -123,6 +137,29 @@ fn check_fields(
         );
     }
     Ok(())
+}
+
+/// A JSON Schema for rows like `first` (only `fields`, when given): every
+/// field optional, typed by its value (whole numbers `integer`, others
+/// `number`; objects and arrays as JSON; a null as unconstrained).
+fn infer_schema(first: &Map<String, Value>, fields: &[String]) -> Value {
+    let properties: Map<String, Value> = first
+        .iter()
+        .filter(|(k, _)| fields.is_empty() || fields.contains(k))
+        .map(|(k, v)| {
+            let ty = match v {
+                Value::Null => return (k.clone(), serde_json::json!({})),
+                Value::Bool(_) => "boolean",
+                Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+                Value::Number(_) => "number",
+                Value::String(_) => "string",
+                Value::Array(_) => "array",
+                Value::Object(_) => "object",
+            };
+            (k.clone(), serde_json::json!({"type": [ty, "null"]}))
+        })
+        .collect();
+    serde_json::json!({"type": "object", "properties": properties})
 }
 
 /// One JSON object read from stdin.
