@@ -4,27 +4,17 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sluice_pg_client::{Client, Config as PgConfig};
+use sluice_pg_client::{Client, Config as PgConfig, Login};
 
 /// The metadata column holding when the source extracted the record.
 pub const EXTRACTED_AT: &str = "_sluice_extracted_at";
 
-/// Config of dest-postgres.
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Config of dest-postgres (unknown fields are refused by its JSON Schema).
+#[derive(Debug, Clone, Deserialize)]
 pub struct Config {
-    /// Host name or address of the server.
-    pub host: String,
-    /// TCP port of the server.
-    #[serde(default = "default_port")]
-    pub port: u16,
-    /// The role to log in as.
-    pub user: String,
-    /// The role's password (a secret: never logged or echoed).
-    #[serde(default)]
-    pub password: Option<String>,
-    /// The database to write into.
-    pub database: String,
+    /// Where and as whom to connect.
+    #[serde(flatten)]
+    pub login: Login,
     /// The schema the tables go in; created when missing.
     #[serde(default = "default_schema")]
     pub schema: String,
@@ -37,19 +27,6 @@ pub struct Config {
     /// Add `_sluice_extracted_at timestamptz` to every table.
     #[serde(default = "yes")]
     pub metadata: bool,
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the password.
-        f.debug_struct("Config")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .field("database", &self.database)
-            .field("schema", &self.schema)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The names of the validity columns of `history` mode.
@@ -77,9 +54,6 @@ impl Default for HistoryColumns {
     }
 }
 
-fn default_port() -> u16 {
-    5432
-}
 fn default_schema() -> String {
     "public".into()
 }
@@ -103,16 +77,13 @@ impl Config {
     }
 
     fn pg(&self) -> PgConfig {
-        let mut pg = PgConfig::new(&self.host, self.port, &self.user, &self.database)
+        self.login
+            .config()
             // Staging tables live in temp buffers; the default 8 MB spills early.
             .param("temp_buffers", "64MB")
             // The set-based apply sorts a whole transaction of staged rows.
             .param("work_mem", "64MB")
-            .param("application_name", "sluice-dest-postgres");
-        if let Some(password) = &self.password {
-            pg = pg.password(password);
-        }
-        pg
+            .param("application_name", "sluice-dest-postgres")
     }
 
     /// Connect and log in.
@@ -124,36 +95,32 @@ impl Config {
 /// The JSON Schema of the config.
 pub(crate) fn schema() -> Value {
     let column = |default: &str, what: &str| json!({"type": "string", "minLength": 1, "maxLength": 63, "default": default, "description": what});
+    let mut properties = Login::schema_properties();
+    let own = json!({
+        "schema": {"type": "string", "minLength": 1, "maxLength": 63, "default": "public",
+                   "description": "Schema of the tables; created when missing."},
+        "foreign_keys": {"type": "boolean", "default": false,
+                         "description": "Create the foreign keys the streams' relationships declare (DEFERRABLE INITIALLY DEFERRED)."},
+        "history": {
+            "type": "object",
+            "additionalProperties": false,
+            "default": {"valid_from": "_valid_from", "valid_to": "_valid_to", "is_current": "_is_current"},
+            "properties": {
+                "valid_from": column("_valid_from", "When a version became valid."),
+                "valid_to": column("_valid_to", "When it stopped being valid; NULL while current."),
+                "is_current": column("_is_current", "Whether the version is the current one.")
+            }
+        },
+        "metadata": {"type": "boolean", "default": true,
+                     "description": "Add _sluice_extracted_at timestamptz (when the source extracted the record)."}
+    });
+    properties.extend(own.as_object().cloned().unwrap_or_default());
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "dest-postgres",
         "type": "object",
-        "required": ["host", "user", "database"],
+        "required": Login::REQUIRED,
         "additionalProperties": false,
-        "properties": {
-            "host": {"type": "string", "minLength": 1,
-                     "description": "Server host; the pipeline must grant host:port in `hosts`."},
-            "port": {"type": "integer", "minimum": 1, "maximum": 65535, "default": 5432},
-            "user": {"type": "string", "minLength": 1},
-            "password": {"type": "string", "secret": true,
-                         "description": "Use ${PGPASSWORD}-style substitution in pipeline files."},
-            "database": {"type": "string", "minLength": 1},
-            "schema": {"type": "string", "minLength": 1, "maxLength": 63, "default": "public",
-                       "description": "Schema of the tables; created when missing."},
-            "foreign_keys": {"type": "boolean", "default": false,
-                             "description": "Create the foreign keys the streams' relationships declare (DEFERRABLE INITIALLY DEFERRED)."},
-            "history": {
-                "type": "object",
-                "additionalProperties": false,
-                "default": {"valid_from": "_valid_from", "valid_to": "_valid_to", "is_current": "_is_current"},
-                "properties": {
-                    "valid_from": column("_valid_from", "When a version became valid."),
-                    "valid_to": column("_valid_to", "When it stopped being valid; NULL while current."),
-                    "is_current": column("_is_current", "Whether the version is the current one.")
-                }
-            },
-            "metadata": {"type": "boolean", "default": true,
-                         "description": "Add _sluice_extracted_at timestamptz (when the source extracted the record)."}
-        }
+        "properties": properties
     })
 }

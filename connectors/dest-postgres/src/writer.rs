@@ -293,7 +293,7 @@ pub(crate) fn connect(config: &Config) -> Result<Client> {
         let what = format!(
             "cannot connect to PostgreSQL at {} (database `{}`)",
             config.addr(),
-            config.database
+            config.login.database
         );
         pg_error(&e, None, &what)
     })

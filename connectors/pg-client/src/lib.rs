@@ -24,10 +24,12 @@
 mod conn;
 mod copy;
 mod error;
+mod login;
 mod query;
 pub mod sql;
 
 pub use conn::{Client, Config};
 pub use copy::CopyIn;
 pub use error::{Error, Result, ServerError};
+pub use login::Login;
 pub use query::{Column, Row, Rows};

@@ -36,7 +36,7 @@ use sluice_guest::{
     Capabilities, Catalog, ConfiguredCatalog, Connector, ConnectorError, ErrorKind, Message,
     Reader, Result, Source, Spec, State, Streams,
 };
-use sluice_pg_client::{Client, Error as PgError};
+use sluice_pg_client::{Client, Error as PgError, Login};
 use std::cell::RefCell;
 use std::rc::Rc;
 pub use stream::{Bookmark, PgStream};
@@ -45,18 +45,11 @@ pub use stream::{Bookmark, PgStream};
 pub struct Postgres;
 
 /// Config of source-postgres.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Config {
-    /// Server host name or address.
-    pub host: String,
-    /// Server port.
-    pub port: u16,
-    /// The user to log in as.
-    pub user: String,
-    /// Its password, if the server asks for one.
-    pub password: Option<String>,
-    /// The database.
-    pub database: String,
+    /// Where and as whom to connect.
+    #[serde(flatten)]
+    pub login: Login,
     /// The schemas whose tables are streams.
     pub schemas: Vec<String>,
     /// Only these tables (`name` or `schema.name`), when set.
@@ -67,44 +60,26 @@ pub struct Config {
     pub batch_rows: u32,
 }
 
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the password.
-        f.debug_struct("Config")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .field("database", &self.database)
-            .field("schemas", &self.schemas)
-            .field("tables", &self.tables)
-            .field("include_views", &self.include_views)
-            .field("batch_rows", &self.batch_rows)
-            .finish_non_exhaustive()
-    }
-}
-
 fn config_schema() -> Value {
+    let mut properties = Login::schema_properties();
+    let own = json!({
+        "schemas": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "default": ["public"],
+                    "description": "Schemas whose tables are streams."},
+        "tables": {"type": "array", "items": {"type": "string", "minLength": 1},
+                   "description": "Only these tables, as `name` or `schema.name` (default: every table of `schemas`)."},
+        "include_views": {"type": "boolean", "default": false,
+                          "description": "Views and materialized views are streams too (full refresh only, unless the pipeline names a primary key)."},
+        "batch_rows": {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 10_000,
+                       "description": "Rows per batch; at most this many rows are held in memory per stream."}
+    });
+    properties.extend(own.as_object().cloned().unwrap_or_default());
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "source-postgres",
         "type": "object",
-        "required": ["host", "user", "database"],
+        "required": Login::REQUIRED,
         "additionalProperties": false,
-        "properties": {
-            "host": {"type": "string", "minLength": 1, "description": "Server host name or address (granted to the connector as host:port)."},
-            "port": {"type": "integer", "minimum": 1, "maximum": 65535, "default": 5432},
-            "user": {"type": "string", "minLength": 1},
-            "password": {"type": "string", "secret": true},
-            "database": {"type": "string", "minLength": 1},
-            "schemas": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "default": ["public"],
-                        "description": "Schemas whose tables are streams."},
-            "tables": {"type": "array", "items": {"type": "string", "minLength": 1},
-                       "description": "Only these tables, as `name` or `schema.name` (default: every table of `schemas`)."},
-            "include_views": {"type": "boolean", "default": false,
-                              "description": "Views and materialized views are streams too (full refresh only, unless the pipeline names a primary key)."},
-            "batch_rows": {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 10_000,
-                           "description": "Rows per batch; at most this many rows are held in memory per stream."}
-        }
+        "properties": properties
     })
 }
 
@@ -129,13 +104,11 @@ pub(crate) fn pg_error(e: &PgError) -> ConnectorError {
 
 /// Connect and log in.
 pub(crate) fn connect(config: &Config) -> Result<Client> {
-    let mut pg =
-        sluice_pg_client::Config::new(&config.host, config.port, &config.user, &config.database)
-            .param("bytea_output", "hex")
-            .param("application_name", "sluice-source-postgres");
-    if let Some(password) = &config.password {
-        pg = pg.password(password);
-    }
+    let pg = config
+        .login
+        .config()
+        .param("bytea_output", "hex")
+        .param("application_name", "sluice-source-postgres");
     Client::connect(&pg).map_err(|e| pg_error(&e))
 }
 
