@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod kill;
+pub mod leaks;
 
 pub use sluice_test_support::*;
 use std::path::Path;
