@@ -11,6 +11,8 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("connectors", "sluice-source-faker", "SOURCE_FAKER"),
     ("connectors", "sluice-source-file", "SOURCE_FILE"),
     ("connectors", "sluice-dest-file", "DEST_FILE"),
+    ("connectors", "sluice-dest-postgres", "DEST_POSTGRES"),
+    ("connectors", "sluice-source-postgres", "SOURCE_POSTGRES"),
     (
         "connectors",
         "sluice-transform-example",
