@@ -502,13 +502,25 @@ fn log(what: &str, n: u64, t: &Timing) {
     );
 }
 
-/// Lines of every file in `dir`.
+/// Lines of every file in `dir`, read in chunks: this process must stay
+/// small, as a child's peak RSS counts what it was forked from.
 fn count_lines(dir: &Path) -> Result<u64, String> {
+    use std::io::Read;
     let mut lines = 0;
+    let mut chunk = vec![0; 1 << 20];
     for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
         let path = entry.map_err(|e| e.to_string())?.path();
-        let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        lines += data.iter().filter(|b| **b == b'\n').count() as u64;
+        let mut file =
+            std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        loop {
+            let n = file
+                .read(&mut chunk)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            if n == 0 {
+                break;
+            }
+            lines += chunk[..n].iter().filter(|b| **b == b'\n').count() as u64;
+        }
     }
     Ok(lines)
 }
