@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 use sluice_artifacts as artifacts;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::kill::{Trigger, check_history, on_pipeline, run_and_kill, saved_cursors};
 use support::{PipelineToml, sluice};
 
 /// Users; with the default orders and events per user, >= 200 000 records.
@@ -43,13 +43,6 @@ fn pipeline(dir: &Path) -> PathBuf {
         .write(dir, "crash.toml")
 }
 
-/// `sluice ARGS dir/crash.toml`.
-fn on_pipeline(dir: &Path, args: &[&str]) -> Command {
-    let mut c = sluice();
-    c.args(args).arg(dir.join("crash.toml"));
-    c
-}
-
 /// Complete lines of every stream file (a torn last line, never committed,
 /// is left out: the next writer cuts it).
 fn destination(dir: &Path) -> BTreeMap<String, Vec<String>> {
@@ -63,48 +56,6 @@ fn destination(dir: &Path) -> BTreeMap<String, Vec<String>> {
             None => "",
         };
         out.insert(stream, complete.lines().map(str::to_string).collect());
-    }
-    out
-}
-
-/// After a cycle's completing run: the runs its kills stopped are recorded
-/// as interrupted (none is left `running`), the last one as succeeded.
-fn check_history(dir: &Path, killed: usize, cycle: usize) {
-    let o = on_pipeline(dir, &["runs", "--json"]).output().unwrap();
-    let runs: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let runs = runs.as_array().unwrap();
-    assert_eq!(runs[0]["status"], "succeeded", "cycle {cycle}: {runs:?}");
-    let interrupted = runs[1..]
-        .iter()
-        .filter(|r| r["status"] == "interrupted")
-        .count();
-    // A kill during start-up comes before the run is recorded.
-    assert!(interrupted <= killed, "cycle {cycle}: {runs:?}");
-    for run in &runs[1..] {
-        assert_ne!(run["status"], "running", "cycle {cycle}: {run}");
-        for stream in run["streams"].as_array().unwrap() {
-            assert_ne!(stream["status"], "running", "cycle {cycle}: {run}");
-        }
-    }
-}
-
-/// Persisted cursor per stream, read from the state store as `sluice state
-/// show` prints it.
-fn saved_cursors(dir: &Path) -> BTreeMap<String, String> {
-    let o = on_pipeline(dir, &["state", "show"]).output().unwrap();
-    assert!(
-        o.status.success(),
-        "state show: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let mut out = BTreeMap::new();
-    let streams = v.as_object().cloned().unwrap_or_default();
-    for (stream, saved) in streams {
-        let cursor = saved["state"]["cursor"]
-            .as_str()
-            .unwrap_or_else(|| panic!("cursor of {stream} in {saved}"));
-        out.insert(stream, cursor.to_string());
     }
     out
 }
@@ -179,29 +130,6 @@ fn reference(root: &Path, fields: &BTreeMap<String, String>) -> Reference {
     }
 }
 
-/// Where the killed run was, from its debug log.
-fn phase(log: &str) -> &'static str {
-    let last = log
-        .lines()
-        .rev()
-        .find(|l| {
-            l.contains("destination commit begins")
-                || l.contains("persisting checkpoints")
-                || l.contains("checkpoint persisted")
-                || l.contains("attempt begins")
-        })
-        .unwrap_or("");
-    if last.contains("destination commit begins") {
-        "destination commit"
-    } else if last.contains("persisting checkpoints") {
-        "state write"
-    } else if last.is_empty() {
-        "start-up"
-    } else {
-        "read and write"
-    }
-}
-
 /// Assert the persisted state is not ahead of the destination: every
 /// reference record at or before a stream's saved cursor is in the
 /// destination. Also that the destination holds nothing the source never
@@ -219,7 +147,7 @@ fn check_not_ahead(dir: &Path, reference: &Reference, when: &str) -> usize {
             );
         }
     }
-    for (stream, cursor) in saved_cursors(dir) {
+    for (stream, cursor) in saved_cursors(&dir.join("crash.toml")) {
         let have: HashSet<&String> = held
             .get(&stream)
             .map(|l| l.iter().collect())
@@ -237,50 +165,6 @@ fn check_not_ahead(dir: &Path, reference: &Reference, when: &str) -> usize {
     total
 }
 
-/// When to kill a run.
-#[derive(Clone, Copy)]
-enum Trigger {
-    /// After this long.
-    After(Duration),
-    /// As soon as the log shows this phase starting.
-    OnLog(&'static str),
-}
-
-/// Run a sync and kill it at `trigger`; returns the phase it was in, or
-/// `None` when it finished first.
-fn run_and_kill(dir: &Path, trigger: Trigger, give_up: Duration) -> Option<&'static str> {
-    let log = dir.join("sync.log");
-    let mut child = on_pipeline(dir, &["-vv", "sync"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let mut seen = 0;
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return None;
-        }
-        let fire = match trigger {
-            Trigger::After(delay) => started.elapsed() >= delay,
-            Trigger::OnLog(needle) => {
-                let text = std::fs::read(&log).unwrap_or_default();
-                let fresh = String::from_utf8_lossy(&text[seen.min(text.len())..]).into_owned();
-                seen = text.len();
-                fresh.contains(needle) || started.elapsed() >= give_up
-            }
-        };
-        if fire {
-            break;
-        }
-        std::thread::sleep(Duration::from_micros(200));
-    }
-    // SIGKILL: no destructor, no flush, no final commit.
-    child.kill().unwrap();
-    child.wait().unwrap();
-    Some(phase(&std::fs::read_to_string(&log).unwrap_or_default()))
-}
-
 #[test]
 fn kill_9_at_random_moments_loses_nothing_and_state_never_runs_ahead() {
     let kills: usize = std::env::var("SLUICE_CRASH_KILLS")
@@ -296,14 +180,14 @@ fn kill_9_at_random_moments_loses_nothing_and_state_never_runs_ahead() {
         reference.records
     );
     // Kill anywhere from start-up to a little past the reference duration.
-    let span = reference.duration.as_micros() as u64 * 12 / 10;
+    let span = reference.duration * 12 / 10;
     let mut rng = fastrand::Rng::new();
     let mut phases: BTreeMap<&str, usize> = BTreeMap::new();
     let (mut done, mut cycles, mut duplicates, mut finished_first) = (0, 0, 0usize, 0);
     while done < kills {
         cycles += 1;
         let dir = root.path().join(format!("cycle-{cycles}"));
-        pipeline(&dir);
+        let file = pipeline(&dir);
         // Up to two kills per cycle: one in a fresh run, one in the run that
         // resumes from it.
         let mut killed = 0;
@@ -311,15 +195,8 @@ fn kill_9_at_random_moments_loses_nothing_and_state_never_runs_ahead() {
             if done == kills {
                 break;
             }
-            // A third at random times, the others as a commit of the
-            // destination or of the state begins.
-            let trigger = match rng.u8(0..3) {
-                0 => Trigger::After(Duration::from_micros(rng.u64(0..=span))),
-                1 => Trigger::OnLog("destination commit begins"),
-                _ => Trigger::OnLog("persisting checkpoints"),
-            };
-            let give_up = Duration::from_micros(rng.u64(0..=span));
-            match run_and_kill(&dir, trigger, give_up) {
+            let (trigger, give_up) = Trigger::random(&mut rng, span);
+            match run_and_kill(&file, trigger, give_up) {
                 Some(phase) => {
                     done += 1;
                     killed += 1;
@@ -333,14 +210,14 @@ fn kill_9_at_random_moments_loses_nothing_and_state_never_runs_ahead() {
                 None => finished_first += 1,
             }
         }
-        let o = on_pipeline(&dir, &["sync"]).output().unwrap();
+        let o = on_pipeline(&file, &["sync"]).output().unwrap();
         assert!(
             o.status.success(),
             "cycle {cycles}: the re-run failed: {}",
             String::from_utf8_lossy(&o.stderr)
         );
         let held = check_not_ahead(&dir, &reference, &format!("cycle {cycles}, completed"));
-        check_history(&dir, killed, cycles);
+        check_history(&file, killed, cycles);
         // Every record of the source is there.
         let lines = destination(&dir);
         for (stream, expected) in &reference.lines {

@@ -13,11 +13,14 @@
 //! Panics inside redb: redb (4.4) panics on some corrupted files instead of
 //! returning an error (docs/fuzzing.md, "Findings"). If sluice-state
 //! catches such panics (`catch_unwind`) and turns them into errors, that is
-//! a fix, so this target lets a panic whose location is in redb unwind
-//! instead of aborting at once (libfuzzer-sys's panic hook aborts on every
-//! panic, caught or not). A redb panic that unwinds out of sluice-state is
-//! still a crash: it is reported with redb's message and backtrace. Any
-//! other panic aborts immediately, as usual.
+//! a fix, so this target lets a panic raised inside redb unwind instead of
+//! aborting at once (libfuzzer-sys's panic hook aborts on every panic,
+//! caught or not). Inside redb means located in redb, or located in the
+//! standard library (an arithmetic overflow, a slice index, `unwrap`) and
+//! called from redb (a frame of redb in the backtrace). A redb panic that
+//! unwinds out of sluice-state is still a crash: it is reported with
+//! redb's message and backtrace. Any other panic aborts immediately, as
+//! usual.
 //!
 //! Seeds are made by the real code: with `SLUICE_FUZZ_SEED_DIR=<dir>` set,
 //! the target's init writes seed stores into `<dir>` before libFuzzer reads
@@ -42,14 +45,48 @@ thread_local! {
     static REDB_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Let panics located in redb unwind (sluice-state may catch them); any
+/// Whether `file` (a panic's location) is in redb's sources.
+fn in_redb_source(file: &str) -> bool {
+    file.contains("/redb-") || file.starts_with("redb-")
+}
+
+/// Whether `file` (a panic's location) is in the standard library: core's
+/// overflow checks, slice indexing, `Option::unwrap` and the like.
+fn in_std_source(file: &str) -> bool {
+    file.starts_with("/rustc/") || file.contains("library/core/") || file.contains("library/std/")
+}
+
+/// Whether a frame of `backtrace` (as `Backtrace` prints it: an `N: name`
+/// line, then an `at file:line` line) is redb's: a function or method of
+/// redb by name, or (inlined frames print only the function's own name,
+/// `resize`) by its file.
+fn called_from_redb(backtrace: &str) -> bool {
+    backtrace.lines().map(str::trim_start).any(|line| {
+        if let Some(file) = line.strip_prefix("at ") {
+            return in_redb_source(file);
+        }
+        line.split_once(": ").is_some_and(|(n, name)| {
+            n.bytes().all(|b| b.is_ascii_digit())
+                && (name.starts_with("redb::") || name.starts_with("<redb::"))
+        })
+    })
+}
+
+/// Let panics raised inside redb unwind (sluice-state may catch them); any
 /// other panic goes to libfuzzer-sys's hook, which prints it and aborts.
 fn install_panic_hook() {
     let fuzzer_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let in_redb = info
-            .location()
-            .is_some_and(|l| l.file().contains("/redb-") || l.file().starts_with("redb-"));
+        let file = info.location().map(|l| l.file()).unwrap_or_default();
+        // Captured only when it decides or is reported.
+        let mut backtrace = None;
+        let in_redb = in_redb_source(file)
+            || (in_std_source(file) && {
+                let trace = Backtrace::force_capture().to_string();
+                let from_redb = called_from_redb(&trace);
+                backtrace = Some(trace);
+                from_redb
+            });
         if !in_redb {
             return fuzzer_hook(info);
         }
@@ -60,10 +97,8 @@ fn install_panic_hook() {
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
         let location = info.location().map(|l| l.to_string()).unwrap_or_default();
-        let report = format!(
-            "thread '<fuzz>' panicked at {location}:\n{message}\n{}",
-            Backtrace::force_capture()
-        );
+        let backtrace = backtrace.unwrap_or_else(|| Backtrace::force_capture().to_string());
+        let report = format!("thread '<fuzz>' panicked at {location}:\n{message}\n{backtrace}");
         // Keep the first: a panic while unwinding would be a second one.
         REDB_PANIC.with(|p| {
             p.borrow_mut().get_or_insert(report);
@@ -85,6 +120,10 @@ fn exercise(data: &[u8]) {
     assert_round_trip("Schema", &schema);
 
     let path = sluice_fuzz::scratch_dir().join("state.redb");
+    // A new file for each input: a store an earlier input left open
+    // (anything of redb that outlives its input keeps the file locked)
+    // would otherwise make every later input fail as "already open".
+    let _ = std::fs::remove_file(&path);
     std::fs::write(&path, data).expect("writing the scratch store");
     let Ok(store) = StateStore::open(&path) else {
         return;

@@ -24,18 +24,23 @@
 mod error;
 mod records;
 mod schema_registry;
+mod unwind;
 
 pub use error::{Error, ErrorKind, Result};
 
 pub use records::{RunRecord, RunStatus, SavedState, StreamOutcome, StreamRun};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, Key, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, Table,
+    TableDefinition, Value as RedbValue, WriteTransaction,
+};
 pub use schema_registry::SchemaVersion;
 use serde_json::Value;
 use sluice_protocol::StreamState;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
+use unwind::CatchOnUnwind;
 
 /// `"format"` -> the store format, to recognise a sluice store.
 const META: TableDefinition<&str, &str> = TableDefinition::new("sluice_meta");
@@ -68,30 +73,43 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Run `f`, turning a panic inside redb (it panics on some damaged files
-/// instead of returning an error) into an error naming the store.
-fn guarded<T>(path: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-        let why = panic
+/// Run `f`, catching a panic (redb panics on some damaged files instead of
+/// returning an error); `Err` holds the panic's message.
+fn catch_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|panic| {
+        panic
             .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("a panic");
-        Err(Error::store(
-            path,
-            format!(
-                "the store is damaged (redb: {why}); move it aside to start over, or restore a copy"
-            ),
-        ))
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic".to_string())
     })
+}
+
+/// The error of the store at `path` after redb panicked with `why`.
+fn damaged(path: &str, why: &str) -> Error {
+    Error::store(
+        path,
+        format!(
+            "the store is damaged (redb: {why}); move it aside to start over, or restore a copy"
+        ),
+    )
+}
+
+/// Run `f`, turning a panic inside redb into an error naming the store:
+/// for opening it, before there is a [`StateStore`] (whose
+/// `StateStore::guarded` also poisons it).
+fn guarded_open<T>(path: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_panic(f).unwrap_or_else(|why| Err(damaged(path, &why)))
 }
 
 /// Look at an existing file without writing to it: a file that is not a
 /// sluice store is refused before anything could change it.
 fn refuse_foreign(path: &Path, shown: &str) -> Result<()> {
     let foreign = |why: String| Error::store(shown, format!("not a sluice state store: {why}"));
+    // Held so that their destructors cannot abort while a redb panic below
+    // unwinds (`unwind`).
     let db = match redb::ReadOnlyDatabase::open(path) {
-        Ok(db) => db,
+        Ok(db) => CatchOnUnwind::new(db),
         // A store left by a killed run needs a repair, which the writable
         // open below does.
         Err(redb::DatabaseError::RepairAborted) => return Ok(()),
@@ -105,8 +123,9 @@ fn refuse_foreign(path: &Path, shown: &str) -> Result<()> {
     };
     let txn = db
         .begin_read()
+        .map(CatchOnUnwind::new)
         .map_err(|e| foreign(format!("cannot read it: {e}")))?;
-    match txn.open_table(META) {
+    match txn.open_table(META).map(CatchOnUnwind::new) {
         Ok(meta) => {
             let format = meta
                 .get("format")
@@ -140,6 +159,9 @@ fn refuse_foreign(path: &Path, shown: &str) -> Result<()> {
 pub struct StateStore {
     /// Always `Some`; an `Option` only so that `Drop` can take it.
     db: Option<Arc<Database>>,
+    /// What redb panicked with, once a panic was caught: the store is then
+    /// poisoned, for every clone (see [`StateStore::guarded`]).
+    damage: Arc<OnceLock<String>>,
     path: String,
 }
 
@@ -153,9 +175,10 @@ impl std::fmt::Debug for StateStore {
 
 impl Drop for StateStore {
     fn drop(&mut self) {
-        // redb may panic while closing a damaged file, too.
+        // redb may panic while closing a damaged file, too. It is closed
+        // even when poisoned: leaking it would keep its file open.
         if let Some(db) = self.db.take() {
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(db)));
+            let _ = catch_panic(|| drop(db));
         }
     }
 }
@@ -168,13 +191,25 @@ impl StateStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::store(&shown, format!("cannot create its directory: {e}")))?;
         }
-        guarded(&shown.clone(), || {
-            if path.metadata().is_ok_and(|m| m.len() > 0) {
+        guarded_open(&shown.clone(), || {
+            let existed = path.metadata().is_ok_and(|m| m.len() > 0);
+            if existed {
                 refuse_foreign(path, &shown)?;
             }
-            let db = Database::create(path).map_err(|e| {
+            let mut db = Database::create(path).map_err(|e| {
                 Error::store(&shown, format!("cannot open it as a redb database: {e}"))
             })?;
+            if existed {
+                // Some damage makes redb panic twice inside a commit, where
+                // nothing outside redb can catch the second panic (see
+                // docs/fuzzing.md): verify every page before the first write.
+                db.check_integrity().map_err(|e| {
+                    Error::store(
+                        &shown,
+                        format!("the store is damaged ({e}); move it aside to start over, or restore a copy"),
+                    )
+                })?;
+            }
             Self::init(db, shown)
         })
     }
@@ -190,37 +225,98 @@ impl StateStore {
     fn init(db: Database, path: String) -> Result<Self> {
         let store = StateStore {
             db: Some(Arc::new(db)),
+            damage: Arc::default(),
             path,
         };
-        let txn = store.db().begin_write().map_err(|e| store.err(e))?;
+        store.guarded(|| store.create_tables())?;
+        Ok(store)
+    }
+
+    /// Check the format (writing it into an empty store) and create the
+    /// tables that are not there yet.
+    fn create_tables(&self) -> Result<()> {
+        let txn = self.write_txn()?;
         {
-            let mut meta = txn.open_table(META).map_err(|e| store.err(e))?;
+            let mut meta = self.open_write(&txn, META)?;
             let existing = meta
                 .get("format")
-                .map_err(|e| store.err(e))?
+                .map_err(|e| self.err(e))?
                 .map(|v| v.value().to_string());
             match existing.as_deref() {
                 None => {
-                    let empty = txn.list_tables().map_err(|e| store.err(e))?.count() <= 1;
+                    let empty = txn.list_tables().map_err(|e| self.err(e))?.count() <= 1;
                     if !empty {
-                        return Err(store.foreign("it holds tables of another program"));
+                        return Err(self.foreign("it holds tables of another program"));
                     }
-                    meta.insert("format", FORMAT).map_err(|e| store.err(e))?;
+                    meta.insert("format", FORMAT).map_err(|e| self.err(e))?;
                 }
                 Some(FORMAT) => {}
                 Some(other) => {
-                    return Err(store.foreign(&format!(
+                    return Err(self.foreign(&format!(
                         "its format is `{other}`, this sluice reads `{FORMAT}`"
                     )));
                 }
             }
-            txn.open_table(STREAM_STATE).map_err(|e| store.err(e))?;
-            txn.open_table(RUNS).map_err(|e| store.err(e))?;
-            txn.open_table(SCHEMAS).map_err(|e| store.err(e))?;
-            txn.open_table(SCHEMA_VERSIONS).map_err(|e| store.err(e))?;
+            self.open_write(&txn, STREAM_STATE)?;
+            self.open_write(&txn, RUNS)?;
+            self.open_write(&txn, SCHEMAS)?;
+            self.open_write(&txn, SCHEMA_VERSIONS)?;
         }
-        txn.commit().map_err(|e| store.err(e))?;
-        Ok(store)
+        self.commit(txn)
+    }
+
+    /// Run `f`, turning a panic inside redb (it panics on some damaged
+    /// files instead of returning an error) into an error naming the store.
+    ///
+    /// A caught panic poisons the store: this call and every later one (of
+    /// any clone) fail with the same "the store is damaged" error, without
+    /// touching redb again. redb's state after the panic is unknown: a
+    /// transaction whose destructor panicked while unwinding (`unwind`) may
+    /// still hold the write slot, and the next `begin_write` would wait for
+    /// it forever.
+    fn guarded<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        if let Some(why) = self.damage.get() {
+            return Err(damaged(&self.path, why));
+        }
+        catch_panic(f)
+            .unwrap_or_else(|why| Err(damaged(&self.path, self.damage.get_or_init(|| why))))
+    }
+
+    /// A write transaction (see `unwind`).
+    fn write_txn(&self) -> Result<CatchOnUnwind<WriteTransaction>> {
+        let txn = self.db().begin_write().map_err(|e| self.err(e))?;
+        Ok(CatchOnUnwind::new(txn))
+    }
+
+    /// A read transaction (see `unwind`).
+    fn read_txn(&self) -> Result<CatchOnUnwind<ReadTransaction>> {
+        let txn = self.db().begin_read().map_err(|e| self.err(e))?;
+        Ok(CatchOnUnwind::new(txn))
+    }
+
+    /// `table` of `txn` for writing (see `unwind`).
+    fn open_write<'txn, K: Key + 'static, V: RedbValue + 'static>(
+        &self,
+        txn: &'txn WriteTransaction,
+        table: TableDefinition<K, V>,
+    ) -> Result<CatchOnUnwind<Table<'txn, K, V>>> {
+        let table = txn.open_table(table).map_err(|e| self.err(e))?;
+        Ok(CatchOnUnwind::new(table))
+    }
+
+    /// `table` of `txn` for reading (see `unwind`).
+    fn open_read<K: Key + 'static, V: RedbValue + 'static>(
+        &self,
+        txn: &ReadTransaction,
+        table: TableDefinition<K, V>,
+    ) -> Result<CatchOnUnwind<ReadOnlyTable<K, V>>> {
+        let table = txn.open_table(table).map_err(|e| self.err(e))?;
+        Ok(CatchOnUnwind::new(table))
+    }
+
+    /// Commit `txn`.
+    fn commit(&self, txn: CatchOnUnwind<WriteTransaction>) -> Result<()> {
+        txn.into_inner().commit().map_err(|e| self.err(e))
     }
 
     fn err(&self, e: impl Into<redb::Error>) -> Error {
@@ -259,9 +355,9 @@ impl StateStore {
 
     /// The saved state of every stream of `pipeline`.
     pub fn saved_states(&self, pipeline: &str) -> Result<BTreeMap<String, SavedState>> {
-        guarded(&self.path, || {
-            let txn = self.db().begin_read().map_err(|e| self.err(e))?;
-            let table = txn.open_table(STREAM_STATE).map_err(|e| self.err(e))?;
+        self.guarded(|| {
+            let txn = self.read_txn()?;
+            let table = self.open_read(&txn, STREAM_STATE)?;
             let mut out = BTreeMap::new();
             for entry in table.range((pipeline, "")..).map_err(|e| self.err(e))? {
                 let (key, value) = entry.map_err(|e| self.err(e))?;
@@ -305,14 +401,14 @@ impl StateStore {
         run_id: u64,
         checkpoint: &BTreeMap<String, Value>,
     ) -> Result<()> {
-        guarded(&self.path, || {
+        self.guarded(|| {
             if checkpoint.is_empty() {
                 return Ok(());
             }
             let now = now_ms();
-            let txn = self.db().begin_write().map_err(|e| self.err(e))?;
+            let txn = self.write_txn()?;
             {
-                let mut table = txn.open_table(STREAM_STATE).map_err(|e| self.err(e))?;
+                let mut table = self.open_write(&txn, STREAM_STATE)?;
                 for (stream, state) in checkpoint {
                     let saved = SavedState {
                         state: state.clone(),
@@ -325,7 +421,7 @@ impl StateStore {
                         .map_err(|e| self.err(e))?;
                 }
             }
-            txn.commit().map_err(|e| self.err(e))
+            self.commit(txn)
         })
     }
 
@@ -336,15 +432,15 @@ impl StateStore {
     /// they are history, and schemas are shared by every pipeline of the
     /// store, so a re-synced stream goes on from its last schema version.
     pub fn reset(&self, pipeline: &str, stream: Option<&str>) -> Result<usize> {
-        guarded(&self.path, || {
+        self.guarded(|| {
             let streams: Vec<String> = match stream {
                 Some(s) => vec![s.to_string()],
                 None => self.saved_states(pipeline)?.into_keys().collect(),
             };
-            let txn = self.db().begin_write().map_err(|e| self.err(e))?;
+            let txn = self.write_txn()?;
             let mut removed = 0;
             {
-                let mut table = txn.open_table(STREAM_STATE).map_err(|e| self.err(e))?;
+                let mut table = self.open_write(&txn, STREAM_STATE)?;
                 for s in &streams {
                     if table
                         .remove((pipeline, s.as_str()))
@@ -355,7 +451,7 @@ impl StateStore {
                     }
                 }
             }
-            txn.commit().map_err(|e| self.err(e))?;
+            self.commit(txn)?;
             Ok(removed)
         })
     }
@@ -366,11 +462,11 @@ impl StateStore {
     /// by a process that stopped before it ended (a store is open in one
     /// process at a time): it is marked [`RunStatus::Interrupted`].
     pub fn start_run(&self, pipeline: &str, streams: &[&str]) -> Result<u64> {
-        guarded(&self.path, || {
-            let txn = self.db().begin_write().map_err(|e| self.err(e))?;
+        self.guarded(|| {
+            let txn = self.write_txn()?;
             let id;
             {
-                let mut table = txn.open_table(RUNS).map_err(|e| self.err(e))?;
+                let mut table = self.open_write(&txn, RUNS)?;
                 let last = table
                     .range((pipeline, 0)..=(pipeline, u64::MAX))
                     .map_err(|e| self.err(e))?
@@ -395,31 +491,31 @@ impl StateStore {
                     .insert((pipeline, id), text.as_str())
                     .map_err(|e| self.err(e))?;
             }
-            txn.commit().map_err(|e| self.err(e))?;
+            self.commit(txn)?;
             Ok(id)
         })
     }
 
     /// Store the final record of a run.
     pub fn finish_run(&self, pipeline: &str, record: &RunRecord) -> Result<()> {
-        guarded(&self.path, || {
-            let txn = self.db().begin_write().map_err(|e| self.err(e))?;
+        self.guarded(|| {
+            let txn = self.write_txn()?;
             {
-                let mut table = txn.open_table(RUNS).map_err(|e| self.err(e))?;
+                let mut table = self.open_write(&txn, RUNS)?;
                 let text = serde_json::to_string(record).expect("run serialises");
                 table
                     .insert((pipeline, record.id), text.as_str())
                     .map_err(|e| self.err(e))?;
             }
-            txn.commit().map_err(|e| self.err(e))
+            self.commit(txn)
         })
     }
 
     /// Runs of `pipeline`, newest first.
     pub fn runs(&self, pipeline: &str) -> Result<Vec<RunRecord>> {
-        guarded(&self.path, || {
-            let txn = self.db().begin_read().map_err(|e| self.err(e))?;
-            let table = txn.open_table(RUNS).map_err(|e| self.err(e))?;
+        self.guarded(|| {
+            let txn = self.read_txn()?;
+            let table = self.open_read(&txn, RUNS)?;
             let mut out = Vec::new();
             for entry in table
                 .range((pipeline, 0)..=(pipeline, u64::MAX))
@@ -529,7 +625,53 @@ mod tests {
             let e = outcome.expect_err(&name).to_string();
             assert!(e.contains(&name), "{e}");
         }
-        assert!(seen >= 3, "the regression inputs are there");
+        assert!(seen >= 4, "the regression inputs are there");
+    }
+
+    #[test]
+    fn after_a_caught_panic_every_call_fails_at_once() {
+        let s = StateStore::in_memory().unwrap();
+        let clone = s.clone();
+        // A panic inside redb that leaves the write slot taken, as a write
+        // transaction whose destructor panicked while unwinding may.
+        let e = s
+            .guarded(|| -> Result<()> {
+                std::mem::forget(s.write_txn()?.into_inner());
+                panic!("a page that is not there");
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("the store is damaged (redb: a page that is not there)"),
+            "{e}"
+        );
+        // Within a second, or the call is blocked for good.
+        let within_a_second = |call: fn(&StateStore) -> Result<()>| {
+            let (sent, got) = std::sync::mpsc::channel();
+            let store = s.clone();
+            std::thread::spawn(move || sent.send(call(&store).map_err(|e| e.to_string())));
+            got.recv_timeout(std::time::Duration::from_secs(1))
+        };
+        // redb itself would now wait for that transaction forever.
+        let raw = within_a_second(|s| s.db().begin_write().map(drop).map_err(|e| s.err(e)));
+        assert!(raw.is_err(), "begin_write returned: {raw:?}");
+        // The store does not ask it: every call fails with the same error.
+        let later = within_a_second(|s| s.start_run("p", &["users"]).map(drop));
+        assert_eq!(later.expect("start_run returns at once"), Err(e.clone()));
+        let later =
+            within_a_second(|s| s.commit_checkpoint("p", &[("users".into(), json!(1))].into()));
+        assert_eq!(later.expect("a checkpoint returns at once"), Err(e.clone()));
+        assert_eq!(clone.runs("p").unwrap_err().to_string(), e);
+        assert_eq!(
+            clone
+                .fetch_schema(&sluice_schema::Schema::default().id())
+                .unwrap_err()
+                .to_string(),
+            e
+        );
+        // Closing it does not wait for the transaction either.
+        drop(clone);
+        drop(s);
     }
 
     #[test]

@@ -17,8 +17,8 @@
 //! assert_eq!(store.schema_versions("demo", "users").unwrap()[0].version, 1);
 //! ```
 
-use crate::{Error, ErrorKind, Result, SCHEMA_VERSIONS, SCHEMAS, StateStore, guarded, pair_key};
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use crate::{Error, ErrorKind, Result, SCHEMA_VERSIONS, SCHEMAS, StateStore, pair_key};
+use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use sluice_schema::{Schema, SchemaId};
 
@@ -58,19 +58,19 @@ impl StateStore {
         schema: &Schema,
         run: Option<u64>,
     ) -> Result<SchemaId> {
-        guarded(&self.path, || {
+        self.guarded(|| {
             let id = schema.id();
-            let txn = self.db().begin_write().map_err(|e| self.err(e))?;
+            let txn = self.write_txn()?;
             self.store_schema(&txn, &id, schema)?;
             self.add_version(&txn, pipeline, stream, &id, run)?;
-            txn.commit().map_err(|e| self.err(e))?;
+            self.commit(txn)?;
             Ok(id)
         })
     }
 
     /// Insert `schema` under `id` in `schemas` unless it is there.
     fn store_schema(&self, txn: &WriteTransaction, id: &SchemaId, schema: &Schema) -> Result<()> {
-        let mut table = txn.open_table(SCHEMAS).map_err(|e| self.err(e))?;
+        let mut table = self.open_write(txn, SCHEMAS)?;
         if table.get(id.as_str()).map_err(|e| self.err(e))?.is_none() {
             let bytes = serde_json::to_vec(schema).expect("a schema serialises");
             table
@@ -83,11 +83,11 @@ impl StateStore {
     /// Store a schema without making it a version of any stream (a schema
     /// the host derived from a source's, after policy and transforms).
     pub fn keep_schema(&self, schema: &Schema) -> Result<SchemaId> {
-        guarded(&self.path, || {
+        self.guarded(|| {
             let id = schema.id();
-            let txn = self.db().begin_write().map_err(|e| self.err(e))?;
+            let txn = self.write_txn()?;
             self.store_schema(&txn, &id, schema)?;
-            txn.commit().map_err(|e| self.err(e))?;
+            self.commit(txn)?;
             Ok(id)
         })
     }
@@ -101,7 +101,7 @@ impl StateStore {
         id: &SchemaId,
         run: Option<u64>,
     ) -> Result<()> {
-        let mut table = txn.open_table(SCHEMA_VERSIONS).map_err(|e| self.err(e))?;
+        let mut table = self.open_write(txn, SCHEMA_VERSIONS)?;
         let mut versions: Vec<SchemaVersion> =
             match table.get((pipeline, stream)).map_err(|e| self.err(e))? {
                 Some(text) => self.decode_versions(pipeline, stream, text.value())?,
@@ -132,9 +132,9 @@ impl StateStore {
 
     /// The schema stored under `id`, or `None` if the store has none.
     pub fn fetch_schema(&self, id: &SchemaId) -> Result<Option<Schema>> {
-        guarded(&self.path, || {
-            let txn = self.db().begin_read().map_err(|e| self.err(e))?;
-            let table = txn.open_table(SCHEMAS).map_err(|e| self.err(e))?;
+        self.guarded(|| {
+            let txn = self.read_txn()?;
+            let table = self.open_read(&txn, SCHEMAS)?;
             let Some(bytes) = table.get(id.as_str()).map_err(|e| self.err(e))? else {
                 return Ok(None);
             };
@@ -146,9 +146,9 @@ impl StateStore {
     /// The schema versions of `stream` of `pipeline`, oldest first (none if
     /// no schema was registered for it).
     pub fn schema_versions(&self, pipeline: &str, stream: &str) -> Result<Vec<SchemaVersion>> {
-        guarded(&self.path, || {
-            let txn = self.db().begin_read().map_err(|e| self.err(e))?;
-            let table = txn.open_table(SCHEMA_VERSIONS).map_err(|e| self.err(e))?;
+        self.guarded(|| {
+            let txn = self.read_txn()?;
+            let table = self.open_read(&txn, SCHEMA_VERSIONS)?;
             match table.get((pipeline, stream)).map_err(|e| self.err(e))? {
                 Some(text) => self.decode_versions(pipeline, stream, text.value()),
                 None => Ok(Vec::new()),
@@ -159,9 +159,9 @@ impl StateStore {
     /// Every stream of `pipeline` with schema versions, by stream name, with
     /// its versions oldest first.
     pub fn schema_streams(&self, pipeline: &str) -> Result<Vec<(String, Vec<SchemaVersion>)>> {
-        guarded(&self.path, || {
-            let txn = self.db().begin_read().map_err(|e| self.err(e))?;
-            let table = txn.open_table(SCHEMA_VERSIONS).map_err(|e| self.err(e))?;
+        self.guarded(|| {
+            let txn = self.read_txn()?;
+            let table = self.open_read(&txn, SCHEMA_VERSIONS)?;
             let mut out = Vec::new();
             for entry in table.range((pipeline, "")..).map_err(|e| self.err(e))? {
                 let (key, value) = entry.map_err(|e| self.err(e))?;
@@ -191,6 +191,7 @@ impl StateStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use redb::ReadableDatabase;
     use serde_json::json;
 
     /// A schema of string fields with these names (built from its serde

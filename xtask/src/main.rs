@@ -6,8 +6,9 @@
 //! - `test`: setup, then fmt, clippy and every test (host and connectors).
 //! - `bench [--quick]`: setup, a release build, then every benchmark;
 //!   writes BENCHMARKS.md.
-//! - `crash [--kills N]`: the SIGKILL crash test with N kills (default 30);
-//!   writes its figures to `target/crash-report.json`.
+//! - `crash [--kills N]`: the SIGKILL crash tests: N kills into dest-file
+//!   (default 30) and a third of N into dest-postgres; writes their figures
+//!   to `target/crash-report.json` and `target/crash-postgres-report.json`.
 //! - `fuzz [--seconds N] [--asan] [target...]`: time-boxed cargo-fuzz runs
 //!   of the parser fuzz targets (`fuzz/`, docs/fuzzing.md).
 //! - `postgres start|stop|status [--json]`: a real PostgreSQL server in
@@ -254,12 +255,17 @@ fn kills() -> Result<usize, String> {
     }
 }
 
-/// The crash test with `kills` SIGKILLs; figures in target/crash-report.json.
+/// The crash tests with `kills` SIGKILLs into dest-file and a third of
+/// them into dest-postgres; their figures in target/.
 fn crash(kills: usize) -> Result<(), String> {
     let root = root();
     let report = root.join("target/crash-report.json");
+    let pg_report = root.join("target/crash-postgres-report.json");
+    // Into PostgreSQL a cycle loads two generations through a real server:
+    // a third of the kills there.
+    let pg_kills = (kills / 3).max(2);
     run(
-        &format!("crash test with {kills} kills"),
+        &format!("crash test with {kills} kills (dest-file) and {pg_kills} (dest-postgres)"),
         cargo()
             .current_dir(&root)
             // Selected by name from the workspace's test build: `-p` or
@@ -270,14 +276,19 @@ fn crash(kills: usize) -> Result<(), String> {
                 "--",
                 "--exact",
                 "kill_9_at_random_moments_loses_nothing_and_state_never_runs_ahead",
+                "kill_9_into_postgres_keeps_exactly_the_latest_rows_and_versions",
                 "--nocapture",
             ])
             .env("SLUICE_CRASH_KILLS", kills.to_string())
-            .env("SLUICE_CRASH_REPORT", &report),
+            .env("SLUICE_CRASH_REPORT", &report)
+            .env("SLUICE_CRASH_PG_KILLS", pg_kills.to_string())
+            .env("SLUICE_CRASH_PG_REPORT", &pg_report),
     )?;
-    let figures = std::fs::read_to_string(&report)
-        .map_err(|e| format!("cannot read {}: {e}", report.display()))?;
-    println!("{figures}");
+    for path in [&report, &pg_report] {
+        let figures = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        println!("{figures}");
+    }
     Ok(())
 }
 

@@ -3,6 +3,8 @@
 //! Each test file takes what it needs.
 #![allow(dead_code)]
 
+pub mod kill;
+
 pub use sluice_test_support::*;
 use std::path::Path;
 use std::process::Command;

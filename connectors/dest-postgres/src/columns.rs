@@ -250,7 +250,12 @@ mod tests {
             "{}",
             e.message
         );
-        let dec = |p, s| pg_type(&Type::Decimal { precision: p, scale: s });
+        let dec = |p, s| {
+            pg_type(&Type::Decimal {
+                precision: p,
+                scale: s,
+            })
+        };
         assert!(widening(&dec(10, 2), &dec(12, 2)));
         assert!(!widening(&dec(12, 2), &dec(10, 2)));
         assert!(widening("real", "double precision"));

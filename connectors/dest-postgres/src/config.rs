@@ -106,6 +106,8 @@ impl Config {
         let mut pg = PgConfig::new(&self.host, self.port, &self.user, &self.database)
             // Staging tables live in temp buffers; the default 8 MB spills early.
             .param("temp_buffers", "64MB")
+            // The set-based apply sorts a whole transaction of staged rows.
+            .param("work_mem", "64MB")
             .param("application_name", "sluice-dest-postgres");
         if let Some(password) = &self.password {
             pg = pg.password(password);
@@ -121,9 +123,7 @@ impl Config {
 
 /// The JSON Schema of the config.
 pub(crate) fn schema() -> Value {
-    let column = |default: &str, what: &str| {
-        json!({"type": "string", "minLength": 1, "maxLength": 63, "default": default, "description": what})
-    };
+    let column = |default: &str, what: &str| json!({"type": "string", "minLength": 1, "maxLength": 63, "default": default, "description": what});
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "dest-postgres",

@@ -150,7 +150,7 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
                 out: self.scratch,
             };
             let present = map.next_value_seed(seed)?;
-            self.cells[i] = present.then(|| start..self.scratch.len());
+            self.cells[i] = present.then_some(start..self.scratch.len());
         }
         Ok(())
     }
@@ -327,7 +327,10 @@ mod tests {
             text,
             "t\t-5\t1.5\t\\\\x0102ff\ta\\tb\\\\c\\nd\t[\"x\",\"y\\\\\"z\"]\t7"
         );
-        assert_eq!(row(&mut enc, r#"{"b":false,"n":1,"s":null}"#), "f\t1\t\\N\t\\N\t\\N\t\\N\t7");
+        assert_eq!(
+            row(&mut enc, r#"{"b":false,"n":1,"s":null}"#),
+            "f\t1\t\\N\t\\N\t\\N\t\\N\t7"
+        );
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub(crate) fn pg_error(e: &Error, stream: Option<&str>, what: &str) -> Connector
             }
             text
         }
+        Error::Connect { addr, source } if unresolvable(source) => format!(
+            "{what}: {e}; inside the sandbox a host name resolves only when the pipeline \
+             grants it by name (hosts = [\"{addr}\"]), or connect to an address instead"
+        ),
         _ => format!("{what}: {e}"),
     };
     let error = ConnectorError::new(kind, message);
@@ -44,13 +48,13 @@ pub(crate) fn pg_error(e: &Error, stream: Option<&str>, what: &str) -> Connector
 fn kind_of(e: &Error) -> ErrorKind {
     match e {
         Error::Auth { .. } => ErrorKind::Auth,
-        Error::Connect { source, .. } if denied(source) => ErrorKind::Config,
+        Error::Connect { source, .. } if denied(source) || unresolvable(source) => {
+            ErrorKind::Config
+        }
         Error::Protocol(_) => ErrorKind::Internal,
         _ if e.is_transient() => ErrorKind::Transient,
         Error::Server(s) if s.code.starts_with("28") => ErrorKind::Auth,
-        Error::Server(s) if s.code.starts_with("22") || s.code.starts_with("23") => {
-            ErrorKind::Data
-        }
+        Error::Server(s) if s.code.starts_with("22") || s.code.starts_with("23") => ErrorKind::Data,
         _ => ErrorKind::Config,
     }
 }
@@ -58,6 +62,12 @@ fn kind_of(e: &Error) -> ErrorKind {
 /// Whether a connect failure is the sandbox refusing the address.
 fn denied(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::PermissionDenied
+}
+
+/// Whether a name lookup failed for good (`EAI_FAIL`: the sandbox refuses
+/// lookups of names it was not granted), not for now (`EAI_AGAIN`).
+fn unresolvable(e: &std::io::Error) -> bool {
+    e.to_string().contains("Non-recoverable")
 }
 
 #[cfg(test)]
@@ -106,5 +116,14 @@ mod tests {
             source: std::io::ErrorKind::ConnectionRefused.into(),
         };
         assert_eq!(pg_error(&refused, None, "x").kind, ErrorKind::Transient);
+        let lookup = Error::Connect {
+            addr: "db:5432".into(),
+            source: std::io::Error::other(
+                "failed to lookup address information: Non-recoverable error",
+            ),
+        };
+        let e = pg_error(&lookup, None, "cannot connect");
+        assert_eq!(e.kind, ErrorKind::Config);
+        assert!(e.message.contains("hosts = [\"db:5432\"]"), "{}", e.message);
     }
 }

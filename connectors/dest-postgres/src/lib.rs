@@ -45,7 +45,8 @@ impl Connector for PostgresDestination {
     type Config = Config;
 
     fn spec() -> Spec {
-        let mut spec = Spec::destination("dest-postgres", env!("CARGO_PKG_VERSION"), config::schema());
+        let mut spec =
+            Spec::destination("dest-postgres", env!("CARGO_PKG_VERSION"), config::schema());
         spec.write_modes = vec![
             WriteMode::Append,
             WriteMode::Overwrite,

@@ -19,6 +19,9 @@ pub(crate) struct Shape {
     pub fields: Vec<Column>,
     /// The primary key fields (empty: none).
     pub primary_key: Vec<String>,
+    /// Whether the table gets a PRIMARY KEY constraint (not in append:
+    /// appending keeps every record, re-sent ones too).
+    pub keyed: bool,
     /// Whether the table has `_sluice_extracted_at`.
     pub metadata: bool,
     /// The validity columns, in `history` mode.
@@ -57,6 +60,9 @@ impl Shape {
 
     /// The table's primary key columns (with `valid_from` in history mode).
     pub(crate) fn key_columns(&self) -> Vec<&str> {
+        if !self.keyed {
+            return Vec::new();
+        }
         let mut key: Vec<&str> = self.primary_key.iter().map(String::as_str).collect();
         if let Some(h) = &self.history
             && !key.is_empty()
@@ -197,7 +203,11 @@ impl Shape {
     ///    next effective event.
     pub(crate) fn history(&self, table: &str, stage: &str) -> String {
         let h = self.history.clone().unwrap_or_default();
-        let (vf, vt, cur) = (ident(&h.valid_from), ident(&h.valid_to), ident(&h.is_current));
+        let (vf, vt, cur) = (
+            ident(&h.valid_from),
+            ident(&h.valid_to),
+            ident(&h.is_current),
+        );
         let key = ident_list(self.primary_key.iter().map(String::as_str));
         let stored = ident_list(self.stored_names());
         let stage_vf = match &self.cursor {
@@ -217,25 +227,34 @@ impl Shape {
                 .collect();
             cols.join(", ")
         };
+        let cursorless = match &self.cursor {
+            Some(c) => format!("{} IS NULL", ident(c)),
+            None => "true".to_string(),
+        };
         format!(
-            "WITH s AS MATERIALIZED (SELECT DISTINCT ON ({key}, _sluice_vf) * FROM \
-               (SELECT *, {stage_vf} AS _sluice_vf FROM pg_temp.{stage}) x \
-               ORDER BY {key}, _sluice_vf, {SEQ} DESC), \
-             keys AS (SELECT DISTINCT {key} FROM s), \
+            "WITH keys AS (SELECT DISTINCT {key} FROM pg_temp.{stage}), \
              hw AS (SELECT {tkey}, max(greatest(t.{vf}, coalesce(t.{vt}, t.{vf}))) AS _sluice_hw \
                FROM {table} t JOIN keys k ON {tk_join} GROUP BY {tkey}), \
-             ev AS MATERIALIZED (SELECT s.* FROM s LEFT JOIN hw h ON {sh_join} \
-               WHERE h._sluice_hw IS NULL OR s._sluice_vf > h._sluice_hw), \
+             s0 AS (SELECT st.*, {stage_vf} AS _sluice_raw, h._sluice_hw FROM pg_temp.{stage} st \
+               LEFT JOIN hw h ON {sth_join}), \
+             s1 AS (SELECT s0.*, CASE WHEN {OP} = 'd' AND {cursorless} THEN greatest(_sluice_raw, \
+               _sluice_hw, max(_sluice_raw) OVER (PARTITION BY {key} ORDER BY {SEQ} \
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) ELSE _sluice_raw END AS _sluice_vf \
+               FROM s0), \
+             s AS MATERIALIZED (SELECT DISTINCT ON ({key}, _sluice_vf, {OP}) * FROM s1 \
+               ORDER BY {key}, _sluice_vf, {OP}, {SEQ} DESC), \
+             ev AS MATERIALIZED (SELECT * FROM s WHERE _sluice_hw IS NULL OR _sluice_vf > _sluice_hw \
+               OR ({OP} = 'd' AND _sluice_vf = _sluice_hw)), \
              chain AS (\
-               SELECT 'c'::\"char\" AS _sluice_kind, {t_cols}, t.{vf} AS _sluice_vf FROM {table} t \
-                 WHERE t.{cur} AND EXISTS (SELECT 1 FROM ev e WHERE {te_join}) \
-               UNION ALL SELECT e.{OP}, {e_cols}, e._sluice_vf FROM ev e), \
+               SELECT 'c'::\"char\" AS _sluice_kind, {t_cols}, t.{vf} AS _sluice_vf, 0::bigint AS _sluice_ord \
+                 FROM {table} t WHERE t.{cur} AND EXISTS (SELECT 1 FROM ev e WHERE {te_join}) \
+               UNION ALL SELECT e.{OP}, {e_cols}, e._sluice_vf, e.{SEQ} FROM ev e), \
              marked AS (SELECT c.*, lag(_sluice_kind) OVER w AS _sluice_prev, {same} AS _sluice_same \
-               FROM chain c WINDOW w AS (PARTITION BY {key} ORDER BY _sluice_vf)), \
+               FROM chain c WINDOW w AS (PARTITION BY {key} ORDER BY _sluice_vf, _sluice_ord)), \
              eff AS (SELECT * FROM marked WHERE _sluice_kind = 'c' \
                OR (_sluice_kind = 'u' AND (_sluice_prev IS NULL OR _sluice_prev = 'd' OR NOT _sluice_same)) \
                OR (_sluice_kind = 'd' AND _sluice_prev IN ('c', 'u'))), \
-             fin AS MATERIALIZED (SELECT f.*, lead(_sluice_vf) OVER (PARTITION BY {key} ORDER BY _sluice_vf) \
+             fin AS MATERIALIZED (SELECT f.*, lead(_sluice_vf) OVER (PARTITION BY {key} ORDER BY _sluice_vf, _sluice_ord) \
                AS _sluice_next FROM eff f), \
              closed AS (UPDATE {table} t SET {vt} = f._sluice_next, {cur} = false FROM fin f \
                WHERE f._sluice_kind = 'c' AND f._sluice_next IS NOT NULL AND {tf_join} \
@@ -251,7 +270,7 @@ impl Shape {
             },
             tkey = prefixed_key(&self.primary_key, "t"),
             tk_join = self.key_join("t", "k"),
-            sh_join = self.key_join("s", "h"),
+            sth_join = self.key_join("st", "h"),
             te_join = self.key_join("t", "e"),
             tf_join = self.key_join("t", "f"),
             t_cols = prefixed("t"),
@@ -288,6 +307,7 @@ mod tests {
                 Column::of_field(&Field::optional("name", Type::String), true),
             ],
             primary_key: vec!["id".into()],
+            keyed: true,
             metadata: true,
             history: history.then(HistoryColumns::default),
             cursor: None,
@@ -302,16 +322,25 @@ mod tests {
              \"_sluice_extracted_at\" timestamp with time zone, PRIMARY KEY (\"id\"))"
         );
         let h = shape(true).create("u");
-        assert!(h.contains("\"_valid_from\" timestamp with time zone NOT NULL"), "{h}");
+        assert!(
+            h.contains("\"_valid_from\" timestamp with time zone NOT NULL"),
+            "{h}"
+        );
         assert!(h.ends_with("PRIMARY KEY (\"id\", \"_valid_from\"))"), "{h}");
     }
 
     #[test]
     fn dedup_is_one_statement_with_the_last_row_per_key() {
         let sql = shape(false).dedup("\"public\".\"u\"", "stage");
-        assert!(sql.starts_with("WITH last AS MATERIALIZED (SELECT DISTINCT ON (\"id\")"), "{sql}");
+        assert!(
+            sql.starts_with("WITH last AS MATERIALIZED (SELECT DISTINCT ON (\"id\")"),
+            "{sql}"
+        );
         assert!(sql.contains("ORDER BY \"id\", _sluice_seq DESC"), "{sql}");
-        assert!(sql.contains("ON CONFLICT (\"id\") DO UPDATE SET \"name\" = EXCLUDED.\"name\""), "{sql}");
+        assert!(
+            sql.contains("ON CONFLICT (\"id\") DO UPDATE SET \"name\" = EXCLUDED.\"name\""),
+            "{sql}"
+        );
         assert_eq!(sql.matches(';').count(), 0);
     }
 }

@@ -59,7 +59,10 @@ impl Stream {
     pub(crate) fn new(config: &Config, stream: ConfiguredStream, index: usize) -> Result<Stream> {
         let name = &stream.name;
         let err = |m: String| Err(ConnectorError::config(m).in_stream(name));
-        let needs_key = matches!(stream.write_mode, WriteMode::AppendDedup | WriteMode::History);
+        let needs_key = matches!(
+            stream.write_mode,
+            WriteMode::AppendDedup | WriteMode::History
+        );
         if needs_key && stream.primary_key.is_empty() {
             let mode = mode_name(stream.write_mode);
             return err(format!(
@@ -119,9 +122,14 @@ impl Stream {
         pg_error(e, Some(self.name()), what)
     }
 
+    /// Whether batches already follow `schema`.
+    pub(crate) fn follows(&self, schema: &Schema) -> bool {
+        self.schema.as_ref() == Some(schema)
+    }
+
     /// Batches from now on follow `schema`: evolve the table before them.
     pub(crate) fn set_schema(&mut self, db: &mut Client, schema: &Schema) -> Result<()> {
-        if self.schema.as_ref() == Some(schema) {
+        if self.follows(schema) {
             return Ok(());
         }
         if self.stage_exists {
@@ -181,9 +189,17 @@ impl Stream {
         let history = (self.mode() == WriteMode::History).then(|| self.history.clone());
         let mut reserved = vec![EXTRACTED_AT];
         if let Some(h) = &history {
-            reserved.extend([h.valid_from.as_str(), h.valid_to.as_str(), h.is_current.as_str()]);
+            reserved.extend([
+                h.valid_from.as_str(),
+                h.valid_to.as_str(),
+                h.is_current.as_str(),
+            ]);
         }
-        if let Some(f) = schema.fields.iter().find(|f| reserved.contains(&f.name.as_str())) {
+        if let Some(f) = schema
+            .fields
+            .iter()
+            .find(|f| reserved.contains(&f.name.as_str()))
+        {
             return Err(ConnectorError::config(format!(
                 "field `{}` of stream `{name}` has the name of a column dest-postgres adds itself; \
                  rename the field or the column (`history` in the config)",
@@ -197,8 +213,13 @@ impl Stream {
             .clone()
             .filter(|c| schema.field(c).is_some_and(|f| f.ty == Type::Timestamp));
         Ok(Shape {
-            fields: schema.fields.iter().map(|f| Column::of_field(f, true)).collect(),
+            fields: schema
+                .fields
+                .iter()
+                .map(|f| Column::of_field(f, true))
+                .collect(),
             primary_key: self.config.primary_key.clone(),
+            keyed: self.mode() != WriteMode::Append,
             metadata: self.metadata,
             history,
             cursor,
@@ -255,7 +276,11 @@ impl Stream {
             db.batch_execute(&shape.create(&self.table))
                 .map_err(|e| self.fail(&e, &format!("cannot create table {}", self.table)))?;
         }
-        let sql = format!("DROP TABLE IF EXISTS {}; {}", self.load, shape.create(&self.load));
+        let sql = format!(
+            "DROP TABLE IF EXISTS {}; {}",
+            self.load,
+            shape.create(&self.load)
+        );
         db.batch_execute(&sql)
             .map_err(|e| self.fail(&e, &format!("cannot create the load table {}", self.load)))?;
         self.load_state = Load::InTransaction;
@@ -263,8 +288,16 @@ impl Stream {
         Ok(())
     }
 
-    /// Apply one batch (the writer has begun the transaction).
-    pub(crate) fn write(&mut self, db: &mut Client, batch: &Batch, seq: &mut u64) -> Result<()> {
+    /// Apply one batch (the writer has begun the transaction); `open`: the
+    /// COPY this stream's previous batch left open is still open. Returns
+    /// whether a COPY is open now.
+    pub(crate) fn write(
+        &mut self,
+        db: &mut Client,
+        batch: &Batch,
+        seq: &mut u64,
+        open: bool,
+    ) -> Result<bool> {
         self.check_operation(batch.operation)?;
         let BatchFormat::JsonLines = batch.format;
         self.shape()?;
@@ -283,9 +316,10 @@ impl Stream {
             self.stage_exists = true;
         }
         if batch.count == 0 {
-            return Ok(());
+            return Ok(open);
         }
-        self.copy(db, batch, seq)
+        self.copy(db, batch, seq, open)?;
+        Ok(true)
     }
 
     fn check_operation(&self, op: Operation) -> Result<()> {
@@ -303,33 +337,43 @@ impl Stream {
         .in_stream(self.name()))
     }
 
-    /// COPY the batch's records into the write table or the staging table.
-    fn copy(&mut self, db: &mut Client, batch: &Batch, seq: &mut u64) -> Result<()> {
+    /// COPY the batch's records into the write table or the staging
+    /// table: into the COPY of this stream that is still open when
+    /// `open`, else a new one, left open for the stream's next batch.
+    fn copy(&mut self, db: &mut Client, batch: &Batch, seq: &mut u64, open: bool) -> Result<()> {
         let staging = self.staging();
         let shape = self.shape.as_ref().expect("shaped before copying");
         let (target, columns) = if staging {
-            (format!("pg_temp.{}", ident(&self.stage)), shape.stage_columns())
+            (
+                format!("pg_temp.{}", ident(&self.stage)),
+                shape.stage_columns(),
+            )
         } else {
             (self.write_table().to_string(), shape.copy_columns())
         };
-        let sql = format!(
-            "COPY {target} ({}) FROM STDIN",
-            ident_list(columns.iter().map(String::as_str))
-        );
         let mut suffix = Vec::new();
         if staging || shape.metadata {
             suffix.push(b'\t');
             copy_text(&mut suffix, &timestamp(batch.extracted_at));
         }
-        let op = if batch.operation == Operation::Delete { b'd' } else { b'u' };
         let name = self.config.name.clone();
         let table = self.write_table().to_string();
+        if !open {
+            let sql = format!(
+                "COPY {target} ({}) FROM STDIN",
+                ident_list(columns.iter().map(String::as_str))
+            );
+            db.copy_begin(&sql)
+                .map_err(|e| pg_error(&e, Some(&name), &format!("cannot start loading {table}")))?;
+        }
+        let op = if batch.operation == Operation::Delete {
+            b'd'
+        } else {
+            b'u'
+        };
         let encoder = self.encoder.as_mut().expect("shaped before copying");
-        let mut copy = db
-            .copy_in(&sql)
-            .map_err(|e| pg_error(&e, Some(&name), &format!("cannot start loading {table}")))?;
         for (i, line) in batch.lines().enumerate() {
-            let buf = copy.buffer();
+            let buf = db.copy_buffer();
             if staging {
                 *seq += 1;
                 buf.extend_from_slice(itoa::Buffer::new().format(*seq).as_bytes());
@@ -340,16 +384,26 @@ impl Stream {
                 .map_err(|e| record_error(e, i + 1, &name, &table))?;
             buf.extend_from_slice(&suffix);
             buf.push(b'\n');
-            copy.maybe_send()
+            db.copy_maybe_send()
                 .map_err(|e| pg_error(&e, Some(&name), &format!("cannot load {table}")))?;
         }
-        let rows = copy
-            .finish()
-            .map_err(|e| pg_error(&e, Some(&name), &format!("cannot load stream `{name}` into {table}")))?;
         if staging {
-            self.staged += rows;
+            self.staged += u64::from(batch.count);
         }
         Ok(())
+    }
+
+    /// End this stream's open COPY: the server reports any row it refused.
+    pub(crate) fn end_copy(&mut self, db: &mut Client) -> Result<()> {
+        let name = self.config.name.clone();
+        db.copy_end().map(drop).map_err(|e| {
+            let table = self.write_table().to_string();
+            pg_error(
+                &e,
+                Some(&name),
+                &format!("cannot load stream `{name}` into {table}"),
+            )
+        })
     }
 
     /// Apply the staged records (append_dedup, history) to the table.
@@ -363,7 +417,10 @@ impl Stream {
             _ => shape.dedup(&self.table, &self.stage),
         };
         db.execute(&sql, &[]).map_err(|e| {
-            self.fail(&e, &format!("cannot apply stream `{}` to {}", self.name(), self.table))
+            self.fail(
+                &e,
+                &format!("cannot apply stream `{}` to {}", self.name(), self.table),
+            )
         })?;
         self.staged = 0;
         Ok(())
@@ -382,7 +439,12 @@ impl Stream {
         }
         let name = self.config.name.clone();
         db.batch_execute(&swap(&self.table, &self.load, &name))
-            .map_err(|e| self.fail(&e, &format!("cannot swap the loaded table into {}", self.table)))?;
+            .map_err(|e| {
+                self.fail(
+                    &e,
+                    &format!("cannot swap the loaded table into {}", self.table),
+                )
+            })?;
         self.rename_key(db)?;
         self.load_state = Load::None;
         self.synced = false;
@@ -392,7 +454,8 @@ impl Stream {
     /// After a swap the key constraint still has the load table's name:
     /// give it the table's usual `<name>_pkey`.
     fn rename_key(&self, db: &mut Client) -> Result<()> {
-        let sql = "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'p'";
+        let sql =
+            "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'p'";
         let rows = db
             .query(sql, &[Some(&self.table)])
             .map_err(|e| self.fail(&e, "cannot read the key constraint"))?;
@@ -440,13 +503,16 @@ impl Stream {
         }
     }
 
-    /// Whether the table exists with a primary key on exactly `fields`.
+    /// Whether the table has a primary key on exactly `fields` (append
+    /// tables have none; history tables are keyed by version).
     pub(crate) fn keyed_on(&self, fields: &[String]) -> bool {
         let mut a = self.config.primary_key.clone();
         let mut b = fields.to_vec();
         a.sort();
         b.sort();
-        self.mode() != WriteMode::History && !a.is_empty() && a == b
+        matches!(self.mode(), WriteMode::AppendDedup | WriteMode::Overwrite)
+            && !a.is_empty()
+            && a == b
     }
 }
 

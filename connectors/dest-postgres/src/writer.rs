@@ -23,6 +23,10 @@ pub struct PgWriter {
     seq: u64,
     /// Foreign keys known to exist, as `child.name`.
     foreign_keys: HashSet<String>,
+    /// The stream whose COPY is still open: consecutive batches of one
+    /// stream go into one COPY, so the server parses while the next batch
+    /// is encoded.
+    copying: Option<usize>,
 }
 
 impl std::fmt::Debug for PgWriter {
@@ -34,19 +38,13 @@ impl std::fmt::Debug for PgWriter {
     }
 }
 
-/// The relationships of a configured stream.
-fn relationships(stream: &ConfiguredStream) -> &[Relationship] {
-    let _ = stream;
-    &[]
-}
-
 /// `streams` with every stream after the streams its relationships point
 /// to (a cycle keeps the catalog's order for the streams in it).
 fn parents_first(mut streams: Vec<ConfiguredStream>) -> Vec<ConfiguredStream> {
     let mut ordered: Vec<ConfiguredStream> = Vec::with_capacity(streams.len());
     while !streams.is_empty() {
         let ready = streams.iter().position(|s| {
-            relationships(s).iter().all(|r| {
+            s.relationships.iter().all(|r| {
                 r.target_stream == s.name
                     || ordered.iter().any(|o| o.name == r.target_stream)
                     || !streams.iter().any(|o| o.name == r.target_stream)
@@ -73,6 +71,7 @@ impl PgWriter {
             in_transaction: false,
             seq: 0,
             foreign_keys: HashSet::new(),
+            copying: None,
         })
     }
 
@@ -120,8 +119,28 @@ impl PgWriter {
         result
     }
 
+    /// End the open COPY unless it is stream `keep`'s.
+    fn settle(&mut self, keep: Option<usize>) -> Result<()> {
+        let Some(i) = self.copying.filter(|i| Some(*i) != keep) else {
+            return Ok(());
+        };
+        self.copying = None;
+        let db = self.db.as_mut().expect("a COPY is open");
+        let result = self.streams[i].end_copy(db);
+        if result.is_err() {
+            self.abort();
+        }
+        result
+    }
+
     /// Roll the transaction back; drop the connection if even that fails.
     fn abort(&mut self) {
+        self.copying = None;
+        if let Some(db) = self.db.as_mut()
+            && db.copy_abort().is_err()
+        {
+            self.db = None;
+        }
         if let Some(db) = self.db.as_mut()
             && self.in_transaction
             && db.batch_execute("ROLLBACK").is_err()
@@ -134,19 +153,12 @@ impl PgWriter {
         }
     }
 
-    /// The overwrite load of `stream` is complete: it replaces the table
-    /// in the transaction of the next commit.
-    pub fn complete_stream(&mut self, stream: &str) -> Result<()> {
-        let i = self.index(stream)?;
-        self.streams[i].complete = true;
-        Ok(())
-    }
-
     fn commit_all(&mut self) -> Result<()> {
         let pending = self.streams.iter().any(|s| s.complete);
         if !self.in_transaction && !pending {
             return Ok(());
         }
+        self.settle(None)?;
         for i in 0..self.streams.len() {
             self.in_stream(i, |s, db, _| s.finish(db))?;
         }
@@ -155,7 +167,17 @@ impl PgWriter {
         }
         let db = self.db.as_mut().expect("in a transaction");
         if let Err(e) = db.batch_execute("COMMIT") {
-            let error = pg_error(&e, None, "cannot commit");
+            // A deferred foreign key fails here: name the table's stream.
+            let stream = match &e {
+                sluice_pg_client::Error::Server(s) => s.table.as_deref().and_then(|t| {
+                    self.streams
+                        .iter()
+                        .find(|x| x.config.name == t)
+                        .map(|x| x.config.name.clone())
+                }),
+                _ => None,
+            };
+            let error = pg_error(&e, stream.as_deref(), "cannot commit");
             self.abort();
             return Err(error);
         }
@@ -175,12 +197,15 @@ impl PgWriter {
     fn create_foreign_keys(&mut self) -> Result<()> {
         let mut wanted = Vec::new();
         for child in &self.streams {
-            for r in relationships(&child.config) {
+            for r in &child.config.relationships {
                 let key = format!("{}.{}", child.config.name, r.name);
                 if self.foreign_keys.contains(&key) {
                     continue;
                 }
-                let Some(parent) = self.streams.iter().find(|p| p.config.name == r.target_stream)
+                let Some(parent) = self
+                    .streams
+                    .iter()
+                    .find(|p| p.config.name == r.target_stream)
                 else {
                     continue;
                 };
@@ -253,7 +278,10 @@ fn add_foreign_key(db: &mut Client, child: &str, parent: &str, r: &Relationship)
         pg_error(
             &e,
             None,
-            &format!("cannot create foreign key `{}` from {child} to {parent}", r.name),
+            &format!(
+                "cannot create foreign key `{}` from {child} to {parent}",
+                r.name
+            ),
         )
     })?;
     Ok(true)
@@ -275,7 +303,10 @@ pub(crate) fn connect(config: &Config) -> Result<Client> {
 /// privilege that writing into an existing schema does not).
 fn ensure_schema(db: &mut Client, schema: &str) -> Result<()> {
     let found = db
-        .query("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[Some(schema)])
+        .query(
+            "SELECT 1 FROM pg_namespace WHERE nspname = $1",
+            &[Some(schema)],
+        )
         .map_err(|e| pg_error(&e, None, "cannot read the catalog"))?;
     if found.rows.is_empty() {
         db.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", ident(schema)))
@@ -287,15 +318,31 @@ fn ensure_schema(db: &mut Client, schema: &str) -> Result<()> {
 impl Writer for PgWriter {
     fn schema(&mut self, stream: &str, schema: &Schema) -> Result<()> {
         let i = self.index(stream)?;
+        if self.streams[i].follows(schema) {
+            return Ok(());
+        }
+        self.settle(None)?;
         self.in_stream(i, |s, db, _| s.set_schema(db, schema))
     }
 
     fn write(&mut self, batch: Batch) -> Result<()> {
         let i = self.index(&batch.stream)?;
-        self.in_stream(i, |s, db, seq| s.write(db, &batch, seq))
+        self.settle(Some(i))?;
+        let open = self.copying == Some(i);
+        let open = self.in_stream(i, |s, db, seq| s.write(db, &batch, seq, open))?;
+        self.copying = open.then_some(i);
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<()> {
         self.commit_all()
+    }
+
+    /// The overwrite load of `stream` is complete: it replaces the table
+    /// in the transaction of the next commit.
+    fn complete(&mut self, stream: &str) -> Result<()> {
+        let i = self.index(stream)?;
+        self.streams[i].complete = true;
+        Ok(())
     }
 }

@@ -100,6 +100,8 @@ pub struct Client {
     /// `T`ransaction, or in a failed one (`E`).
     pub(crate) status: u8,
     server_version: String,
+    /// The rows not yet sent of a COPY opened with `copy_begin`.
+    pub(crate) copy: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -130,6 +132,7 @@ impl Client {
             scratch: vec![0; 64 * 1024],
             status: b'I',
             server_version: String::new(),
+            copy: None,
         };
         client.startup(config)?;
         Ok(client)
@@ -250,6 +253,17 @@ impl Client {
                 _ => return Err(Error::Protocol("during authentication".into())),
             }
             self.flush()?;
+        }
+    }
+
+    /// Fail unless the connection is free for a statement (no COPY opened
+    /// with `copy_begin` is still open).
+    pub(crate) fn ready(&self) -> Result<()> {
+        match self.copy {
+            Some(_) => Err(Error::Protocol(
+                "a COPY is still open: end it with copy_end first".into(),
+            )),
+            None => Ok(()),
         }
     }
 

@@ -77,6 +77,7 @@ impl Client {
     /// Run one or more `;`-separated statements with the simple protocol,
     /// discarding their rows. Stops at the first error.
     pub fn batch_execute(&mut self, sql: &str) -> Result<()> {
+        self.ready()?;
         frontend::query(sql, &mut self.write)?;
         self.flush()?;
         self.finish_with(None)
@@ -90,7 +91,21 @@ impl Client {
 
     /// Run one statement with text parameters and return its rows as text.
     pub fn query(&mut self, sql: &str, params: &[Option<&str>]) -> Result<Rows> {
-        self.send_extended(sql, params)?;
+        self.send_query(sql, params)?;
+        self.receive_rows()
+    }
+
+    /// Send one statement without waiting for its result, so the server
+    /// works on it while the caller does something else (pipelining, e.g.
+    /// the next `FETCH` of a cursor while the last batch is processed).
+    /// Take its result with [`receive_rows`](Self::receive_rows) before
+    /// anything else is sent; [`query`](Self::query) is the two in a row.
+    pub fn send_query(&mut self, sql: &str, params: &[Option<&str>]) -> Result<()> {
+        self.send_extended(sql, params)
+    }
+
+    /// The rows of the statement [`send_query`](Self::send_query) sent.
+    pub fn receive_rows(&mut self) -> Result<Rows> {
         let mut rows = Rows::default();
         let mut error = None;
         loop {
@@ -127,6 +142,7 @@ impl Client {
     }
 
     fn send_extended(&mut self, sql: &str, params: &[Option<&str>]) -> Result<()> {
+        self.ready()?;
         frontend::parse("", sql, std::iter::empty(), &mut self.write)?;
         let bound = frontend::bind(
             "",

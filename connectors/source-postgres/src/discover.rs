@@ -3,9 +3,7 @@
 
 use crate::catalog::Table;
 use serde_json::{Value, json};
-use sluice_guest::{
-    Field, Operation, OperationSchema, Relationship, Schema, StreamInfo, SyncMode,
-};
+use sluice_guest::{Field, Operation, OperationSchema, Relationship, Schema, StreamInfo, SyncMode};
 
 /// The typed schema of a table's rows: one field per column, required
 /// when the column is `not null`.

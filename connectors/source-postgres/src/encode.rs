@@ -84,7 +84,9 @@ fn timestamp(out: &mut Vec<u8>, text: &[u8], zone: &[u8]) {
         && local[10] == b' '
         && local[4] == b'-'
         && local[..4].iter().all(u8::is_ascii_digit)
-        && local[11..].iter().all(|b| b.is_ascii_digit() || *b == b':' || *b == b'.');
+        && local[11..]
+            .iter()
+            .all(|b| b.is_ascii_digit() || *b == b':' || *b == b'.');
     if !iso {
         return string(out, text);
     }

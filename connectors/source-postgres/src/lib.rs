@@ -129,14 +129,10 @@ pub(crate) fn pg_error(e: &PgError) -> ConnectorError {
 
 /// Connect and log in.
 pub(crate) fn connect(config: &Config) -> Result<Client> {
-    let mut pg = sluice_pg_client::Config::new(
-        &config.host,
-        config.port,
-        &config.user,
-        &config.database,
-    )
-    .param("bytea_output", "hex")
-    .param("application_name", "sluice-source-postgres");
+    let mut pg =
+        sluice_pg_client::Config::new(&config.host, config.port, &config.user, &config.database)
+            .param("bytea_output", "hex")
+            .param("application_name", "sluice-source-postgres");
     if let Some(password) = &config.password {
         pg = pg.password(password);
     }

@@ -122,6 +122,17 @@ impl PgStream {
             .map_err(|e| self.error(&e))
     }
 
+    fn send_fetch(&self) -> Result<()> {
+        let fetch = format!(
+            "fetch forward {} from {}",
+            self.batch_rows, self.cursor_name
+        );
+        self.db
+            .borrow_mut()
+            .send_query(&fetch, &[])
+            .map_err(|e| self.error(&e))
+    }
+
     fn execute(&self, sql: &str) -> Result<()> {
         self.db
             .borrow_mut()
@@ -186,7 +197,11 @@ impl PgStream {
             };
             log(
                 Level::Info,
-                &format!("{}: reading up to {} = {upper}", self.stream(), inc.cursor.name),
+                &format!(
+                    "{}: reading up to {} = {upper}",
+                    self.stream(),
+                    inc.cursor.name
+                ),
             );
             filter.push(format!("{cursor} <= {}", typed(upper, &inc.cursor)));
             if let Some(after) = &inc.after {
@@ -230,17 +245,26 @@ impl PgStream {
 }
 
 impl StreamRead for PgStream {
+    /// One batch. The next `FETCH` is sent before this batch is encoded, so
+    /// the server produces it meanwhile; it is always received before the
+    /// stream ends, so the connection is free for the next stream.
     fn read_batch(&mut self, out: &mut StreamOutput<'_>) -> Result<Step> {
         if !self.declared {
             if !self.declare()? {
                 return Ok(Step::Done);
             }
             self.declared = true;
+            self.send_fetch()?;
         }
-        let rows = self.query(&format!(
-            "fetch forward {} from {}",
-            self.batch_rows, self.cursor_name
-        ))?;
+        let rows = self
+            .db
+            .borrow_mut()
+            .receive_rows()
+            .map_err(|e| self.error(&e))?;
+        let more = rows.rows.len() >= self.batch_rows as usize;
+        if more {
+            self.send_fetch()?;
+        }
         let bookmark = self.fill(&rows);
         out.records(&mut self.batch);
         if let Some(bookmark) = bookmark {
@@ -249,11 +273,11 @@ impl StreamRead for PgStream {
                 inc.after = Some(bookmark);
             }
         }
-        if rows.rows.len() < self.batch_rows as usize {
-            self.execute(&format!("close {}", self.cursor_name))?;
-            return Ok(Step::Done);
+        if more {
+            return Ok(Step::More);
         }
-        Ok(Step::More)
+        self.execute(&format!("close {}", self.cursor_name))?;
+        Ok(Step::Done)
     }
 }
 
@@ -346,8 +370,20 @@ fn incremental(table: &Table, stream: &ConfiguredStream, state: &State) -> Resul
         })?;
         key.push(column);
     }
-    let after = state
-        .get::<Bookmark>(name)?
+    let saved = state.get::<Bookmark>(name)?;
+    let after = saved
+        .clone()
         .filter(|b| b.cursor_field == cursor_field && b.key.len() == key.len());
+    if let (Some(b), None) = (&saved, &after) {
+        log(
+            Level::Warn,
+            &format!(
+                "{name}: the saved bookmark is on `{}` with {} key values, the stream now on `{cursor_field}` with {}: reading from the start",
+                b.cursor_field,
+                b.key.len(),
+                key.len()
+            ),
+        );
+    }
     Ok(Incremental { cursor, key, after })
 }

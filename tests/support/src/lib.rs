@@ -78,6 +78,7 @@ struct Side {
     component: String,
     config: Value,
     dirs: Option<Value>,
+    hosts: Vec<String>,
 }
 
 impl Side {
@@ -87,6 +88,9 @@ impl Side {
         writeln!(f, "config = {}", toml_inline(&self.config))?;
         if let Some(dirs) = &self.dirs {
             writeln!(f, "dirs = {}", toml_inline(dirs))?;
+        }
+        if !self.hosts.is_empty() {
+            writeln!(f, "hosts = {}", toml_inline(&serde_json::json!(self.hosts)))?;
         }
         Ok(())
     }
@@ -148,11 +152,13 @@ impl PipelineToml {
                 component: source.to_string(),
                 config,
                 dirs: None,
+                hosts: Vec::new(),
             },
             destination: Side {
                 component: artifacts::DEST_FILE.to_string(),
                 config: serde_json::json!({"path": "/out"}),
                 dirs: Some(serde_json::json!([{"host": "out", "guest": "/out", "write": true}])),
+                hosts: Vec::new(),
             },
             options: None,
             streams: Vec::new(),
@@ -180,6 +186,24 @@ impl PipelineToml {
     /// The destination's component instead of dest-file.
     pub fn destination_component(mut self, component: &str) -> Self {
         self.destination.component = component.to_string();
+        self
+    }
+
+    /// The source's network grants (`host:port`).
+    pub fn source_hosts(mut self, hosts: &[&str]) -> Self {
+        self.source.hosts = hosts.iter().map(|h| h.to_string()).collect();
+        self
+    }
+
+    /// The destination's component, config and network grants, replacing
+    /// dest-file (and its directory grant).
+    pub fn destination(mut self, component: &str, config: Value, hosts: &[&str]) -> Self {
+        self.destination = Side {
+            component: component.to_string(),
+            config,
+            dirs: None,
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        };
         self
     }
 
@@ -225,9 +249,10 @@ impl PipelineToml {
         }
     }
 
-    /// Create the granted directories and write the file as `dir/file`;
+    /// Create `dir` and the granted directories and write the file as `dir/file`;
     /// returns its path.
     pub fn write(&self, dir: &Path, file: &str) -> PathBuf {
+        std::fs::create_dir_all(dir).unwrap();
         self.create_dirs(dir);
         let path = dir.join(file);
         std::fs::write(&path, self.to_string()).unwrap();

@@ -293,7 +293,11 @@ fn fuzz_one(
     let artifacts = fuzz_dir.join("artifacts").join(target);
     std::fs::create_dir_all(&artifacts)
         .map_err(|e| format!("cannot create {}: {e}", artifacts.display()))?;
-    let log = artifacts.join("last-run.log");
+    // Beside the target's artifacts, not among them: cargo fuzz reports the
+    // most recently modified file there as the failing input.
+    let log = fuzz_dir
+        .join("artifacts")
+        .join(format!("{target}.last-run.log"));
     let log_file =
         std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
     let log_err = log_file.try_clone().map_err(|e| e.to_string())?;
