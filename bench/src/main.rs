@@ -3,12 +3,15 @@
 //! `sluice-bench report` runs every scenario, each measurement in a child
 //! process of its own (so peak RSS belongs to that scenario alone), takes
 //! the median of several runs, and writes the table of BENCHMARKS.md.
-//! `sluice-bench e2e ...` is one measurement: a pipeline run through the
+//! `sluice-bench postgres` runs only the PostgreSQL scenarios and prints
+//! their rows. `sluice-bench e2e ...` is one measurement: a pipeline run through the
 //! same `Pipeline::run_with` code, with the connectors either sandboxed
 //! (wasm) or linked natively.
 
 mod e2e;
 mod peers;
+mod pg_peers;
+mod postgres;
 mod proc;
 mod report;
 
@@ -16,6 +19,7 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage:
   sluice-bench report [--quick] --sluice PATH --components DIR --work DIR --out FILE
+  sluice-bench postgres [--quick] --sluice PATH --components DIR --work DIR
   sluice-bench e2e --mode wasm|native [--fuel off] --source faker|file --streams all|users --records N --components DIR --work DIR";
 
 fn main() -> ExitCode {
@@ -23,6 +27,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("e2e") => e2e::main(&args[1..]),
         Some("report") => report::main(&args[1..]),
+        Some("postgres") => report::postgres_only(&args[1..]),
         _ => Err(USAGE.to_string()),
     };
     match result {

@@ -39,7 +39,7 @@ pub fn run_counting(cmd: &mut Command, needle: &str) -> Result<Outcome, String> 
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("{cmd:?}: {e}"))?;
+        .map_err(|e| format!("{}: {e}", describe(cmd)))?;
     let stderr = child.stderr.take().expect("piped");
     let err_reader = std::thread::spawn(move || {
         let mut text = String::new();
@@ -67,13 +67,24 @@ pub fn run_counting(cmd: &mut Command, needle: &str) -> Result<Outcome, String> 
             .rev()
             .collect::<Vec<_>>()
             .join("\n");
-        return Err(format!("{cmd:?} failed:\n{tail}"));
+        return Err(format!("{} failed:\n{tail}", describe(cmd)));
     }
     Ok(Outcome {
         secs,
         peak_rss_kib: peak,
         lines,
     })
+}
+
+/// `cmd`'s program and arguments, without its environment (which may
+/// hold a password).
+pub fn describe(cmd: &Command) -> String {
+    let mut text = cmd.get_program().to_string_lossy().into_owned();
+    for arg in cmd.get_args() {
+        text.push(' ');
+        text.push_str(&arg.to_string_lossy());
+    }
+    text
 }
 
 /// The median of `values` (which must not be empty).

@@ -2,6 +2,7 @@
 
 use crate::e2e::Measurement;
 use crate::peers::{self, PeerRun};
+use crate::postgres::{self, PgPlan};
 use crate::proc::{median, run_counting};
 use sluice_guest::{ConfiguredCatalog, ConfiguredStream, Message, Reader, native};
 use sluice_source_faker::Faker;
@@ -22,6 +23,8 @@ const TARGET_RSS_MIB: f64 = 64.0;
 
 struct Plan {
     quick: bool,
+    /// The PostgreSQL scenarios' sizes and runs.
+    pg: PgPlan,
     sizes: [u64; 2],
     runs: usize,
     peer_records: u64,
@@ -29,11 +32,16 @@ struct Plan {
     spec_runs: usize,
 }
 
-struct Ctx {
-    exe: PathBuf,
-    sluice: PathBuf,
-    components: PathBuf,
-    work: PathBuf,
+/// Where the binaries, the components and the scratch space are.
+pub(crate) struct Ctx {
+    /// This harness (`sluice-bench`), for child measurements.
+    pub exe: PathBuf,
+    /// The `sluice` CLI.
+    pub sluice: PathBuf,
+    /// The connector components (`<name>.wasm`).
+    pub components: PathBuf,
+    /// Scratch space: inputs, outputs, caches, virtual environments.
+    pub work: PathBuf,
 }
 
 /// Medians of several runs of one e2e scenario.
@@ -146,7 +154,7 @@ fn spec_times(ctx: &Ctx, cache: &Path, runs: usize, fresh: bool) -> Result<(f64,
 }
 
 /// A JSON-lines file of `records` faker users, the input of file scenarios.
-fn write_users(path: &Path, records: u64) -> Result<(), String> {
+pub(crate) fn write_users(path: &Path, records: u64) -> Result<(), String> {
     std::fs::create_dir_all(path.parent().expect("has a parent")).map_err(|e| e.to_string())?;
     let catalog = ConfiguredCatalog {
         streams: vec![ConfiguredStream::new("users")],
@@ -164,7 +172,8 @@ fn write_users(path: &Path, records: u64) -> Result<(), String> {
     file.flush().map_err(|e| e.to_string())
 }
 
-fn rate(r: f64) -> String {
+/// A records-per-second figure, in k or M.
+pub(crate) fn rate(r: f64) -> String {
     if r >= 1e6 {
         format!("{:.2} M rec/s", r / 1e6)
     } else {
@@ -172,11 +181,13 @@ fn rate(r: f64) -> String {
     }
 }
 
-fn mib(kib: u64) -> String {
+/// KiB as MiB with one decimal.
+pub(crate) fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
-fn met(ok: bool) -> &'static str {
+/// The `met` cell: `yes` or a bold `no`.
+pub(crate) fn met(ok: bool) -> &'static str {
     if ok { "yes" } else { "**no**" }
 }
 
@@ -343,9 +354,10 @@ fn transform_row(ctx: &Ctx, records: u64, runs: usize) -> Result<String, String>
     ))
 }
 
-pub fn main(args: &[String]) -> Result<(), String> {
+/// The sizes of a full run, or of `--quick` ones.
+fn plan(args: &[String]) -> Plan {
     let quick = args.iter().any(|a| a == "--quick");
-    let plan = if quick {
+    if quick {
         Plan {
             quick,
             sizes: [100_000, 1_000_000],
@@ -353,6 +365,12 @@ pub fn main(args: &[String]) -> Result<(), String> {
             peer_records: 20_000,
             peer_runs: 1,
             spec_runs: 10,
+            pg: PgPlan {
+                rows: 100_000,
+                runs: 1,
+                peer_rows: 10_000,
+                peer_runs: 1,
+            },
         }
     } else {
         Plan {
@@ -362,16 +380,48 @@ pub fn main(args: &[String]) -> Result<(), String> {
             peer_records: 100_000,
             peer_runs: 3,
             spec_runs: 20,
+            pg: PgPlan {
+                rows: 1_000_000,
+                runs: 3,
+                peer_rows: 100_000,
+                peer_runs: 3,
+            },
         }
+    }
+}
+
+fn context(args: &[String]) -> Result<Ctx, String> {
+    let work = PathBuf::from(crate::required(args, "--work")?);
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    // Absolute: pipeline files resolve paths against their own directory.
+    let absolute = |flag: &str| {
+        let path = crate::required(args, flag)?;
+        std::path::absolute(path).map_err(|e| format!("{flag} {path}: {e}"))
     };
-    let ctx = Ctx {
+    Ok(Ctx {
         exe: std::env::current_exe().map_err(|e| e.to_string())?,
-        sluice: PathBuf::from(crate::required(args, "--sluice")?),
-        components: PathBuf::from(crate::required(args, "--components")?),
-        work: PathBuf::from(crate::required(args, "--work")?),
-    };
+        sluice: absolute("--sluice")?,
+        components: absolute("--components")?,
+        work: absolute("--work")?,
+    })
+}
+
+/// `sluice-bench postgres`: only the PostgreSQL rows, printed (the report
+/// is not touched).
+pub fn postgres_only(args: &[String]) -> Result<(), String> {
+    let plan = plan(args);
+    let ctx = context(args)?;
+    for row in postgres::rows(&ctx, &plan.pg)? {
+        println!("{row}");
+    }
+    Ok(())
+}
+
+/// `sluice-bench report`: every scenario; rewrites the table of `--out`.
+pub fn main(args: &[String]) -> Result<(), String> {
+    let plan = plan(args);
+    let ctx = context(args)?;
     let out_file = PathBuf::from(crate::required(args, "--out")?);
-    std::fs::create_dir_all(&ctx.work).map_err(|e| e.to_string())?;
     let started = Instant::now();
 
     // Sluice end to end, sandboxed and native, two sizes.
@@ -380,18 +430,21 @@ pub fn main(args: &[String]) -> Result<(), String> {
 
     rows.extend(cold_start_rows(&ctx, &plan)?);
     rows.extend(peer_rows(&ctx, &plan)?);
+    rows.extend(postgres::rows(&ctx, &plan.pg)?);
 
     let commit = command_text("git", &["rev-parse", "--short", "HEAD"]);
     let dirty = !command_text("git", &["status", "--porcelain", "--untracked-files=no"]).is_empty();
     let date = command_text("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
     let mut table = String::new();
     table.push_str(&format!(
-        "Run {date} on {} at commit `{commit}`{} · {} · medians of {} runs (peers: {}) · took {:.0} s\n\n",
+        "Run {date} on {} at commit `{commit}`{} · {} · medians of {} runs (peers: {}; PostgreSQL: {}, its peers: {}) · took {:.0} s\n\n",
         machine(),
         if dirty { " (with uncommitted changes)" } else { "" },
         if plan.quick { "`--quick` sizes" } else { "full sizes" },
         plan.runs,
         plan.peer_runs,
+        plan.pg.runs,
+        plan.pg.peer_runs,
         started.elapsed().as_secs_f64()
     ));
     table.push_str("| benchmark | sluice | baseline / peer | ratio | target | met |\n|---|---|---|---|---|---|\n");
