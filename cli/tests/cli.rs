@@ -172,31 +172,22 @@ fn load_writes_stdin_into_a_destination_and_rejects_bad_lines() {
     std::fs::write(&config, r#"{"path": "/out"}"#).unwrap();
     let grant = format!("{}:/out:rw", out.display());
     let run = |input: &str, op: &str| {
-        let mut child = sluice()
-            .args([
-                "load",
-                artifacts::DEST_FILE,
-                "--stream",
-                "people",
-                "--operation",
-                op,
-                "--dir",
-                &grant,
-                "--config",
-            ])
-            .arg(&config)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        with_stdin(
+            sluice()
+                .args([
+                    "load",
+                    artifacts::DEST_FILE,
+                    "--stream",
+                    "people",
+                    "--operation",
+                    op,
+                    "--dir",
+                    &grant,
+                    "--config",
+                ])
+                .arg(&config),
+            input,
+        )
     };
     let o = run("{\"id\":1}\n{\"id\":2}\n", "insert");
     assert!(o.status.success(), "{}", text(&o).1);
@@ -227,19 +218,13 @@ fn load_into(dir: &std::path::Path, input: &str, args: &[&str]) -> std::process:
     let config = dir.join("dest.json");
     std::fs::write(&config, r#"{"path": "/out"}"#).unwrap();
     let grant = format!("{}:/out:rw", out.display());
-    let mut child = sluice()
-        .args(["write", artifacts::DEST_FILE, "--dir", &grant, "--config"])
-        .arg(&config)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.as_bytes()).unwrap();
-    drop(stdin);
-    child.wait_with_output().unwrap()
+    with_stdin(
+        sluice()
+            .args(["write", artifacts::DEST_FILE, "--dir", &grant, "--config"])
+            .arg(&config)
+            .args(args),
+        input,
+    )
 }
 
 #[test]

@@ -11,34 +11,25 @@ use sluice_artifacts as artifacts;
 use std::io::Write;
 use std::process::Stdio;
 use support::leaks::{self, Ran, SECRET, assert_no_secret_in_files};
-use support::{PipelineToml, pg_server, sluice, text};
+use support::{PipelineToml, pg_server, sluice, text, with_stdin};
 
 /// `sluice write` of `lines` into `schema`.people with `args`.
 fn write(config: &std::path::Path, lines: &str, args: &[&str]) -> (bool, String) {
     let pg = pg_server::shared();
-    let mut child = sluice()
-        .args([
-            "write",
-            artifacts::DEST_POSTGRES,
-            "--stream",
-            "people",
-            "--config",
-        ])
-        .arg(config)
-        .args(["--allow-host", &format!("{}:{}", pg.host(), pg.port())])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(lines.as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = with_stdin(
+        sluice()
+            .args([
+                "write",
+                artifacts::DEST_POSTGRES,
+                "--stream",
+                "people",
+                "--config",
+            ])
+            .arg(config)
+            .args(["--allow-host", &format!("{}:{}", pg.host(), pg.port())])
+            .args(args),
+        lines,
+    );
     (o.status.success(), text(&o).1)
 }
 
