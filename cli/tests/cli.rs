@@ -4,9 +4,7 @@ mod support;
 
 use serde_json::{Value, json};
 use sluice_artifacts as artifacts;
-use std::io::Write;
-use std::process::Stdio;
-use support::{PipelineToml, sluice, sluice_in, text};
+use support::{PipelineToml, sluice, sluice_in, text, with_stdin};
 
 #[test]
 fn spec_works_on_every_connector() {

@@ -8,8 +8,6 @@ mod support;
 use serde_json::Value;
 use serde_json::json;
 use sluice_artifacts as artifacts;
-use std::io::Write;
-use std::process::Stdio;
 use support::leaks::{self, Ran, SECRET, assert_no_secret_in_files};
 use support::{PipelineToml, pg_server, sluice, text, with_stdin};
 
