@@ -222,6 +222,14 @@ impl Reader {
         })
     }
 
+    /// The same reader (same path, same level).
+    fn keyword_free(&self) -> Reader {
+        Reader {
+            path: self.path.clone(),
+            depth: self.depth,
+        }
+    }
+
     /// The same level of types, one keyword further along the path.
     fn keyword(&self, keyword: &str) -> Reader {
         Reader {
@@ -268,9 +276,16 @@ impl Reader {
             }
         }
         let (kinds, nullable) = self.kinds(obj)?;
+        // Several types make a union, which counts a level of its own (it
+        // is written back as `anyOf`, whose members are one level down).
+        let members = if kinds.len() > 1 {
+            self.child(&[])?
+        } else {
+            self.keyword_free()
+        };
         let mut types = Vec::with_capacity(kinds.len());
         for kind in &kinds {
-            types.push(self.read_kind(kind, obj)?);
+            types.push(members.read_kind(kind, obj)?);
         }
         match types.len() {
             0 => Ok((Type::String, true)),
@@ -370,7 +385,8 @@ impl Reader {
 
     fn read_array(&self, obj: &Map<String, Value>) -> Result<Type, SchemaError> {
         let item = match obj.get("items") {
-            None => Type::String,
+            // The implied item is written back as `items`: a level deeper.
+            None => self.child(&["items"]).map(|_| Type::String)?,
             Some(Value::Array(_)) => {
                 let path = self.child(&["items"])?.path;
                 return Err(SchemaError::Unsupported {
@@ -393,7 +409,11 @@ impl Reader {
                     .read_object(values)?
                     .0
             }
-            _ => Type::String,
+            // The implied value type is written back as
+            // `additionalProperties`: a level deeper.
+            _ => self
+                .child(&["additionalProperties"])
+                .map(|_| Type::String)?,
         };
         Ok(Type::Map(Box::new(value)))
     }
