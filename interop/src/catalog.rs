@@ -202,9 +202,12 @@ fn breadcrumb(entry: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Singer metadata of one breadcrumb.
+type Metadata = Map<String, Value>;
+
 /// The stream-level (`[]`) and field-level (`["properties", f]`) metadata
 /// of a Singer stream.
-fn singer_metadata(stream: &Value) -> (Map<String, Value>, Vec<(String, Map<String, Value>)>) {
+fn singer_metadata(stream: &Value) -> (Metadata, Vec<(String, Metadata)>) {
     let mut top = Map::new();
     let mut fields = Vec::new();
     for entry in stream
@@ -317,7 +320,7 @@ pub fn configured_from_singer(catalog: &Value) -> Result<ConfiguredCatalog, Stri
                 .and_then(Value::as_str)
                 .map(str::to_string);
         }
-        let marked: Vec<&(String, Map<String, Value>)> = fields
+        let marked: Vec<&(String, Metadata)> = fields
             .iter()
             .filter(|(_, m)| m.contains_key("selected"))
             .collect();
