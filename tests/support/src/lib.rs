@@ -9,6 +9,9 @@
 /// A real PostgreSQL server for tests (`pg_server::shared()`), see the
 /// `sluice-pg-server` crate.
 pub use sluice_pg_server as pg_server;
+/// The Singer and Airbyte packages from PyPI (`pyenv::ensure(pyenv::TAP_JSONL)`),
+/// see the `sluice-pyenv` crate.
+pub use sluice_pyenv as pyenv;
 
 use serde_json::Value;
 use sluice_artifacts as artifacts;
