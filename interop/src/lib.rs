@@ -35,7 +35,8 @@ pub use time::{ms_from_rfc3339, rfc3339_from_ms};
 use std::fmt;
 
 /// The message formats sluice reads and writes at its edges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Protocol {
     /// Singer: SCHEMA, RECORD and STATE messages.
     Singer,

@@ -23,15 +23,19 @@
 
 #![warn(missing_docs)]
 
+mod endpoint;
+mod substitute;
+
+use endpoint::resolve_endpoint;
+pub use endpoint::{DirGrant, Endpoint, EndpointKind, Grants, Limits, Sandbox};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+pub use sluice_interop::Protocol;
 pub use sluice_protocol::Partition;
 use sluice_protocol::{SyncMode, WriteMode};
 pub use sluice_schema::evolve::{Action, Policy};
 pub use sluice_transform::{Secret, Step};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use substitute::substitute;
 
 /// A pipeline file that cannot be used: the file and what is wrong,
 /// naming the key.
@@ -46,118 +50,6 @@ pub struct Error {
 
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// A host directory made visible to the connector.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DirGrant {
-    /// The directory on the host.
-    pub host: PathBuf,
-    /// Where the connector sees it, e.g. `/data`.
-    pub guest: String,
-    /// Whether the connector may write (read-only otherwise).
-    #[serde(default)]
-    pub write: bool,
-}
-
-/// What a connector may touch. Everything else is denied.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Grants {
-    /// Directories, read-only unless `write`.
-    #[serde(default)]
-    pub dirs: Vec<DirGrant>,
-    /// `host:port` endpoints it may connect to (after name lookup).
-    #[serde(default)]
-    pub hosts: Vec<String>,
-    /// Environment variables it sees, with their values.
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-}
-
-/// Resource limits of a connector, applied to every call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Limits {
-    /// Linear memory per memory of the component, in MiB.
-    pub memory_mib: u64,
-    /// Fuel (roughly, wasm instructions) per call.
-    pub fuel: u64,
-    /// Wall-clock time per call, in milliseconds.
-    pub timeout_ms: u64,
-    /// Largest batch a source may hand over, in MiB of encoded records.
-    pub batch_mib: u64,
-    /// Log output (log calls, stdout, stderr) per call, in KiB; a
-    /// connector that logs more is stopped.
-    pub log_kib: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            memory_mib: 512,
-            fuel: 200_000_000_000,
-            timeout_ms: 120_000,
-            batch_mib: 64,
-            log_kib: 1024,
-        }
-    }
-}
-
-impl Limits {
-    /// The per-call deadline.
-    pub fn timeout(&self) -> Duration {
-        Duration::from_millis(self.timeout_ms)
-    }
-
-    /// The largest batch, in bytes.
-    pub fn batch_bytes(&self) -> usize {
-        usize::try_from(self.batch_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
-    }
-
-    /// The log budget per call, in bytes.
-    pub fn log_bytes(&self) -> usize {
-        usize::try_from(self.log_kib.saturating_mul(1 << 10)).unwrap_or(usize::MAX)
-    }
-}
-
-/// Grants plus limits: everything that shapes one connector's sandbox.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sandbox {
-    /// What it may touch.
-    #[serde(default)]
-    pub grants: Grants,
-    /// How much it may use.
-    #[serde(default)]
-    pub limits: Limits,
-}
-
-/// One end of a pipeline, as written in the pipeline file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Endpoint {
-    /// The component file (relative to the pipeline file).
-    pub component: PathBuf,
-    /// The connector's config; strings may use `${ENV_VAR}`.
-    #[serde(default = "empty_object")]
-    pub config: Value,
-    /// Directories granted (host paths relative to the pipeline file).
-    #[serde(default)]
-    pub dirs: Vec<DirGrant>,
-    /// `host:port` endpoints granted.
-    #[serde(default)]
-    pub hosts: Vec<String>,
-    /// Environment variables granted, with values (`${VAR}` allowed).
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    /// Resource limits.
-    #[serde(default)]
-    pub limits: Limits,
-}
-
-fn empty_object() -> Value {
-    Value::Object(Default::default())
-}
 
 /// A stream as the pipeline file selects it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -288,20 +180,6 @@ pub struct PipelineFile {
     pub schema: Policy,
 }
 
-impl Endpoint {
-    /// The sandbox this endpoint asks for.
-    pub fn sandbox(&self) -> Sandbox {
-        Sandbox {
-            grants: Grants {
-                dirs: self.dirs.clone(),
-                hosts: self.hosts.clone(),
-                env: self.env.clone(),
-            },
-            limits: self.limits,
-        }
-    }
-}
-
 /// A pipeline file, resolved: relative paths joined to the file's
 /// directory, `${ENV}` substituted, defaults filled in.
 #[derive(Debug, Clone, PartialEq)]
@@ -322,80 +200,6 @@ pub struct Manifest {
     pub schema: Policy,
     /// The state store.
     pub state: PathBuf,
-}
-
-/// Replace `${NAME}` in `text` with the environment variable `NAME`.
-fn substitute(text: &str, key: &str, file: &str) -> Result<String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
-            return Err(Error {
-                file: file.into(),
-                message: format!("`{key}`: `${{` without a closing `}}`"),
-            });
-        };
-        let var = &after[..end];
-        let value = std::env::var(var).map_err(|_| Error {
-            file: file.into(),
-            message: format!(
-                "`{key}` uses ${{{var}}}, but the environment variable {var} is not set"
-            ),
-        })?;
-        out.push_str(&value);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-fn substitute_json(value: &mut Value, key: &str, file: &str) -> Result<()> {
-    match value {
-        Value::String(s) => *s = substitute(s, key, file)?,
-        Value::Array(items) => {
-            for (i, v) in items.iter_mut().enumerate() {
-                substitute_json(v, &format!("{key}[{i}]"), file)?;
-            }
-        }
-        Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                substitute_json(v, &format!("{key}.{k}"), file)?;
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-fn resolve_endpoint(mut e: Endpoint, which: &str, dir: &Path, file: &str) -> Result<Endpoint> {
-    e.component = dir.join(&e.component);
-    substitute_json(&mut e.config, &format!("{which}.config"), file)?;
-    for (i, d) in e.dirs.iter_mut().enumerate() {
-        let host = substitute(
-            &d.host.to_string_lossy(),
-            &format!("{which}.dirs[{i}].host"),
-            file,
-        )?;
-        d.host = dir.join(host);
-        if !d.guest.starts_with('/') {
-            return Err(Error {
-                file: file.into(),
-                message: format!(
-                    "`{which}.dirs[{i}].guest` must be an absolute path like \"/data\", not `{}`",
-                    d.guest
-                ),
-            });
-        }
-    }
-    for (i, h) in e.hosts.iter_mut().enumerate() {
-        *h = substitute(h, &format!("{which}.hosts[{i}]"), file)?;
-    }
-    for (k, v) in e.env.iter_mut() {
-        *v = substitute(v, &format!("{which}.env.{k}"), file)?;
-    }
-    Ok(e)
 }
 
 /// Read and resolve a pipeline file.
@@ -518,6 +322,57 @@ dirs = [{ host = "out", guest = "/out", write = true }]
             e.contains("source.config.token") && e.contains("SLUICE_NOT_SET_ANYWHERE"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn process_endpoints_resolve_and_keys_fit_their_kind() {
+        // SAFETY: tests in this module are the only readers of this variable.
+        unsafe { std::env::set_var("SLUICE_TEST_TAP_TOKEN", "tok-12345") };
+        let text = r#"
+[source]
+kind = "process"
+protocol = "singer"
+command = ["venv/bin/tap-jsonl", "--flag"]
+config = { path = "in/*.jsonl", token = "${SLUICE_TEST_TAP_TOKEN}" }
+env = { TZ = "UTC" }
+
+[destination]
+component = "b.wasm"
+"#;
+        let p = parse(text, Path::new("/p"), "x.toml", "x").unwrap();
+        assert!(p.source.is_process());
+        assert_eq!(p.source.protocol, Some(Protocol::Singer));
+        assert_eq!(p.source.command, ["/p/venv/bin/tap-jsonl", "--flag"]);
+        assert_eq!(p.source.secrets, ["tok-12345"]);
+        let bare = text.replace("venv/bin/tap-jsonl", "tap-jsonl");
+        let p = parse(&bare, Path::new("/p"), "x.toml", "x").unwrap();
+        assert_eq!(
+            p.source.command[0], "tap-jsonl",
+            "a bare name is looked up on PATH"
+        );
+        for (bad, needle) in [
+            (
+                text.replace("protocol = \"singer\"\n", ""),
+                "source.protocol",
+            ),
+            (
+                text.replace("kind = \"process\"\n", ""),
+                "kind = \"process\"",
+            ),
+            (
+                text.replace("env = {", "hosts = [\"a:1\"]\nenv = {"),
+                "outside the sandbox",
+            ),
+            (
+                text.replace("command = [", "component = \"a.wasm\"\ncommand = ["),
+                "not `component`",
+            ),
+        ] {
+            let e = parse(&bad, Path::new("/p"), "x.toml", "x")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "{needle}: {e}");
+        }
     }
 
     #[test]
