@@ -390,7 +390,7 @@ pub fn to_airbyte_configured(
             .flatten()
             .find(|s| s.get("name").and_then(Value::as_str) == Some(&c.name))
             .cloned()
-            .unwrap_or_else(|| json!({"name": c.name, "json_schema": c.schema, "supported_sync_modes": ["full_refresh"]}));
+            .unwrap_or_else(|| json!({"name": c.name, "json_schema": c.schema, "supported_sync_modes": ["full_refresh", "incremental"]}));
         let mode = airbyte::destination_sync_mode(c.write_mode).ok_or_else(|| {
             format!(
                 "stream `{}`: Airbyte has no destination sync mode for `{:?}`",

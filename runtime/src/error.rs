@@ -228,6 +228,20 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// A Singer or Airbyte program (a process endpoint) failed: it could
+    /// not start, exited non-zero, or broke its protocol.
+    #[error("{protocol} process `{process}` failed in {operation}: {message}")]
+    Process {
+        /// Its program's name.
+        process: String,
+        /// `singer` or `airbyte`.
+        protocol: &'static str,
+        /// What it was doing (`read`, `write`, `--discover`, `spec`).
+        operation: String,
+        /// What happened: the exit code and its last stderr lines, or the
+        /// line of its output that is wrong.
+        message: String,
+    },
     /// A pipeline's catalog does not fit its connectors.
     #[error("{file}: {message}")]
     Pipeline {

@@ -33,6 +33,7 @@ mod error;
 mod host;
 mod instance;
 pub mod pipeline;
+pub mod process;
 mod redact;
 pub mod registry;
 /// What a connector run is granted and its limits (the pipeline file's

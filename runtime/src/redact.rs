@@ -21,6 +21,11 @@ impl Redactor {
         }
     }
 
+    /// The secret values it replaces.
+    pub(crate) fn values(&self) -> Vec<String> {
+        self.secrets.to_vec()
+    }
+
     /// Whether `text` holds any secret value.
     pub fn contains_secret(&self, text: &str) -> bool {
         self.secrets.iter().any(|s| text.contains(s.as_str()))

@@ -122,12 +122,14 @@ async fn from_connectors(rt: &Runtime, component: &Path, a: &DiscoverArgs) -> Re
 async fn from_pipeline(rt: &Runtime, file: &Path) -> Result<Received> {
     let pipeline = Pipeline::from_file(file)?;
     let prepared = pipeline.prepare(rt).await?;
-    let catalog = prepared
-        .source
-        .discover(&pipeline.source.sandbox(), &pipeline.source.config)
-        .await?;
     let destination = Some(prepared.destination.name().to_string());
-    received(&catalog, &prepared.catalog, &prepared.shapes, destination).await
+    received(
+        &prepared.discovered,
+        &prepared.catalog,
+        &prepared.shapes,
+        destination,
+    )
+    .await
 }
 
 /// The typed form of a configured stream's JSON Schema; `None` (with a

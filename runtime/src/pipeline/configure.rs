@@ -215,15 +215,20 @@ fn cursor_field(
 }
 
 /// The selected write mode, else append for incremental and overwrite for
-/// full refresh; the destination must support it.
+/// full refresh (append where the destination cannot overwrite, as a
+/// Singer target cannot); the destination must support it.
 fn write_mode(
     sel: &StreamSelection,
     sync_mode: SyncMode,
     destination: Option<&Spec>,
 ) -> Result<WriteMode, String> {
+    let supports = |m: WriteMode| {
+        destination.is_none_or(|d| d.write_modes.is_empty() || d.write_modes.contains(&m))
+    };
     let write_mode = sel.write_mode.unwrap_or(match sync_mode {
         SyncMode::Incremental => WriteMode::Append,
-        SyncMode::FullRefresh => WriteMode::Overwrite,
+        SyncMode::FullRefresh if supports(WriteMode::Overwrite) => WriteMode::Overwrite,
+        SyncMode::FullRefresh => WriteMode::Append,
     });
     if let Some(d) = destination
         && !d.write_modes.is_empty()

@@ -186,6 +186,13 @@ impl StreamLedger {
             .collect()
     }
 
+    /// The held checkpoints are persisted; the streams stay as they are.
+    pub(crate) fn clear_pending(&mut self) {
+        for e in &mut self.entries {
+            e.pending = None;
+        }
+    }
+
     /// The destination committed and the checkpoints are persisted: the
     /// streams the source finished succeed. Returns them.
     pub(crate) fn committed(&mut self) -> Vec<&StreamRun> {

@@ -34,9 +34,9 @@ use crate::state::{RunRecord, RunStatus, StateStore};
 pub use chain::ComponentStep;
 pub use check::{BatchFault, check_batch};
 pub use configure::{SelectionError, configure};
-pub use endpoint::{BatchSink, BatchSource};
+pub use endpoint::{BatchSink, BatchSource, Reader, Writer};
 pub use events::{Progress, ProgressFn, RunOptions};
-pub use prepare::Prepared;
+pub use prepare::{Prepared, Side};
 pub use reshape::{ShapeError, Stages, StreamShape};
 use serde::{Deserialize, Serialize};
 pub use sluice_manifest::{
@@ -188,6 +188,7 @@ impl Pipeline {
             destination,
             catalog,
             shapes,
+            ..
         } = prepared;
         let (src, dst) = (&self.source, &self.destination);
         let registry = crate::registry::StoreRegistry::registry(store, &self.name);
@@ -204,12 +205,20 @@ impl Pipeline {
                 // The reader first: a source that cannot start must not cost the
                 // destination anything (an overwrite stream is cleared when its
                 // writer opens).
-                let reader = source
-                    .read(&src.sandbox(), &src.config, catalog, &state, &registry)
-                    .await?;
-                let writer = destination
-                    .write(&dst.sandbox(), &dst.config, catalog, &registry)
-                    .await?;
+                let reader = match &source {
+                    Side::Component(c) => Reader::Component(
+                        c.read(&src.sandbox(), &src.config, catalog, &state, &registry)
+                            .await?,
+                    ),
+                    Side::Process(p) => Reader::Process(Box::new(p.read(catalog, &state)?)),
+                };
+                let writer = match &destination {
+                    Side::Component(c) => Writer::Component(
+                        c.write(&dst.sandbox(), &dst.config, catalog, &registry)
+                            .await?,
+                    ),
+                    Side::Process(p) => Writer::Process(Box::new(p.write(catalog, &registry)?)),
+                };
                 Ok((reader, writer))
             },
         )

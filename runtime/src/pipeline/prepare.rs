@@ -1,5 +1,6 @@
-//! Before a run: load both connectors, check their roles and configs, and
-//! configure the catalog; nothing is read or written.
+//! Before a run: load both connectors (or prepare their processes), check
+//! their roles and configs, and configure the catalog; nothing is read or
+//! written.
 
 use super::Pipeline;
 use super::chain::ComponentStep;
@@ -7,20 +8,42 @@ use super::reshape::StreamShape;
 use crate::connector::Connector;
 use crate::engine::Runtime;
 use crate::error::{Error, Result};
+use crate::process::Process;
 use crate::registry::Registry;
 use sluice_manifest::{Endpoint, Sandbox};
-use sluice_protocol::{ConfiguredCatalog, Role, Spec};
+use sluice_protocol::{Catalog, ConfiguredCatalog, Role, Spec};
 use sluice_schema::Schema;
 use sluice_transform::Step;
 use std::collections::BTreeMap;
+
+/// One end of a prepared pipeline.
+#[derive(Debug, Clone)]
+pub enum Side {
+    /// A sandboxed component.
+    Component(Connector),
+    /// A Singer or Airbyte program, outside the sandbox.
+    Process(Process),
+}
+
+impl Side {
+    /// The connector's or program's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Side::Component(c) => c.name(),
+            Side::Process(p) => p.name(),
+        }
+    }
+}
 
 /// Connectors and catalog of a pipeline, ready to run.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     /// The source.
-    pub source: Connector,
+    pub source: Side,
     /// The destination.
-    pub destination: Connector,
+    pub destination: Side,
+    /// Every stream the source offers.
+    pub discovered: Catalog,
     /// The streams to sync.
     pub catalog: ConfiguredCatalog,
     /// What each stream's batches go through between check and write.
@@ -41,7 +64,37 @@ impl Pipeline {
                 Role::Destination
             ),
         )?;
-        let (src_box, dst_box) = (self.source.sandbox(), self.destination.sandbox());
+        let (destination, dst_spec) = self.prepare_destination(destination).await?;
+        let (source, discovered) = self.prepare_source(source).await?;
+        let configured = self.configure(&discovered, &dst_spec)?;
+        let shapes = self.shapes(runtime, &configured, &dst_spec).await?;
+        Ok(Prepared {
+            source,
+            destination,
+            discovered,
+            catalog: configured,
+            shapes,
+        })
+    }
+
+    /// The directory a process endpoint runs in: the pipeline file's.
+    fn process_dir(&self) -> &std::path::Path {
+        std::path::Path::new(&self.file)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."))
+    }
+
+    /// The destination's spec, its config checked.
+    async fn prepare_destination(&self, loaded: Option<Connector>) -> Result<(Side, Spec)> {
+        let Some(destination) = loaded else {
+            warn_outside(&self.destination, "destination");
+            let (p, spec) = Process::destination(&self.destination, self.process_dir())
+                .await
+                .map_err(|e| self.at("destination", e))?;
+            return Ok((Side::Process(p), spec));
+        };
+        let dst_box = self.destination.sandbox();
         let dst_spec = destination
             .spec(&dst_box)
             .await
@@ -50,6 +103,19 @@ impl Pipeline {
             .validate_config(&dst_box, &self.destination.config)
             .await
             .map_err(|e| self.at("destination.config", e))?;
+        Ok((Side::Component(destination), dst_spec))
+    }
+
+    /// The source's streams, its config checked.
+    async fn prepare_source(&self, loaded: Option<Connector>) -> Result<(Side, Catalog)> {
+        let Some(source) = loaded else {
+            warn_outside(&self.source, "source");
+            let (p, catalog) = Process::source(&self.source, self.process_dir())
+                .await
+                .map_err(|e| self.at("source", e))?;
+            return Ok((Side::Process(p), catalog));
+        };
+        let src_box = self.source.sandbox();
         source
             .validate_config(&src_box, &self.source.config)
             .await
@@ -58,14 +124,7 @@ impl Pipeline {
             .discover(&src_box, &self.source.config)
             .await
             .map_err(|e| self.at("source", e))?;
-        let configured = self.configure(&catalog, &dst_spec)?;
-        let shapes = self.shapes(runtime, &configured, &dst_spec).await?;
-        Ok(Prepared {
-            source,
-            destination,
-            catalog: configured,
-            shapes,
-        })
+        Ok((Side::Component(source), catalog))
     }
 
     /// Each configured stream's policy, transforms (with their components
@@ -158,14 +217,18 @@ impl Pipeline {
         Ok(out)
     }
 
-    /// Load the component of `endpoint` (at `key`), which must be a `role`.
+    /// Load the component of `endpoint` (at `key`), which must be a `role`;
+    /// `None` for a process.
     async fn load(
         &self,
         runtime: &Runtime,
         key: &str,
         endpoint: &Endpoint,
         role: Role,
-    ) -> Result<Connector> {
+    ) -> Result<Option<Connector>> {
+        if endpoint.is_process() {
+            return Ok(None);
+        }
         let c = runtime
             .load(&endpoint.component)
             .await
@@ -178,7 +241,7 @@ impl Pipeline {
             };
             return Err(self.at(key, e));
         }
-        Ok(c)
+        Ok(Some(c))
     }
 
     /// `e`, as about `key` of the pipeline file.
@@ -189,4 +252,13 @@ impl Pipeline {
             source: Box::new(e),
         }
     }
+}
+
+/// Say once per run that `endpoint` runs outside the sandbox.
+fn warn_outside(endpoint: &Endpoint, which: &str) {
+    let program = endpoint.command.first().map(String::as_str).unwrap_or("");
+    tracing::warn!(
+        "{which} `{program}` runs as a process outside the sandbox (kind = \"process\"): \
+         it can read, write and connect to whatever sluice can"
+    );
 }

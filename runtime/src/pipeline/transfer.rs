@@ -160,7 +160,7 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
     async fn on_message(&mut self, message: Message) -> ControlFlow<()> {
         match message {
             Message::Records(batch) => self.on_records(batch).await,
-            Message::State(state) => self.on_state(state),
+            Message::State(state) => self.on_state(state).await,
             Message::Status(stream, status) => {
                 self.on_status(&stream, status);
                 self.tell_complete().await
@@ -240,9 +240,17 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
         }
     }
 
-    fn on_state(&mut self, state: StreamState) -> ControlFlow<()> {
+    /// Hold a checkpoint for the next commit, or, when the destination
+    /// confirms states itself, hand it over after the batches it covers.
+    async fn on_state(&mut self, state: StreamState) -> ControlFlow<()> {
         let i = self.stream(&state.stream)?;
-        self.ledger.checkpoint(i, state.state);
+        if !self.writer.confirms_state() {
+            self.ledger.checkpoint(i, state.state);
+        } else if !self.ledger.is_failed(i)
+            && let Err(e) = self.writer.checkpoint(&state).await
+        {
+            return self.on_write_error(i, e);
+        }
         ControlFlow::Continue(())
     }
 
@@ -286,10 +294,11 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
     /// Commit when the interval has passed and there is something to commit.
     async fn maybe_commit(&mut self) -> ControlFlow<()> {
         let interval = Duration::from_millis(self.ctx.pipeline.options.commit_interval_ms);
-        if !self.ledger.has_uncommitted() || self.last_commit.elapsed() < interval {
+        let due = self.ledger.has_uncommitted() || self.writer.confirms_state();
+        if !due || self.last_commit.elapsed() < interval {
             return ControlFlow::Continue(());
         }
-        if let Err(e) = self.commit().await {
+        if let Err(e) = self.commit(false).await {
             self.destination_failed = true;
             return self.stop(e);
         }
@@ -297,12 +306,32 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
         ControlFlow::Continue(())
     }
 
-    /// Commit the destination, then persist the checkpoints it covers;
-    /// the streams the source finished succeed.
-    async fn commit(&mut self) -> Result<()> {
+    /// Commit the destination, then persist the checkpoints it covers
+    /// (those it confirmed, when it confirms them itself); the streams the
+    /// source finished succeed, unless the destination confirms states and
+    /// this is not its `last` commit (it has not yet made them durable).
+    async fn commit(&mut self, last: bool) -> Result<()> {
         let pipeline = self.ctx.pipeline.name.as_str();
         tracing::debug!(pipeline, "destination commit begins");
         self.writer.commit().await?;
+        self.take_confirmed();
+        self.persist(last || !self.writer.confirms_state())
+    }
+
+    /// The checkpoints a destination that confirms states has confirmed,
+    /// held for persisting.
+    fn take_confirmed(&mut self) {
+        for state in self.writer.confirmed() {
+            if let Some(i) = self.ledger.find(&state.stream) {
+                self.ledger.checkpoint(i, state.state);
+            }
+        }
+    }
+
+    /// Persist the held checkpoints; with `finished`, the streams the
+    /// source finished succeed.
+    fn persist(&mut self, finished: bool) -> Result<()> {
+        let pipeline = self.ctx.pipeline.name.as_str();
         let pending = self.ledger.pending();
         tracing::debug!(
             pipeline,
@@ -317,6 +346,10 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
             streams = pending.len(),
             "checkpoint persisted after destination commit"
         );
+        if !finished {
+            self.ledger.clear_pending();
+            return Ok(());
+        }
         for run in self.ledger.committed() {
             self.ctx.events.emit(RunEvent::Succeeded(run));
         }
@@ -333,7 +366,19 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
         if self.tell_complete().await.is_break() && self.destination_failed {
             return self.error;
         }
-        match self.commit().await {
+        if let Err(e) = self.writer.end().await {
+            // What it confirmed before it failed is durable all the same.
+            self.take_confirmed();
+            if let Err(persist) = self.persist(false) {
+                tracing::error!("cannot persist the confirmed checkpoints: {persist}");
+            }
+            if let Some(first) = &self.error {
+                tracing::error!("run failed: {first}");
+            }
+            self.error = Some(e);
+            return self.error;
+        }
+        match self.commit(true).await {
             Ok(()) => {
                 let _ = self.writer.close().await;
             }
