@@ -200,6 +200,9 @@ pub struct Manifest {
     pub schema: Policy,
     /// The state store.
     pub state: PathBuf,
+    /// The directory relative paths resolve against (the file's); process
+    /// endpoints run in it.
+    pub dir: PathBuf,
 }
 
 /// Read and resolve a pipeline file.
@@ -250,6 +253,7 @@ pub fn parse(text: &str, dir: &Path, file: &str, default_name: &str) -> Result<M
         options: parsed.options,
         schema: parsed.schema,
         state,
+        dir: dir.to_path_buf(),
     })
 }
 

@@ -89,6 +89,8 @@ pub struct Pipeline {
     /// The schema evolution policy of every stream (`[schema]`).
     pub schema: Policy,
     state: PathBuf,
+    /// Where process endpoints run: the pipeline file's directory.
+    dir: PathBuf,
 }
 
 /// The outcome of a run.
@@ -148,6 +150,7 @@ impl Pipeline {
             options: m.options,
             schema: m.schema,
             state: m.state,
+            dir: m.dir,
         }
     }
 

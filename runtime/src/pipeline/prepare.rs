@@ -79,10 +79,7 @@ impl Pipeline {
 
     /// The directory a process endpoint runs in: the pipeline file's.
     fn process_dir(&self) -> &std::path::Path {
-        std::path::Path::new(&self.file)
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."))
+        &self.dir
     }
 
     /// The destination's spec, its config checked.
