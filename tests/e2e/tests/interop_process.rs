@@ -102,9 +102,9 @@ fn make_executable(path: &Path) {
 fn last_singer_state(path: &Path) -> Value {
     lines(path)
         .into_iter()
-        .filter(|m| m["type"] == "STATE")
+        .rev()
+        .find(|m| m["type"] == "STATE")
         .map(|m| m["value"].clone())
-        .last()
         .expect("a STATE message")
 }
 
