@@ -255,8 +255,9 @@ fn kills() -> Result<usize, String> {
     }
 }
 
-/// The crash tests with `kills` SIGKILLs into dest-file and a third of
-/// them into dest-postgres; their figures in target/.
+/// The crash tests with `kills` SIGKILLs into dest-file, a third of them
+/// into dest-postgres and a third during a Singer tap; the figures of the
+/// first two in target/.
 fn crash(kills: usize) -> Result<(), String> {
     let root = root();
     let report = root.join("target/crash-report.json");
@@ -264,8 +265,12 @@ fn crash(kills: usize) -> Result<(), String> {
     // Into PostgreSQL a cycle loads two generations through a real server:
     // a third of the kills there.
     let pg_kills = (kills / 3).max(2);
+    // A Singer tap's runs are cheap; a third of the kills there too.
+    let singer_kills = (kills / 3).max(2);
     run(
-        &format!("crash test with {kills} kills (dest-file) and {pg_kills} (dest-postgres)"),
+        &format!(
+            "crash test with {kills} kills (dest-file), {pg_kills} (dest-postgres) and {singer_kills} (a Singer tap)"
+        ),
         cargo()
             .current_dir(&root)
             // Selected by name from the workspace's test build: `-p` or
@@ -277,12 +282,14 @@ fn crash(kills: usize) -> Result<(), String> {
                 "--exact",
                 "kill_9_at_random_moments_loses_nothing_and_state_never_runs_ahead",
                 "kill_9_into_postgres_keeps_exactly_the_latest_rows_and_versions",
+                "kill_9_during_a_singer_tap_loses_nothing_and_state_never_runs_ahead",
                 "--nocapture",
             ])
             .env("SLUICE_CRASH_KILLS", kills.to_string())
             .env("SLUICE_CRASH_REPORT", &report)
             .env("SLUICE_CRASH_PG_KILLS", pg_kills.to_string())
-            .env("SLUICE_CRASH_PG_REPORT", &pg_report),
+            .env("SLUICE_CRASH_PG_REPORT", &pg_report)
+            .env("SLUICE_CRASH_SINGER_KILLS", singer_kills.to_string()),
     )?;
     for path in [&report, &pg_report] {
         let figures = std::fs::read_to_string(path)

@@ -79,7 +79,11 @@ impl Pipeline {
 
     /// The directory a process endpoint runs in: the pipeline file's.
     fn process_dir(&self) -> &std::path::Path {
-        &self.dir
+        if self.dir.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            &self.dir
+        }
     }
 
     /// The destination's spec, its config checked.
