@@ -7,7 +7,8 @@
 //! - `bench [--quick]`: setup, a release build, then every benchmark;
 //!   writes BENCHMARKS.md.
 //! - `crash [--kills N]`: the SIGKILL crash tests: N kills into dest-file
-//!   (default 30) and a third of N into dest-postgres; writes their figures
+//!   (default 30), a third of N into dest-postgres and a third during a
+//!   Singer tap; writes the figures of the first two
 //!   to `target/crash-report.json` and `target/crash-postgres-report.json`.
 //! - `fuzz [--seconds N] [--asan] [target...]`: time-boxed cargo-fuzz runs
 //!   of the parser fuzz targets (`fuzz/`, docs/fuzzing.md).
