@@ -79,7 +79,9 @@ fn install(dir: &Path, package: Package) -> Result<(), String> {
     );
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     run(
-        Command::new(&python).args(["-m", "venv", "--clear"]).arg(dir),
+        Command::new(&python)
+            .args(["-m", "venv", "--clear"])
+            .arg(dir),
         &format!("{python} -m venv {}", dir.display()),
     )?;
     run(
