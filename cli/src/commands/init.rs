@@ -267,3 +267,42 @@ fn write_new(path: &Path, text: &str) -> Result<()> {
     file.write_all(text.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn catalogs_are_told_apart_by_their_streams() {
+        let singer = json!({"streams": [{"tap_stream_id": "a", "metadata": []}]});
+        assert!(matches!(kind_of(&singer), Ok(Kind::Singer)));
+        let configured =
+            json!({"streams": [{"stream": {"name": "a"}, "sync_mode": "full_refresh"}]});
+        assert!(matches!(kind_of(&configured), Ok(Kind::Airbyte)));
+        let plain = json!({"streams": [{"name": "a", "json_schema": {}}]});
+        let e = kind_of(&plain).err().unwrap().to_string();
+        assert!(e.contains("not a configured one"), "{e}");
+        assert!(kind_of(&json!({"streams": []})).is_err());
+        assert!(kind_of(&json!([])).is_err());
+    }
+
+    #[test]
+    fn paths_below_the_file_are_written_relative_to_it() {
+        let dir = std::path::absolute("p").unwrap();
+        assert_eq!(
+            relative_to(&dir.join("c/x.wasm"), &dir).unwrap(),
+            "c/x.wasm"
+        );
+        assert_eq!(
+            relative_to(Path::new("/elsewhere/x.wasm"), &dir).unwrap(),
+            "/elsewhere/x.wasm"
+        );
+        let g = grant("out:/out:rw", &std::path::absolute(".").unwrap()).unwrap();
+        assert_eq!(
+            (g.host.as_str(), g.guest.as_str(), g.write),
+            ("out", "/out", true)
+        );
+        assert!(grant("out", &dir).is_err());
+    }
+}
