@@ -283,3 +283,56 @@ fn airbyte_read_piped_into_airbyte_write_with_a_configured_catalog() {
         "users were committed"
     );
 }
+
+#[test]
+fn a_waiting_state_is_committed_and_printed_while_stdin_is_quiet() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("out")).unwrap();
+    let config = json_file(dir.path(), "dest.json", &json!({"path": "/out"}));
+    let grant = format!("{}:/out:rw", dir.path().join("out").display());
+    let mut child = sluice()
+        .args([
+            "write",
+            artifacts::DEST_FILE,
+            "--dir",
+            &grant,
+            "--config",
+            &config,
+        ])
+        .args(["--format", "singer", "--commit-interval-ms", "200"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let first = singer_input("");
+    let head: String = first.lines().take(5).map(|l| format!("{l}\n")).collect();
+    stdin.write_all(head.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    // stdin stays open: the state is printed once its records are committed.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let _ = tx.send(line.unwrap());
+        }
+    });
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("a state while stdin is open");
+    assert_eq!(
+        line,
+        "{\"type\":\"STATE\",\"value\":{\"bookmarks\":{\"users\":{\"id\":3}}}}"
+    );
+    assert_eq!(
+        written(dir.path(), "users.jsonl").lines().count(),
+        3,
+        "committed before it"
+    );
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(status.success());
+}

@@ -273,10 +273,12 @@ impl Session {
         Ok(self.records)
     }
 
+    /// The error for `line`, a message of a stream not opened.
     fn unknown(&self, line: &Line, stream: &str) -> anyhow::Error {
         opening::unknown_stream(self.protocol, line, stream, &self.catalog.streams)
     }
 
+    /// Warn of a message of `kind` ignored, the first time one comes.
     fn warn_once(&mut self, kind: &str, no: u64, why: &str) {
         if self.warned.insert(kind.to_string()) {
             tracing::warn!("stdin line {no}: ignoring the {kind} message(s): {why}");
