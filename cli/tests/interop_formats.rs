@@ -49,6 +49,10 @@ fn read_as_airbyte_is_every_message_an_airbyte_source_prints() {
             .iter()
             .all(|s| s == "STREAM")
     );
+    assert_eq!(
+        summary["state_records"], 75.0,
+        "each record counted by one state"
+    );
     let statuses: Vec<Value> = STREAMS
         .iter()
         .flat_map(|s| [json!([s, "STARTED"]), json!([s, "COMPLETE"])])

@@ -6,7 +6,8 @@ line. With ``--configured-catalog``, stdin is one ConfiguredAirbyteCatalog
 instead. On success a JSON summary is printed: messages per type, records
 per stream, stream statuses and state types in order, log and error
 messages, the streams of a CATALOG, the config fields of a SPEC and the
-status of a CONNECTION_STATUS.
+status of a CONNECTION_STATUS, and the records the states' sourceStats
+count.
 """
 
 import json
@@ -47,6 +48,7 @@ def messages():
     catalog = []
     spec = []
     connection = []
+    state_records = 0
     for line_no, text in enumerate(sys.stdin, start=1):
         text = text.strip()
         if not text:
@@ -61,6 +63,8 @@ def messages():
             records[message.record.stream] += 1
         if message.state is not None:
             states.append(message.state.type.value)
+            if message.state.sourceStats is not None:
+                state_records += message.state.sourceStats.recordCount or 0
         if message.log is not None:
             logs.append(message.log.message)
         trace = message.trace
@@ -82,6 +86,7 @@ def messages():
                 "records": records,
                 "statuses": statuses,
                 "states": states,
+                "state_records": state_records,
                 "logs": logs,
                 "errors": errors,
                 "catalog": catalog,

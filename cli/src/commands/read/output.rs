@@ -6,7 +6,8 @@
 //! announced, RECORDs with `time_extracted`, and after every checkpoint a
 //! STATE holding every stream's latest bookmark. Airbyte: TRACE
 //! STREAM_STATUS STARTED before a stream's first message, RECORDs with
-//! `emitted_at`, a STREAM state per checkpoint, COMPLETE or INCOMPLETE
+//! `emitted_at`, a STREAM state per checkpoint (with the count of records
+//! it covers as `sourceStats`, as the platform checks), COMPLETE or INCOMPLETE
 //! when the stream ends, TRACE ERROR for failures and LOG for the host's
 //! own notes. Records are spliced into the messages, never parsed again.
 
@@ -45,6 +46,8 @@ pub struct Printer {
     ended: BTreeSet<String>,
     /// Every stream's latest state, from the state read resumed from on.
     states: BTreeMap<String, Value>,
+    /// Airbyte: each stream's records since its last state.
+    since_state: BTreeMap<String, u64>,
     records: u64,
     scratch: Vec<u8>,
 }
@@ -84,6 +87,7 @@ impl Printer {
             started: BTreeSet::new(),
             ended: BTreeSet::new(),
             states: state.into_iter().map(|s| (s.stream, s.state)).collect(),
+            since_state: BTreeMap::new(),
             records: 0,
             scratch: Vec::new(),
         }
@@ -113,7 +117,11 @@ impl Printer {
         match self.format {
             Format::Jsonl => return Ok(self.out.write_all(&batch.data)?),
             Format::Singer => self.schema_for(batch)?,
-            Format::Airbyte => self.start(&batch.stream)?,
+            Format::Airbyte => {
+                self.start(&batch.stream)?;
+                let since = self.since_state.entry(batch.stream.clone()).or_default();
+                *since += u64::from(batch.count);
+            }
         }
         self.scratch.clear();
         for record in batch.lines() {
@@ -147,7 +155,9 @@ impl Printer {
             }
             Format::Airbyte => {
                 self.start(&state.stream)?;
-                let message = airbyte::stream_state(&state.stream, &state.state);
+                let mut message = airbyte::stream_state(&state.stream, &state.state);
+                let count = self.since_state.remove(&state.stream).unwrap_or(0);
+                message["sourceStats"] = json!({"recordCount": count as f64});
                 self.line(&airbyte::state_message(&message))
             }
         }
