@@ -1,9 +1,9 @@
 //! Arguments shared by the single-connector commands.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, ValueEnum};
 use serde_json::Value;
-use sluice_protocol::{Operation, WriteMode};
+use sluice_protocol::{Operation, StreamState, WriteMode};
 use sluice_runtime::{DirGrant, Grants, Limits, Sandbox};
 use std::path::{Path, PathBuf};
 
@@ -166,4 +166,95 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Res
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the {what} file {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not a valid {what}", path.display()))
+}
+
+/// `--format`: the messages a command reads or prints.
+#[derive(Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Format {
+    /// sluice's own: JSON lines of records (human text for spec, check
+    /// and discover).
+    #[default]
+    Jsonl,
+    /// Singer messages (SCHEMA, RECORD, STATE), a Singer catalog.
+    Singer,
+    /// Airbyte messages (RECORD, STATE, TRACE, LOG, SPEC, CATALOG,
+    /// CONNECTION_STATUS).
+    Airbyte,
+}
+
+impl Format {
+    /// The interop protocol of this format; `None` for sluice's own.
+    pub fn protocol(self) -> Option<sluice_interop::Protocol> {
+        match self {
+            Format::Jsonl => None,
+            Format::Singer => Some(sluice_interop::Protocol::Singer),
+            Format::Airbyte => Some(sluice_interop::Protocol::Airbyte),
+        }
+    }
+}
+
+/// `--format` of state files.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StateFormat {
+    /// sluice's own: a list of `{"stream": ..., "state": ...}`.
+    Sluice,
+    /// A Singer state: `{"bookmarks": {stream: bookmark}}` (also inside a
+    /// STATE message or Meltano's `singer_state`).
+    Singer,
+    /// Airbyte state: a list of STREAM or GLOBAL state messages, or a
+    /// LEGACY state object.
+    Airbyte,
+}
+
+impl StateFormat {
+    /// Its name, as the flag spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            StateFormat::Sluice => "sluice",
+            StateFormat::Singer => "Singer",
+            StateFormat::Airbyte => "Airbyte",
+        }
+    }
+}
+
+/// Per-stream states of a state file's JSON in `format`; errors say what
+/// is wrong, the caller names the file.
+pub fn states_from(value: &Value, format: StateFormat) -> Result<Vec<StreamState>> {
+    let states = match format {
+        StateFormat::Sluice => serde_json::from_value(value.clone())
+            .context("not a list of {\"stream\": ..., \"state\": ...}")?,
+        StateFormat::Singer => sluice_interop::state::from_singer(value).map_err(|e| anyhow!(e))?,
+        StateFormat::Airbyte => {
+            sluice_interop::state::from_airbyte(value).map_err(|e| anyhow!(e))?
+        }
+    };
+    Ok(states)
+}
+
+/// A state file as JSON: one JSON document, or JSON lines (several state
+/// messages, as a connector printed them: Singer keeps the last, Airbyte
+/// all of them, as a list). Errors name the file.
+pub fn read_state_file(path: &Path, format: StateFormat) -> Result<Vec<StreamState>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the state file {}", path.display()))?;
+    let value = match serde_json::from_str::<Value>(&text) {
+        Ok(v) => v,
+        Err(whole) => {
+            let lines: Result<Vec<Value>, _> = text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(serde_json::from_str::<Value>)
+                .collect();
+            match (lines, format) {
+                (Ok(mut l), StateFormat::Singer) if l.len() > 1 => l.pop().unwrap_or_default(),
+                (Ok(l), StateFormat::Airbyte) if l.len() > 1 => Value::Array(l),
+                _ => {
+                    return Err(anyhow!(whole))
+                        .with_context(|| format!("{} is not valid JSON", path.display()));
+                }
+            }
+        }
+    };
+    states_from(&value, format)
+        .with_context(|| format!("{} is not {} state", path.display(), format.name()))
 }

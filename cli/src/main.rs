@@ -6,7 +6,7 @@ mod ui;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use commands::{connector, discover, pipeline, read, schemas, write};
+use commands::{connector, discover, init, pipeline, read, schemas, state, write};
 use sluice_runtime::Runtime;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,18 +37,23 @@ enum Command {
     Check(connector::ConfiguredArgs),
     /// List the streams a connector offers, or as a destination receives them.
     Discover(discover::DiscoverArgs),
-    /// Read records from a source and print them as JSON lines.
+    /// Read records from a source and print them as JSON lines, or as
+    /// Singer or Airbyte messages (--format).
     #[command(alias = "extract")]
     Read(read::ReadArgs),
-    /// Write JSON lines from stdin into a destination.
+    /// Write JSON lines, or Singer or Airbyte messages (--format), from
+    /// stdin into a destination.
     #[command(alias = "load")]
     Write(write::WriteArgs),
     /// Run a pipeline file: source -> destination, with state.
     Sync(pipeline::SyncArgs),
-    /// Show or reset a pipeline's saved state.
+    /// Write a new pipeline file from a Singer or configured Airbyte catalog.
+    Init(init::InitArgs),
+    /// Show, reset, export or import a pipeline's saved state (as sluice,
+    /// Singer or Airbyte state files).
     State {
         #[command(subcommand)]
-        command: pipeline::StateCommand,
+        command: state::StateCommand,
     },
     /// Show a pipeline's run history.
     Runs(pipeline::RunsArgs),
@@ -85,13 +90,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", error_text(&e));
             ExitCode::FAILURE
         }
-    }
+    };
+    // A read of stdin may still be blocked (a `write` that stopped on a
+    // bad line while its input goes on): exit without waiting for it.
+    runtime.shutdown_background();
+    code
 }
 
 /// An error and its causes on one line, each cause once: a cause whose
@@ -131,7 +140,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Read(a) => read::read(&rt, a).await,
         Command::Write(a) => write::write(&rt, a).await,
         Command::Sync(a) => pipeline::sync(&rt, a).await,
-        Command::State { command } => pipeline::state(command),
+        Command::Init(a) => init::init(a),
+        Command::State { command } => state::state(command),
         Command::Runs(a) => pipeline::runs(a),
         Command::Schemas { command } => schemas::schemas(command),
     }

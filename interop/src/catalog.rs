@@ -112,13 +112,23 @@ fn singer_stream(s: &StreamInfo, selected: Option<&ConfiguredStream>) -> Value {
         }
         metadata.push(json!({"breadcrumb": ["properties", name], "metadata": m}));
     }
-    json!({
+    let mut out = json!({
         "tap_stream_id": s.name,
         "stream": s.name,
         "schema": s.schema,
         "key_properties": s.primary_key,
         "metadata": metadata,
-    })
+    });
+    // The singer-sdk reads a selected stream's replication from the
+    // entry itself; older taps from the metadata above.
+    if let Some(c) = selected {
+        let (method, key) = replication(c);
+        out["replication_method"] = json!(method);
+        if let Some(key) = key {
+            out["replication_key"] = json!(key);
+        }
+    }
+    out
 }
 
 /// Singer's replication method and key for a configured stream.

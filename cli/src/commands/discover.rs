@@ -4,10 +4,11 @@
 //! reserved-key renames).
 
 use super::{require_role, select_streams};
-use crate::args::{self, SandboxArgs};
+use crate::args::{self, Format, SandboxArgs};
 use crate::ui;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
+use sluice_interop::{airbyte, catalog};
 use sluice_protocol::schema::Schema;
 use sluice_protocol::{Catalog, ConfiguredCatalog, ConfiguredStream, Role};
 use sluice_runtime::pipeline::{Pipeline, StreamShape};
@@ -48,8 +49,13 @@ pub struct DiscoverArgs {
     )]
     pipeline: Option<PathBuf>,
     /// Print JSON: the catalog, with the schemas the destination receives.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+    /// `singer`: print a Singer catalog, as a tap's --discover does (with
+    /// --stream, --fields or --pipeline, the chosen streams and fields are
+    /// marked `selected`); `airbyte`: an Airbyte CATALOG message.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    format: Format,
 }
 
 /// A catalog as a destination receives it.
@@ -58,6 +64,8 @@ struct Received {
     catalog: Catalog,
     /// The destination's name, when there is one.
     destination: Option<String>,
+    /// The streams chosen, when flags or a pipeline chose some.
+    chosen: Option<ConfiguredCatalog>,
     /// Per stream, the `(from, to)` renames of its reserved-key fields.
     renames: BTreeMap<String, Vec<(String, String)>>,
 }
@@ -69,6 +77,19 @@ pub async fn discover(rt: &Runtime, a: DiscoverArgs) -> Result<ExitCode> {
         (None, Some(component)) => from_connectors(rt, component, &a).await?,
         (None, None) => bail!("discover: name a connector component or give --pipeline"),
     };
+    match a.format {
+        Format::Singer => {
+            let catalog = catalog::to_singer(&received.catalog, received.chosen.as_ref());
+            println!("{}", serde_json::to_string_pretty(&catalog)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Format::Airbyte => {
+            let catalog = catalog::to_airbyte(&received.catalog);
+            println!("{}", airbyte::catalog_message(&catalog));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Format::Jsonl => {}
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&received.catalog)?);
         return Ok(ExitCode::SUCCESS);
@@ -90,6 +111,7 @@ async fn from_connectors(rt: &Runtime, component: &Path, a: &DiscoverArgs) -> Re
         return Ok(Received {
             catalog,
             destination: None,
+            chosen: None,
             renames: BTreeMap::new(),
         });
     }
@@ -158,6 +180,7 @@ async fn received(
     let mut out = Received {
         catalog: Catalog::default(),
         destination,
+        chosen: Some(configured.clone()),
         renames: BTreeMap::new(),
     };
     for stream in &configured.streams {

@@ -3,9 +3,11 @@
 
 pub mod connector;
 pub mod discover;
+pub mod init;
 pub mod pipeline;
 pub mod read;
 pub mod schemas;
+pub mod state;
 pub mod write;
 
 use anyhow::{Result, anyhow, bail};

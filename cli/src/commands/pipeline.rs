@@ -1,8 +1,8 @@
-//! `sync`, `state` and `runs`: a pipeline file, its state and its history.
+//! `sync` and `runs`: a pipeline file and its history.
 
 use crate::ui;
 use anyhow::Result;
-use clap::{Args, Subcommand};
+use clap::Args;
 use sluice_runtime::Runtime;
 use sluice_runtime::pipeline::{Pipeline, RunOptions};
 use sluice_runtime::state::StateStore;
@@ -17,24 +17,6 @@ pub struct SyncArgs {
     /// Print the summary as JSON (no progress bars).
     #[arg(long)]
     json: bool,
-}
-
-/// The `state` subcommands.
-#[derive(Subcommand)]
-pub enum StateCommand {
-    /// Print the saved state of every stream.
-    Show {
-        /// The pipeline file.
-        pipeline: PathBuf,
-    },
-    /// Forget saved state so the next sync starts over.
-    Reset {
-        /// The pipeline file.
-        pipeline: PathBuf,
-        /// Only this stream.
-        #[arg(long)]
-        stream: Option<String>,
-    },
 }
 
 /// Arguments of `runs`.
@@ -81,28 +63,6 @@ pub async fn sync(rt: &Runtime, a: SyncArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// `sluice state show|reset`.
-pub fn state(command: StateCommand) -> Result<ExitCode> {
-    match command {
-        StateCommand::Show { pipeline } => {
-            let pipeline = Pipeline::from_file(&pipeline)?;
-            let store = StateStore::open(&pipeline.state_path())?;
-            let states = store.saved_states(&pipeline.name)?;
-            println!("{}", serde_json::to_string_pretty(&states)?);
-        }
-        StateCommand::Reset { pipeline, stream } => {
-            let pipeline = Pipeline::from_file(&pipeline)?;
-            let store = StateStore::open(&pipeline.state_path())?;
-            let n = store.reset(&pipeline.name, stream.as_deref())?;
-            println!(
-                "reset the state of {n} stream(s) of pipeline `{}`",
-                pipeline.name
-            );
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `sluice runs`.

@@ -33,3 +33,37 @@ pub fn with_stdin(cmd: &mut Command, input: &str) -> Output {
     let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
     child.wait_with_output().unwrap()
 }
+
+/// Run the validator `script` (in `tests/pyenv/python/`) with the Python
+/// of `package` on `input`; its JSON summary. Panics, with what it said,
+/// when it fails or the package cannot be installed.
+pub fn validate(
+    package: pyenv::Package,
+    script: &str,
+    args: &[&str],
+    input: &str,
+) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/pyenv/python")
+        .join(script);
+    let mut python = pyenv::python(package).unwrap_or_else(|e| panic!("{e}"));
+    let o = with_stdin(python.arg(&path).args(args), input);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{script} refused the input: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{script} printed {out}: {e}"))
+}
+
+/// `sluice` with `args`; its stdout, after asserting it succeeded.
+pub fn run_ok(args: &[&str]) -> String {
+    let o = sluice().args(args).output().unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "sluice {args:?}: {err}");
+    out
+}
+
+/// A JSON file `name` in `dir` holding `value`; its path as text.
+pub fn json_file(dir: &Path, name: &str, value: &serde_json::Value) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, value.to_string()).unwrap();
+    path.display().to_string()
+}

@@ -71,6 +71,11 @@ fn singer_selection_marks_streams_fields_and_replication() {
     // `to_singer` with a configured catalog marks the same.
     let direct = to_singer(&catalog, Some(&configured()));
     assert_eq!(configured_from_singer(&direct).unwrap(), back);
+    // ... on the entry too, where the singer-sdk reads it.
+    assert_eq!(direct["streams"][0]["replication_method"], "INCREMENTAL");
+    assert_eq!(direct["streams"][0]["replication_key"], "updated_at");
+    assert!(direct["streams"][1].get("replication_method").is_none());
+    assert!(tap["streams"][0].get("replication_method").is_none());
 }
 
 #[test]

@@ -1,17 +1,19 @@
-//! `read` (alias `extract`): records of a source as JSON lines on stdout,
-//! the final state optionally to a file.
+//! `read` (alias `extract`): records of a source on stdout, as sluice's
+//! JSON lines or as Singer or Airbyte messages; the final state
+//! optionally to a file.
+
+mod output;
 
 use super::{require_role, select_streams};
-use crate::args::{self, ComponentArgs, SandboxArgs};
+use crate::args::{self, ComponentArgs, Format, SandboxArgs, StateFormat};
 use anyhow::{Context, Result};
 use clap::Args;
+use output::Printer;
 use serde_json::Value;
 use sluice_protocol::{ConfiguredCatalog, Message, Role, StreamState, SyncMode};
 use sluice_runtime::pipeline::check_batch;
 use sluice_runtime::{Connector, Registry, Runtime, Sandbox, SourceReader};
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Arguments of `read`.
@@ -24,10 +26,13 @@ pub struct ReadArgs {
     /// Configured catalog (JSON) [default: every discovered stream].
     #[arg(long)]
     catalog: Option<PathBuf>,
-    /// State to resume from (JSON: a list of {stream, state}).
+    /// State to resume from: sluice's JSON list of {stream, state}; with
+    /// --format singer also a Singer state ({"bookmarks": ...}), with
+    /// --format airbyte also Airbyte state (STREAM, GLOBAL or LEGACY).
     #[arg(long)]
     state: Option<PathBuf>,
-    /// Write the final state here (JSON).
+    /// Write the final state here, in the --format's own form (sluice's
+    /// list, a Singer state, a list of Airbyte state messages).
     #[arg(long)]
     state_out: Option<PathBuf>,
     /// Only this stream.
@@ -39,6 +44,11 @@ pub struct ReadArgs {
     /// Read incrementally (with --state) instead of a full refresh.
     #[arg(long)]
     incremental: bool,
+    /// What to print: JSON lines of records; Singer messages (SCHEMA,
+    /// RECORD, STATE), as a Singer tap prints them; or Airbyte messages
+    /// (RECORD, STATE, TRACE, LOG), as an Airbyte source prints them.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    format: Format,
 }
 
 /// `sluice read`.
@@ -51,26 +61,52 @@ pub async fn read(rt: &Runtime, a: ReadArgs) -> Result<ExitCode> {
         Some(path) => args::read_json::<ConfiguredCatalog>(path, "catalog")?,
         None => discovered_catalog(&connector, &sandbox, &config, &a).await?,
     };
-    let state: Vec<StreamState> = match &a.state {
-        Some(path) => args::read_json(path, "state")?,
+    let state = match &a.state {
+        Some(path) => read_state(path, a.format)?,
         None => Vec::new(),
     };
+    let registry = Registry::memory();
     let reader = connector
-        .read(&sandbox, &config, &catalog, &state, &Registry::memory())
+        .read(&sandbox, &config, &catalog, &state, &registry)
         .await?;
-    let mut final_state: BTreeMap<String, Value> =
-        state.into_iter().map(|s| (s.stream, s.state)).collect();
-    let records = print_records(reader, &mut final_state).await?;
+    let mut printer = Printer::new(a.format, &catalog, registry, state);
+    printer.begin()?;
+    let (records, final_state) = match print_messages(reader, &mut printer).await {
+        Ok(()) => printer.finish()?,
+        Err(e) => {
+            printer.fatal(&crate::error_text(&e));
+            return Err(e);
+        }
+    };
     tracing::info!(records, "read finished");
     if let Some(path) = a.state_out {
-        let list: Vec<StreamState> = final_state
-            .into_iter()
-            .map(|(stream, state)| StreamState { stream, state })
-            .collect();
-        std::fs::write(&path, serde_json::to_string_pretty(&list)?)
+        let value = state_value(&final_state, a.format);
+        std::fs::write(&path, serde_json::to_string_pretty(&value)?)
             .with_context(|| format!("cannot write the state to {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A `--state` file: sluice's list, else the format's own state.
+fn read_state(path: &Path, format: Format) -> Result<Vec<StreamState>> {
+    let own = match format {
+        Format::Jsonl => return args::read_json(path, "state"),
+        Format::Singer => StateFormat::Singer,
+        Format::Airbyte => StateFormat::Airbyte,
+    };
+    if let Ok(states) = args::read_json::<Vec<StreamState>>(path, "state") {
+        return Ok(states);
+    }
+    args::read_state_file(path, own)
+}
+
+/// The final state as the format keeps it.
+fn state_value(states: &[StreamState], format: Format) -> Value {
+    match format {
+        Format::Jsonl => serde_json::to_value(states).unwrap_or_default(),
+        Format::Singer => sluice_interop::state::to_singer(states),
+        Format::Airbyte => sluice_interop::state::to_airbyte(states),
+    }
 }
 
 /// The streams the source offers (or only `--stream`), configured as the
@@ -90,33 +126,23 @@ async fn discovered_catalog(
     select_streams(&discovered, a.stream.as_deref(), &a.fields, Some(sync_mode))
 }
 
-/// Print every record as a JSON line; keep the latest state of each
-/// stream in `state`. Returns the number of records.
-async fn print_records(
-    mut reader: SourceReader,
-    state: &mut BTreeMap<String, Value>,
-) -> Result<u64> {
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-    let mut records = 0u64;
+/// Hand every message of the read to `printer`, batches checked first.
+async fn print_messages(mut reader: SourceReader, printer: &mut Printer) -> Result<()> {
     while let Some(messages) = reader.next().await? {
         for m in messages {
             match m {
                 Message::Records(batch) => {
                     check(&reader, &batch)?;
-                    records += u64::from(batch.count);
-                    out.write_all(&batch.data)?;
+                    printer.batch(&batch)?;
                 }
-                Message::State(s) => {
-                    state.insert(s.stream, s.state);
-                }
-                Message::StreamError(e) => eprintln!("stream error: {e}"),
-                Message::Status(..) => {}
+                Message::State(s) => printer.state(s)?,
+                Message::StreamError(e) => printer.stream_error(&e)?,
+                Message::Status(stream, status) => printer.status(&stream, status)?,
             }
         }
     }
-    out.flush()?;
     reader.close().await?;
-    Ok(records)
+    Ok(())
 }
 
 /// The batch check of a sync, so `read` prints nothing a sync would refuse.

@@ -1,14 +1,23 @@
 //! `write` (alias `load`): JSON lines from stdin into a destination, in
 //! batches, committed at the end; optionally only some fields of each.
+//! With `--format singer|airbyte`, the messages of a Singer tap or an
+//! Airbyte source instead ([`messages`]).
+
+mod commits;
+mod messages;
+mod opening;
 
 use super::require_role;
-use crate::args::{self, ComponentArgs, SandboxArgs};
+use crate::args::{self, ComponentArgs, Format, SandboxArgs};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::{Map, Value};
-use sluice_protocol::{Batch, Catalog, ConfiguredCatalog, ConfiguredStream, Operation, Role};
+use sluice_protocol::{
+    Batch, Catalog, ConfiguredCatalog, ConfiguredStream, Operation, Role, WriteMode,
+};
 use sluice_runtime::{DestinationWriter, Registry, Runtime};
 use std::io::BufRead;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Arguments of `write`.
@@ -18,17 +27,38 @@ pub struct WriteArgs {
     component: ComponentArgs,
     #[command(flatten)]
     sandbox: SandboxArgs,
-    /// Stream to write.
+    /// Stream to write (required with --format jsonl; Singer and Airbyte
+    /// messages name their streams).
     #[arg(long)]
-    stream: String,
+    stream: Option<String>,
+    /// What stdin holds: JSON lines of records; Singer messages (SCHEMA,
+    /// RECORD, STATE), as a Singer target reads them; or Airbyte messages
+    /// (RECORD, STATE, TRACE), as an Airbyte destination reads them. With
+    /// singer or airbyte, every STATE is printed on stdout once the
+    /// destination has committed every record before it.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    format: Format,
+    /// The streams up front (--format singer: a Singer catalog, its
+    /// selected streams or else all; --format airbyte: a configured Airbyte
+    /// catalog, with each stream's destination sync mode). Without it the
+    /// streams are those of the SCHEMAs before the first RECORD (Singer)
+    /// or the first RECORD's (Airbyte).
+    #[arg(long, value_name = "FILE")]
+    catalog: Option<PathBuf>,
+    /// Commit at most this often (ms) while a state waits to be printed;
+    /// the end of stdin always commits (--format singer|airbyte).
+    #[arg(long, default_value_t = 1000)]
+    commit_interval_ms: u64,
     /// What the records do.
     #[arg(long, value_enum, default_value = "insert")]
     operation: args::OperationArg,
-    /// How the destination applies the stream.
-    #[arg(long, value_enum, default_value = "append")]
-    write_mode: args::WriteModeArg,
-    /// The stream's primary key (comma-separated fields), which
-    /// `append-dedup`, `history` and deletes apply by.
+    /// How the destination applies the streams [default: append, or an
+    /// Airbyte catalog's destination sync mode].
+    #[arg(long, value_enum)]
+    write_mode: Option<args::WriteModeArg>,
+    /// The streams' primary key (comma-separated fields), which
+    /// `append-dedup`, `history` and deletes apply by [default: a Singer
+    /// SCHEMA's key_properties, or the catalog's].
     #[arg(long, value_delimiter = ',')]
     primary_key: Vec<String>,
     /// Records per batch.
@@ -43,6 +73,23 @@ pub struct WriteArgs {
 
 /// `sluice write`.
 pub async fn write(rt: &Runtime, a: WriteArgs) -> Result<ExitCode> {
+    if let Some(protocol) = a.format.protocol() {
+        if a.stream.is_some() {
+            bail!("--stream is for --format jsonl: {protocol} messages name their streams");
+        }
+        return messages::write(rt, &a, protocol).await;
+    }
+    if a.catalog.is_some() {
+        bail!("--catalog is for --format singer|airbyte; with jsonl, name the --stream");
+    }
+    let Some(stream) = a.stream.clone() else {
+        bail!("--stream is required with --format jsonl (the stream the records belong to)");
+    };
+    write_jsonl(rt, a, &stream).await
+}
+
+/// `sluice write --format jsonl`: the records of `stream`.
+async fn write_jsonl(rt: &Runtime, a: WriteArgs, stream: &str) -> Result<ExitCode> {
     let connector = rt.load(&a.component.component).await?;
     require_role(&connector, Role::Destination)?;
     let sandbox = a.sandbox.sandbox()?;
@@ -53,11 +100,11 @@ pub async fn write(rt: &Runtime, a: WriteArgs) -> Result<ExitCode> {
     let first = records.next()?;
     let discovered = connector.discover(&sandbox, &config).await?;
     if !a.fields.is_empty() {
-        check_fields(&discovered, &a.stream, &a.fields, first.as_ref())?;
+        check_fields(&discovered, stream, &a.fields, first.as_ref())?;
     }
     // The destination's own schema of the stream when it has one (a table
     // that exists), else one read off the first record.
-    let schema = match discovered.stream(&a.stream) {
+    let schema = match discovered.stream(stream) {
         Some(s) if !s.schema.is_null() => s.schema.clone(),
         _ => first
             .as_ref()
@@ -65,11 +112,11 @@ pub async fn write(rt: &Runtime, a: WriteArgs) -> Result<ExitCode> {
     };
     let catalog = ConfiguredCatalog {
         streams: vec![ConfiguredStream {
-            write_mode: a.write_mode.into(),
+            write_mode: a.write_mode.map_or(WriteMode::Append, Into::into),
             fields: a.fields.clone(),
             primary_key: a.primary_key.clone(),
             schema,
-            ..ConfiguredStream::new(a.stream.clone())
+            ..ConfiguredStream::new(stream.to_string())
         }],
     };
     let registry = Registry::memory();
@@ -78,7 +125,7 @@ pub async fn write(rt: &Runtime, a: WriteArgs) -> Result<ExitCode> {
         .await?;
     let mut batches = Batcher {
         writer: &mut writer,
-        stream: &a.stream,
+        stream,
         operation: a.operation.into(),
         size: a.batch_size.max(1),
         data: Vec::new(),
@@ -92,12 +139,12 @@ pub async fn write(rt: &Runtime, a: WriteArgs) -> Result<ExitCode> {
     }
     let total = batches.finish().await?;
     // stdin ended: the stream is complete (an overwrite swaps in here).
-    writer.complete(&a.stream).await?;
+    writer.complete(stream).await?;
     writer.commit().await?;
     writer.close().await?;
     eprintln!(
         "wrote {total} records to stream `{}` of {} (committed)",
-        a.stream,
+        stream,
         connector.name()
     );
     Ok(ExitCode::SUCCESS)
@@ -142,7 +189,7 @@ fn check_fields(
 /// A JSON Schema for rows like `first` (only `fields`, when given): every
 /// field optional, typed by its value (whole numbers `integer`, others
 /// `number`; objects and arrays as JSON; a null as unconstrained).
-fn infer_schema(first: &Map<String, Value>, fields: &[String]) -> Value {
+pub(super) fn infer_schema(first: &Map<String, Value>, fields: &[String]) -> Value {
     let properties: Map<String, Value> = first
         .iter()
         .filter(|(k, _)| fields.is_empty() || fields.contains(k))
