@@ -4,7 +4,8 @@
 //! process of its own (so peak RSS belongs to that scenario alone), takes
 //! the median of several runs, and writes the table of BENCHMARKS.md.
 //! `sluice-bench postgres` runs only the PostgreSQL scenarios and prints
-//! their rows. `sluice-bench e2e ...` is one measurement: a pipeline run through the
+//! their rows, `sluice-bench singer` only the Singer tap into sluice
+//! against the Singer pipeline. `sluice-bench e2e ...` is one measurement: a pipeline run through the
 //! same `Pipeline::run_with` code, with the connectors either sandboxed
 //! (wasm) or linked natively.
 
@@ -14,12 +15,14 @@ mod pg_peers;
 mod postgres;
 mod proc;
 mod report;
+mod singer_sluice;
 
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
   sluice-bench report [--quick] --sluice PATH --components DIR --work DIR --out FILE
   sluice-bench postgres [--quick] --sluice PATH --components DIR --work DIR
+  sluice-bench singer [--quick] --sluice PATH --components DIR --work DIR
   sluice-bench e2e --mode wasm|native [--fuel off] --source faker|file --streams all|users --records N --components DIR --work DIR";
 
 fn main() -> ExitCode {
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
         Some("e2e") => e2e::main(&args[1..]),
         Some("report") => report::main(&args[1..]),
         Some("postgres") => report::postgres_only(&args[1..]),
+        Some("singer") => report::singer_only(&args[1..]),
         _ => Err(USAGE.to_string()),
     };
     match result {

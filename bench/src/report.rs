@@ -4,6 +4,7 @@ use crate::e2e::Measurement;
 use crate::peers::{self, PeerRun};
 use crate::postgres::{self, PgPlan};
 use crate::proc::{median, run_counting};
+use crate::singer_sluice;
 use sluice_guest::{ConfiguredCatalog, ConfiguredStream, Message, Reader, native};
 use sluice_source_faker::Faker;
 use std::io::Write;
@@ -321,15 +322,52 @@ fn peer_rows(ctx: &Ctx, plan: &Plan) -> Result<Vec<String>, String> {
     write_users(&input, n)?;
     let sluice_file = e2e(ctx, "wasm", "file", "users", n, plan.peer_runs.max(3))?;
     match peers::singer_jsonl(&ctx.work, &input, n, plan.peer_runs) {
-        Ok(p) => rows.push(peer_row(
-            &format!("Singer `tap-jsonl \\| target-jsonl` on {n} records vs sluice source-file -> dest-file on the same file"),
-            &p,
-            &sluice_file,
-            "--about",
+        Ok(p) => {
+            rows.push(peer_row(
+                &format!("Singer `tap-jsonl \\| target-jsonl` on {n} records vs sluice source-file -> dest-file on the same file"),
+                &p,
+                &sluice_file,
+                "--about",
+            ));
+            rows.push(tap_into_sluice_row(
+                ctx,
+                &input,
+                n,
+                plan.peer_runs.max(3),
+                &p,
+            ));
+        }
+        Err(e) => rows.push(format!(
+            "| Singer `tap-jsonl \\| target-jsonl` | unavailable: {} | | | | |",
+            e.replace('|', "/").replace('\n', " ")
         )),
-        Err(e) => rows.push(format!("| Singer `tap-jsonl \\| target-jsonl` | unavailable: {} | | | | |", e.replace('|', "/").replace('\n', " "))),
     }
     Ok(rows)
+}
+
+/// The same tap into sluice's dest-file (a process endpoint) against the
+/// tap into its Singer target: what moving only the destination buys.
+fn tap_into_sluice_row(ctx: &Ctx, input: &Path, n: u64, runs: usize, peer: &PeerRun) -> String {
+    let what = format!(
+        "Singer `tap-jsonl` on {n} records into sluice dest-file (`kind = \"process\"` source) vs the same tap `\\| target-jsonl`"
+    );
+    match singer_sluice::tap_into_sluice(&ctx.work, &ctx.sluice, &ctx.components, input, n, runs) {
+        Ok(s) => {
+            let (mine, theirs) = (s.records as f64 / s.secs, peer.records as f64 / peer.secs);
+            format!(
+                "| {what} | {} end to end ({} RSS, largest process) | {} ({} RSS) | {:.2}x the Singer pipeline's time | | |",
+                rate(mine),
+                mib(s.peak_rss_kib),
+                rate(theirs),
+                mib(peer.peak_rss_kib),
+                s.secs / peer.secs,
+            )
+        }
+        Err(e) => format!(
+            "| {what} | unavailable: {} | | | | |",
+            e.replace('|', "/").replace('\n', " ")
+        ),
+    }
 }
 
 /// Host transforms (rename + hash + filter) on the users stream against
@@ -414,6 +452,22 @@ pub fn postgres_only(args: &[String]) -> Result<(), String> {
     for row in postgres::rows(&ctx, &plan.pg)? {
         println!("{row}");
     }
+    Ok(())
+}
+
+/// `sluice-bench singer`: only the Singer tap into sluice against the
+/// Singer pipeline; prints both rows.
+pub fn singer_only(args: &[String]) -> Result<(), String> {
+    let plan = plan(args);
+    let ctx = context(args)?;
+    let n = plan.peer_records;
+    let input = ctx.work.join("input").join("users.jsonl");
+    write_users(&input, n)?;
+    let peer = peers::singer_jsonl(&ctx.work, &input, n, plan.peer_runs)?;
+    println!(
+        "{}",
+        tap_into_sluice_row(&ctx, &input, n, plan.peer_runs.max(3), &peer)
+    );
     Ok(())
 }
 
