@@ -381,3 +381,83 @@ async fn a_record_before_its_schema_is_an_error_naming_the_stream() {
     assert_eq!(saved(&p), json!({}), "nothing persisted");
     assert_eq!(lines(&d.join("out/s.jsonl")).len(), 0);
 }
+
+#[tokio::test]
+async fn the_tap_jsonl_example_runs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let example = std::fs::read_to_string(root.join("examples/tap-jsonl-to-file.toml")).unwrap();
+    let tap = bin(pyenv::TAP_JSONL).join("tap-jsonl");
+    let text = example
+        .replace("../.venv/bin/tap-jsonl", &tap.display().to_string())
+        .replace(
+            "../target/components/dest-file.wasm",
+            sluice_artifacts::DEST_FILE,
+        )
+        .replace(
+            "data/*.jsonl",
+            &root.join("examples/data/*.jsonl").display().to_string(),
+        );
+    assert_ne!(
+        text, example,
+        "the example names the tap, dest-file and its data"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), &[&text]);
+    assert_eq!(sync_ok(&p).await.records(), 3);
+    let names: Vec<Value> = lines(&dir.path().join("out/people.jsonl"))
+        .iter()
+        .map(|r| r["name"].clone())
+        .collect();
+    assert_eq!(names, ["Ada Lovelace", "Grace Hopper", "Edsger Dijkstra"]);
+}
+
+#[tokio::test]
+async fn a_process_sees_only_its_env_and_its_secrets_are_scrubbed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // SAFETY: only this test reads these variables.
+    unsafe {
+        std::env::set_var("SLUICE_TEST_TAP_TOKEN", "tok-7f3a9c1e");
+        std::env::set_var("SLUICE_TEST_NOT_GRANTED", "leaked");
+    }
+    let body = format!(
+        "env > {d}/env.txt\necho \"auth failed for token $TAP_TOKEN and $(grep -o 'tok-[0-9a-f]*' \"$2\")\" >&2\nexit 1",
+        d = d.display()
+    );
+    let tap = script_tap(d, &body);
+    assert!(tap.contains("config = {  }"), "{tap}");
+    let tap = tap.replace(
+        "config = {  }",
+        "config = { token = \"${SLUICE_TEST_TAP_TOKEN}\" }\nenv = { TAP_TOKEN = \"${SLUICE_TEST_TAP_TOKEN}\", TZ = \"UTC\" }",
+    );
+    let p = pipeline(d, &[&tap, &dest_file()]);
+    let s = sync(&p).await;
+    let error = s.run.error.clone().unwrap_or_default();
+    assert!(error.contains("auth failed for token"), "{error}");
+    assert!(
+        !error.contains("tok-7f3a9c1e"),
+        "a secret in the error: {error}"
+    );
+    let env = std::fs::read_to_string(d.join("env.txt")).unwrap();
+    let names: Vec<&str> = env.lines().filter_map(|l| l.split('=').next()).collect();
+    for name in &names {
+        assert!(
+            [
+                "PATH",
+                "HOME",
+                "TAP_TOKEN",
+                "TZ",
+                "PWD",
+                "SHLVL",
+                "_",
+                "OLDPWD"
+            ]
+            .contains(name),
+            "the process saw {name}: {names:?}"
+        );
+    }
+    assert!(
+        names.contains(&"TAP_TOKEN") && names.contains(&"PATH"),
+        "{names:?}"
+    );
+}
