@@ -8,12 +8,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// Package pins, one virtual environment each.
-pub const AIRBYTE: (&str, &str) = ("airbyte", "airbyte-source-faker==7.2.1");
-/// The Singer tap.
-pub const TAP: (&str, &str) = ("singer-tap", "tap-jsonl==0.3.1");
-/// The Singer target.
-pub const TARGET: (&str, &str) = ("singer-target", "target-jsonl==0.1.4");
+/// Package pins, one virtual environment each (the tests' own).
+pub use sluice_pyenv::{
+    AIRBYTE_SOURCE_FAKER as AIRBYTE, Package, TAP_JSONL as TAP, TARGET_JSONL as TARGET,
+};
+
+/// The `bin/` directory of `package`'s environment under `work/venvs`,
+/// installed from PyPI first if it is not there yet.
+pub fn venv(work: &Path, package: Package) -> Result<PathBuf, String> {
+    sluice_pyenv::ensure_in(&work.join("venvs"), package)
+}
 
 /// A peer's figures.
 #[derive(Debug, Clone, Copy)]
@@ -26,40 +30,6 @@ pub struct PeerRun {
     pub startup_secs: f64,
     /// Peak RSS, KiB (summed over the processes of a pipe).
     pub peak_rss_kib: u64,
-}
-
-/// Create (once) the virtual environment `name` with `package`; returns
-/// its `bin/` directory.
-pub fn venv(work: &Path, (name, package): (&str, &str)) -> Result<PathBuf, String> {
-    let dir = work.join("venvs").join(name);
-    let marker = dir.join(format!(".installed-{package}"));
-    let bin = dir.join("bin");
-    if marker.is_file() {
-        return Ok(bin);
-    }
-    eprintln!("sluice-bench: installing {package} into {}", dir.display());
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let status = Command::new(&python)
-        .args(["-m", "venv"])
-        .arg(&dir)
-        .status()
-        .map_err(|e| format!("{python} -m venv: {e}"))?;
-    if !status.success() {
-        return Err(format!("{python} -m venv {} failed", dir.display()));
-    }
-    let out = Command::new(bin.join("pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", package])
-        .output()
-        .map_err(|e| format!("pip: {e}"))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(format!(
-            "pip install {package} failed: {}",
-            err.lines().last().unwrap_or("")
-        ));
-    }
-    std::fs::write(&marker, "").map_err(|e| e.to_string())?;
-    Ok(bin)
 }
 
 fn time_command(cmd: &mut Command) -> Result<f64, String> {

@@ -2,7 +2,7 @@
 //! `tap-postgres`, installed from PyPI into virtual environments of their
 //! own, run against the bench's server.
 
-use crate::peers::venv;
+use crate::peers::{Package, venv};
 use crate::postgres::PgBench;
 use crate::proc::{Outcome, median, run_counting};
 use serde_json::{Value, json};
@@ -12,9 +12,15 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 /// The Singer target (its wheel pulls in `psycopg2-binary`).
-pub const TARGET: (&str, &str) = ("pw-target-postgres", "pipelinewise-target-postgres==2.1.2");
+pub const TARGET: Package = Package {
+    venv: "pw-target-postgres",
+    requirement: "pipelinewise-target-postgres==2.1.2",
+};
 /// The Singer tap.
-pub const TAP: (&str, &str) = ("pw-tap-postgres", "pipelinewise-tap-postgres==1.8.4");
+pub const TAP: Package = Package {
+    venv: "pw-tap-postgres",
+    requirement: "pipelinewise-tap-postgres==1.8.4",
+};
 
 /// A peer's figures.
 #[derive(Debug, Clone)]
@@ -167,7 +173,7 @@ pub fn target_postgres(
         )?);
         b.expect_rows("b_singer.users", "", n)?;
     }
-    Ok(figures(&outcomes, startup_secs, TARGET.1))
+    Ok(figures(&outcomes, startup_secs, TARGET.requirement))
 }
 
 /// Select `schema`.users for a FULL_TABLE sync in the catalog `tap-postgres
@@ -250,5 +256,5 @@ pub fn tap_postgres(b: &PgBench, schema: &str, n: u64, runs: usize) -> Result<Pe
         }
         outcomes.push(o);
     }
-    Ok(figures(&outcomes, startup_secs, TAP.1))
+    Ok(figures(&outcomes, startup_secs, TAP.requirement))
 }

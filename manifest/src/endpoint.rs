@@ -116,12 +116,12 @@ pub enum EndpointKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
-    /// `component` (the default) or `process`.
-    #[serde(default, skip_serializing_if = "is_component")]
-    pub kind: EndpointKind,
     /// The component file (relative to the pipeline file); components only.
     #[serde(default, skip_serializing_if = "path_is_empty")]
     pub component: PathBuf,
+    /// `component` (the default) or `process`.
+    #[serde(default, skip_serializing_if = "is_component")]
+    pub kind: EndpointKind,
     /// The protocol a process speaks on stdin/stdout; processes only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<sluice_interop::Protocol>,
