@@ -20,25 +20,12 @@ fn run_peer(cmd: &mut Command) -> String {
     out
 }
 
-/// `sluice write --format FORMAT` of `input` into dest-file at `dir/out`.
-fn write_into(dir: &Path, format: &str, input: &str, args: &[&str]) -> (String, String) {
-    std::fs::create_dir_all(dir.join("out")).unwrap();
-    let config = json_file(dir, "dest.json", &json!({"path": "/out"}));
-    let grant = format!("{}:/out:rw", dir.join("out").display());
-    let o = with_stdin(
-        support::sluice()
-            .args([
-                "write",
-                artifacts::DEST_FILE,
-                "--dir",
-                &grant,
-                "--config",
-                &config,
-            ])
-            .args(["--format", format, "--commit-interval-ms", "0"])
-            .args(args),
-        input,
-    );
+/// `sluice write --format FORMAT` (committing at every state) of `input`
+/// into dest-file at `dir/out`; its stdout and stderr, once it succeeded.
+fn write_ok(dir: &Path, format: &str, input: &str, args: &[&str]) -> (String, String) {
+    let mut all = vec!["--commit-interval-ms", "0"];
+    all.extend_from_slice(args);
+    let o = support::write_into(dir, format, input, &all);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     (out, err)
@@ -63,7 +50,7 @@ fn a_singer_tap_writes_through_sluice() {
     let config = json_file(dir.path(), "tap.json", &config);
     let bin = pyenv::ensure(pyenv::TAP_JSONL).unwrap_or_else(|e| panic!("{e}"));
     let messages = run_peer(Command::new(bin.join("tap-jsonl")).args(["--config", &config]));
-    let (out, err) = write_into(dir.path(), "singer", &messages, &["--fields", "id,name"]);
+    let (out, err) = write_ok(dir.path(), "singer", &messages, &["--fields", "id,name"]);
     assert!(err.contains("wrote 2 records to 1 stream(s)"), "{err}");
     let written = std::fs::read_to_string(dir.path().join("out/people.jsonl")).unwrap();
     assert_eq!(
@@ -104,7 +91,7 @@ fn an_airbyte_source_writes_through_sluice() {
         &configured,
     ]));
 
-    let (out, _) = write_into(
+    let (out, _) = write_ok(
         dir.path(),
         "airbyte",
         &messages,

@@ -8,31 +8,7 @@ mod support;
 use serde_json::{Value, json};
 use sluice_artifacts as artifacts;
 use std::path::Path;
-use std::process::Output;
-use support::{json_file, run_ok, sluice, text, with_stdin};
-
-/// `sluice write --format FORMAT` of `input` into dest-file writing to
-/// `dir/out`, with `args`.
-fn write_into(dir: &Path, format: &str, input: &str, args: &[&str]) -> Output {
-    let out = dir.join("out");
-    std::fs::create_dir_all(&out).unwrap();
-    let config = json_file(dir, "dest.json", &json!({"path": "/out"}));
-    let grant = format!("{}:/out:rw", out.display());
-    with_stdin(
-        sluice()
-            .args([
-                "write",
-                artifacts::DEST_FILE,
-                "--dir",
-                &grant,
-                "--config",
-                &config,
-            ])
-            .args(["--format", format])
-            .args(args),
-        input,
-    )
-}
+use support::{json_file, run_ok, sluice, text, write_into};
 
 /// A file of `dir/out`, empty when it is not there.
 fn written(dir: &Path, file: &str) -> String {

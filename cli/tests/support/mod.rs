@@ -67,3 +67,26 @@ pub fn json_file(dir: &Path, name: &str, value: &serde_json::Value) -> String {
     std::fs::write(&path, value.to_string()).unwrap();
     path.display().to_string()
 }
+
+/// `sluice write --format FORMAT` of `input` into dest-file writing to
+/// `dir/out`, with `args`.
+pub fn write_into(dir: &Path, format: &str, input: &str, args: &[&str]) -> Output {
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let config = json_file(dir, "dest.json", &serde_json::json!({"path": "/out"}));
+    let grant = format!("{}:/out:rw", out.display());
+    with_stdin(
+        sluice()
+            .args([
+                "write",
+                sluice_artifacts::DEST_FILE,
+                "--dir",
+                &grant,
+                "--config",
+                &config,
+            ])
+            .args(["--format", format])
+            .args(args),
+        input,
+    )
+}
