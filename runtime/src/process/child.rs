@@ -52,6 +52,7 @@ impl Child {
             }
         }
         cmd.envs(&p.env);
+        die_with_parent(&mut cmd);
         tracing::debug!(process = %p.name, operation, "starting {:?} {args:?}", p.command);
         let mut child = cmd.spawn().map_err(|e| {
             process.error(
@@ -153,3 +154,23 @@ async fn log_stderr(
         }
     }
 }
+
+/// Have the kernel kill the program when sluice dies, however it dies
+/// (a SIGKILL runs no destructor): a tap left behind would hold its
+/// source's connections and transactions.
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut tokio::process::Command) {
+    // SAFETY: prctl is async-signal-safe and touches nothing of the
+    // parent's; this runs in the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_cmd: &mut tokio::process::Command) {}

@@ -461,3 +461,46 @@ async fn a_process_sees_only_its_env_and_its_secrets_are_scrubbed() {
         "{names:?}"
     );
 }
+
+#[tokio::test]
+async fn sluice_source_into_an_airbyte_destination_built_on_the_cdk() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let python = bin(pyenv::AIRBYTE_SOURCE_FAKER).join("python");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pyenv/python/destination_jsonl.py");
+    let program = PathBuf::from(format!("{} {}", python.display(), script.display()));
+    let destination = recording(d, &program);
+    let config = json!({"destination_path": d.join("out").display().to_string()});
+    let p = pipeline(
+        d,
+        &[
+            &faker(json!({"count": 25, "seed": 5})),
+            &process("destination", "airbyte", &[destination], config),
+            "[[streams]]\nname = \"users\"\n",
+        ],
+    );
+    let s = sync_ok(&p).await;
+    assert_eq!(s.records(), 25);
+    let ids: Vec<i64> = lines(&d.join("out/users.jsonl"))
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, (1..=25).collect::<Vec<_>>());
+    // The destination echoes each STATE after fsyncing the records before
+    // it; what sluice keeps is the last one it echoed.
+    let echoed: Vec<Value> = lines(&d.join("stdout.jsonl"))
+        .into_iter()
+        .filter(|m| m["type"] == "STATE")
+        .collect();
+    let last = echoed.last().expect("an echoed STATE");
+    assert_eq!(
+        last["state"]["stream"]["stream_descriptor"]["name"],
+        "users"
+    );
+    assert_eq!(saved(&p)["users"], last["state"]["stream"]["stream_state"]);
+    assert_eq!(
+        sync_ok(&p).await.records(),
+        0,
+        "the echoed state resumes the source"
+    );
+}
