@@ -103,7 +103,11 @@ fn saved(file: &Path) -> Option<Value> {
 }
 
 /// The persisted state is one the tap emitted, and every record it
-/// printed before that state (in the run that emitted it) is held.
+/// printed before that state (in the run that emitted it) is held. The
+/// tap prints the same state value many times, within a run and across
+/// the runs of a cycle, so it holds when one of those places qualifies:
+/// sluice persists a state only after every record before it, in its run,
+/// is committed.
 fn check_not_ahead(dir: &Path, file: &Path, all: &HashSet<i64>, when: &str) {
     let have: HashSet<i64> = held(dir).into_iter().collect();
     assert!(
@@ -115,6 +119,8 @@ fn check_not_ahead(dir: &Path, file: &Path, all: &HashSet<i64>, when: &str) {
     };
     let printed = std::fs::read_to_string(dir.join("tap-out.jsonl")).unwrap_or_default();
     let mut before: Vec<i64> = Vec::new();
+    // The fewest records missing before any place the state was printed.
+    let mut fewest: Option<(usize, i64)> = None;
     for line in printed.lines() {
         let Ok(m) = serde_json::from_str::<Value>(line) else {
             continue; // a line torn by the kill
@@ -122,20 +128,28 @@ fn check_not_ahead(dir: &Path, file: &Path, all: &HashSet<i64>, when: &str) {
         match m["type"].as_str() {
             Some("RECORD") => before.push(m["record"]["id"].as_i64().unwrap()),
             Some("STATE") if m["value"]["bookmarks"]["items"] == state => {
-                let missing: Vec<&i64> = before.iter().filter(|id| !have.contains(id)).collect();
-                assert!(
-                    missing.is_empty(),
-                    "{when}: the state is ahead: {} records printed before it are not held (first: {})",
-                    missing.len(),
-                    missing[0]
-                );
-                return;
+                let missing: Vec<i64> = before
+                    .iter()
+                    .copied()
+                    .filter(|id| !have.contains(id))
+                    .collect();
+                if missing.is_empty() {
+                    return;
+                }
+                if fewest.is_none_or(|(n, _)| missing.len() < n) {
+                    fewest = Some((missing.len(), missing[0]));
+                }
             }
             Some("SCHEMA") => before.clear(), // a new run of the tap
             _ => {}
         }
     }
-    panic!("{when}: the persisted state {state} is not one the tap printed");
+    match fewest {
+        Some((n, first)) => panic!(
+            "{when}: the state is ahead: wherever the tap printed it, records before it are not held (at the fewest {n}, first: {first})"
+        ),
+        None => panic!("{when}: the persisted state {state} is not one the tap printed"),
+    }
 }
 
 #[test]
