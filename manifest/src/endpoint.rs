@@ -6,7 +6,7 @@ use crate::substitute::{substitute, substitute_json};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -30,12 +30,73 @@ pub struct Grants {
     /// Directories, read-only unless `write`.
     #[serde(default)]
     pub dirs: Vec<DirGrant>,
-    /// `host:port` endpoints it may connect to (after name lookup).
+    /// What it may reach on the network: `host:port` pairs (TCP and
+    /// HTTP(S)) or URL prefixes such as `https://api.example.com/v2/`
+    /// (HTTP(S) requests under that prefix only).
     #[serde(default)]
     pub hosts: Vec<String>,
-    /// Environment variables it sees, with their values.
+    /// Environment variables it sees, with their values. Their values are
+    /// scrubbed from logs and errors like secret config values, except
+    /// those named in `plain_env`.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The variables of `env` granted with `secret = false`: not scrubbed.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub plain_env: BTreeSet<String>,
+}
+
+impl Grants {
+    /// The values of the granted variables that are secret (all but those
+    /// in `plain_env`).
+    pub fn secret_env_values(&self) -> Vec<String> {
+        self.env
+            .iter()
+            .filter(|(k, _)| !self.plain_env.contains(*k))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+/// One granted environment variable as a pipeline file writes it: a bare
+/// value (secret: scrubbed from logs and errors), or `{ value = "...",
+/// secret = false }` for a value that may be shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EnvVar {
+    /// A value, treated as a secret.
+    Value(String),
+    /// A value with its secrecy said.
+    Detailed {
+        /// The value (`${VAR}` allowed).
+        value: String,
+        /// Whether it is scrubbed from logs and errors (default true).
+        #[serde(default = "yes")]
+        secret: bool,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl EnvVar {
+    /// The value.
+    pub fn value(&self) -> &str {
+        match self {
+            EnvVar::Value(v) | EnvVar::Detailed { value: v, .. } => v,
+        }
+    }
+
+    /// Whether the value is scrubbed from logs and errors.
+    pub fn is_secret(&self) -> bool {
+        !matches!(self, EnvVar::Detailed { secret: false, .. })
+    }
+
+    fn value_mut(&mut self) -> &mut String {
+        match self {
+            EnvVar::Value(v) | EnvVar::Detailed { value: v, .. } => v,
+        }
+    }
 }
 
 /// Resource limits of a connector, applied to every call.
@@ -53,6 +114,20 @@ pub struct Limits {
     /// Log output (log calls, stdout, stderr) per call, in KiB; a
     /// connector that logs more is stopped.
     pub log_kib: u64,
+    /// Data a connector hands the host in one go other than a batch (a
+    /// spec, a catalog, an error message, a log line), in MiB.
+    pub message_mib: u64,
+    /// Host resources a connector may hold at once (open files, directory
+    /// streams, sockets, pollables, HTTP requests and responses).
+    pub handles: u32,
+    /// Largest HTTP response body, in MiB.
+    pub http_body_mib: u64,
+    /// HTTP connect timeout, in milliseconds.
+    pub http_connect_timeout_ms: u64,
+    /// HTTP time to the first byte of a response, in milliseconds.
+    pub http_first_byte_timeout_ms: u64,
+    /// HTTP time between two parts of a response body, in milliseconds.
+    pub http_between_bytes_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -63,6 +138,12 @@ impl Default for Limits {
             timeout_ms: 120_000,
             batch_mib: 64,
             log_kib: 1024,
+            message_mib: 16,
+            handles: 1000,
+            http_body_mib: 64,
+            http_connect_timeout_ms: 10_000,
+            http_first_byte_timeout_ms: 60_000,
+            http_between_bytes_timeout_ms: 60_000,
         }
     }
 }
@@ -86,6 +167,16 @@ impl Limits {
     /// The log budget per call, in bytes.
     pub fn log_bytes(&self) -> usize {
         usize::try_from(self.log_kib.saturating_mul(1 << 10)).unwrap_or(usize::MAX)
+    }
+
+    /// The largest spec, catalog, error or log line, in bytes.
+    pub fn message_bytes(&self) -> usize {
+        usize::try_from(self.message_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+    }
+
+    /// The largest HTTP response body, in bytes.
+    pub fn http_body_bytes(&self) -> u64 {
+        self.http_body_mib.saturating_mul(1 << 20)
     }
 }
 
@@ -145,9 +236,10 @@ pub struct Endpoint {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<String>,
     /// Environment variables granted, with values (`${VAR}` allowed). A
-    /// process sees these, `PATH` and `HOME`, and nothing else.
+    /// process sees these, `PATH` and `HOME`, and nothing else. Values are
+    /// secret unless written `{ value = "...", secret = false }`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub env: BTreeMap<String, String>,
+    pub env: BTreeMap<String, EnvVar>,
     /// Resource limits (components only).
     #[serde(default, skip_serializing_if = "Limits::is_default")]
     pub limits: Limits,
@@ -192,13 +284,27 @@ impl Endpoint {
         self.kind == EndpointKind::Process
     }
 
+    /// The granted environment variables' values.
+    pub fn env_values(&self) -> BTreeMap<String, String> {
+        self.env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value().to_string()))
+            .collect()
+    }
+
     /// The sandbox this endpoint asks for.
     pub fn sandbox(&self) -> Sandbox {
         Sandbox {
             grants: Grants {
                 dirs: self.dirs.clone(),
                 hosts: self.hosts.clone(),
-                env: self.env.clone(),
+                env: self.env_values(),
+                plain_env: self
+                    .env
+                    .iter()
+                    .filter(|(_, v)| !v.is_secret())
+                    .map(|(k, _)| k.clone())
+                    .collect(),
             },
             limits: self.limits,
         }
@@ -216,7 +322,7 @@ pub(crate) fn resolve_endpoint(
     check_kind(&e, which, file)?;
     e.secrets = crate::substitute::env_values_json(&e.config);
     for v in e.env.values() {
-        e.secrets.extend(crate::substitute::env_values(v));
+        e.secrets.extend(crate::substitute::env_values(v.value()));
     }
     if e.is_process() {
         resolve_process(&mut e, which, dir, file)?;
@@ -245,7 +351,8 @@ pub(crate) fn resolve_endpoint(
         *h = substitute(h, &format!("{which}.hosts[{i}]"), file)?;
     }
     for (k, v) in e.env.iter_mut() {
-        *v = substitute(v, &format!("{which}.env.{k}"), file)?;
+        let value = v.value_mut();
+        *value = substitute(value, &format!("{which}.env.{k}"), file)?;
     }
     Ok(e)
 }

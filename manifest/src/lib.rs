@@ -27,7 +27,7 @@ mod endpoint;
 mod substitute;
 
 use endpoint::resolve_endpoint;
-pub use endpoint::{DirGrant, Endpoint, EndpointKind, Grants, Limits, Sandbox};
+pub use endpoint::{DirGrant, Endpoint, EndpointKind, EnvVar, Grants, Limits, Sandbox};
 use serde::{Deserialize, Serialize};
 pub use sluice_interop::Protocol;
 pub use sluice_protocol::Partition;

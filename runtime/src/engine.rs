@@ -117,6 +117,10 @@ impl RuntimeBuilder {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| Error::wasmtime("linking WASI", e))?;
+        crate::host::add_lookup_to_linker(&mut linker)
+            .map_err(|e| Error::wasmtime("linking WASI name lookups", e))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| Error::wasmtime("linking WASI HTTP", e))?;
         link_contract(&mut linker)?;
         start_ticker(&engine);
         Ok(Runtime {

@@ -94,6 +94,25 @@ pub enum Limit {
         /// The budget per call, in bytes.
         per_call_bytes: usize,
     },
+    /// The guest held more host resources at once than allowed (open
+    /// files, directory streams, sockets, pollables, HTTP requests).
+    Handles {
+        /// The limit.
+        max: usize,
+    },
+    /// The guest handed the host more data in one go than allowed (a
+    /// spec, catalog, error message or log line; a batch in `next`).
+    Data {
+        /// The limit, in bytes.
+        max_bytes: usize,
+        /// The pipeline key that sets it.
+        key: &'static str,
+    },
+    /// An HTTP response body was larger than allowed.
+    HttpBody {
+        /// The limit, in bytes.
+        max_bytes: u64,
+    },
 }
 
 impl fmt::Display for Limit {
@@ -117,6 +136,20 @@ impl fmt::Display for Limit {
                 f,
                 "log limit of {} KiB per call (raise limits.log_kib)",
                 per_call_bytes >> 10
+            ),
+            Limit::Handles { max } => write!(
+                f,
+                "handle limit of {max} host resources held at once (open files, sockets, streams, requests; raise limits.handles)"
+            ),
+            Limit::Data { max_bytes, key } => write!(
+                f,
+                "data limit of {} MiB handed to the host in one go (raise {key})",
+                max_bytes >> 20
+            ),
+            Limit::HttpBody { max_bytes } => write!(
+                f,
+                "HTTP response body limit of {} MiB (raise limits.http_body_mib)",
+                max_bytes >> 20
             ),
         }
     }
@@ -210,6 +243,21 @@ pub enum Error {
         /// The parse error.
         #[source]
         source: serde_json::Error,
+    },
+    /// The connector sent an HTTP request to a URL it is not granted;
+    /// nothing was sent.
+    #[error(
+        "connector `{connector}` was denied in {call}: a request to `{url}` is not granted (grant `{missing}` or a URL prefix in `hosts`)"
+    )]
+    Egress {
+        /// The connector.
+        connector: String,
+        /// The call.
+        call: Call,
+        /// The URL asked for, secrets scrubbed.
+        url: String,
+        /// The grant it lacks (`host:port`).
+        missing: String,
     },
     /// An instance that trapped was used again.
     #[error("connector `{connector}` cannot be called again after it was stopped; start a new run")]

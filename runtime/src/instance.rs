@@ -7,7 +7,7 @@
 use crate::bindings;
 use crate::engine::{EPOCH_TICK, Runtime};
 use crate::error::{Call, Error, Limit, Result};
-use crate::host::HostState;
+use crate::host::{Denied, HostState};
 use crate::redact::Redactor;
 use crate::registry::Registry;
 use sluice_manifest::{Limits, Sandbox};
@@ -135,7 +135,7 @@ impl Instance {
         call: Call,
         f: impl for<'a> FnOnce(&'a mut Store<HostState>) -> CallFuture<'a, T>,
     ) -> Result<T> {
-        self.begin()?;
+        self.begin(call)?;
         let result = deadline(self.limits, f(&mut self.store)).await;
         self.finish(call, result)
     }
@@ -148,20 +148,39 @@ impl Instance {
         call: Call,
         f: impl for<'a> FnOnce(&'a mut Store<HostState>) -> CallFuture<'a, Result<T, E>>,
     ) -> Result<T> {
-        self.call(call, f).await?.map_err(|e| {
+        let value = self.call(call, f).await?;
+        let seen = self.store.data().egress.take_seen();
+        value.map_err(|e| {
+            // What the host refused explains the connector's error best.
+            let connector = self.connector.to_string();
+            if let Some(limit) = seen.body_limit {
+                return Error::Limit {
+                    connector,
+                    call,
+                    limit,
+                };
+            }
+            if let Some(Denied { url, missing }) = seen.denied {
+                return Error::Egress {
+                    connector,
+                    call,
+                    url,
+                    missing,
+                };
+            }
             let mut error: sluice_protocol::ConnectorError = e.into();
             error.message = self.redactor().scrub(&error.message);
             Error::Connector {
-                connector: self.connector.to_string(),
+                connector,
                 call,
                 error,
             }
         })
     }
 
-    /// Arm the fuel and the deadline for one call, clearing what the last
-    /// call recorded.
-    fn begin(&mut self) -> Result<()> {
+    /// Arm the fuel, the deadline and the data limit for one call,
+    /// clearing what the last call recorded.
+    fn begin(&mut self, call: Call) -> Result<()> {
         if self.poisoned {
             return Err(Error::Poisoned {
                 connector: self.connector.to_string(),
@@ -172,7 +191,12 @@ impl Instance {
                 .set_fuel(self.limits.fuel)
                 .map_err(|e| Error::wasmtime("setting the fuel of a call", e))?;
         }
+        // wasmtime's hostcall fuel caps what the host copies out of the
+        // guest in one go; set to sluice's own limit so a hit can be named.
+        let (max_bytes, _) = data_limit(&self.limits, call);
+        self.store.set_hostcall_fuel(max_bytes);
         let data = self.store.data_mut();
+        data.egress.take_seen();
         data.deadline = Some(Instant::now() + self.limits.timeout());
         data.deadline_hit = false;
         data.limiter.hit = None;
@@ -262,6 +286,16 @@ fn classify(
     if std::mem::take(&mut data.deadline_hit) || err.downcast_ref::<DeadlineElapsed>().is_some() {
         return limit(deadline);
     }
+    if let Some(wasmtime::component::ResourceTableError::Full) = err.downcast_ref() {
+        return limit(Limit::Handles {
+            max: data.max_handles,
+        });
+    }
+    // wasmtime's error type for this is private: its text is all there is.
+    if format!("{err:#}").contains("fuel allocated for hostcalls has been exhausted") {
+        let (max_bytes, key) = data_limit(limits, call);
+        return limit(Limit::Data { max_bytes, key });
+    }
     let trap = err.downcast_ref::<wasmtime::Trap>();
     if let (Some(hit), None | Some(wasmtime::Trap::UnreachableCodeReached)) = (memory, trap) {
         // A refused memory.grow makes a Rust guest abort (unreachable).
@@ -284,6 +318,19 @@ fn classify(
                 message: with_stderr_tail(what, &data.stderr.tail()),
             }
         }
+    }
+}
+
+/// The most data the guest may hand the host in one go during `call`, and
+/// the pipeline key that sets it: a batch (plus its envelope) in calls that
+/// return batches, a message (spec, catalog, error, log line) otherwise.
+fn data_limit(limits: &Limits, call: Call) -> (usize, &'static str) {
+    match call {
+        Call::Next | Call::Transform => (
+            limits.batch_bytes().saturating_add(limits.message_bytes()),
+            "limits.batch_mib",
+        ),
+        _ => (limits.message_bytes(), "limits.message_mib"),
     }
 }
 

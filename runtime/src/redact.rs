@@ -21,6 +21,16 @@ impl Redactor {
         }
     }
 
+    /// This redactor plus `more` secret values.
+    pub fn with(&self, more: Vec<String>) -> Self {
+        if more.is_empty() {
+            return self.clone();
+        }
+        let mut all = self.values();
+        all.extend(more);
+        Redactor::new(all)
+    }
+
     /// The secret values it replaces.
     pub(crate) fn values(&self) -> Vec<String> {
         self.secrets.to_vec()

@@ -4,15 +4,19 @@
 //! its log budget, its stderr tail, the redactor of its secrets). Also the
 //! contract's host imports (`imports`: `log`, the schema `registry`).
 
+mod egress;
 mod imports;
 mod limiter;
+mod lookup;
 mod network;
 mod output;
 
 use crate::error::{Error, Result};
 use crate::redact::Redactor;
 use crate::registry::Registry;
+pub(crate) use egress::{Denied, Egress};
 pub(crate) use limiter::Limiter;
+pub(crate) use lookup::add_to_linker as add_lookup_to_linker;
 pub(crate) use output::{GuestOutput, LogBudget};
 use sluice_manifest::Sandbox;
 use sluice_schema::SchemaId;
@@ -21,12 +25,20 @@ use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// Host state of one store: WASI context, limits, logs.
 pub(crate) struct HostState {
     pub(crate) connector: Arc<str>,
     wasi: WasiCtx,
     table: ResourceTable,
+    http: WasiHttpCtx,
+    /// The wasi:http hooks: the egress check and the sender.
+    pub(crate) egress: Egress,
+    /// The names the guest may look up (the hosts of granted `host:port`s).
+    lookup_names: HashSet<String>,
+    /// The most host resources the guest may hold at once.
+    pub(crate) max_handles: usize,
     pub(crate) limiter: Limiter,
     /// When the current call must end.
     pub(crate) deadline: Option<Instant>,
@@ -51,6 +63,8 @@ impl HostState {
     ) -> Result<Self> {
         let mut b = WasiCtxBuilder::new();
         b.allow_blocking_current_thread(true);
+        // Granted env values are secrets too, unless granted `secret = false`.
+        let redactor = redactor.with(sandbox.grants.secret_env_values());
         let log_budget = LogBudget::new(sandbox.limits.log_bytes());
         let output = |stream| {
             GuestOutput::new(
@@ -66,11 +80,23 @@ impl HostState {
             b.env(k, v);
         }
         grant_dirs(&mut b, &connector, sandbox)?;
-        network::grant(&mut b, &connector, &sandbox.grants).await?;
+        let lookup_names = network::grant(&mut b, &connector, &sandbox.grants).await?;
+        let max_handles = sandbox.limits.handles as usize;
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(max_handles);
         Ok(HostState {
+            egress: Egress::new(
+                connector.clone(),
+                &sandbox.grants,
+                sandbox.limits,
+                redactor.clone(),
+            ),
             connector,
             wasi: b.build(),
-            table: ResourceTable::new(),
+            table,
+            http: WasiHttpCtx::new(),
+            lookup_names,
+            max_handles,
             limiter: Limiter::new((sandbox.limits.memory_mib as usize).saturating_mul(1 << 20)),
             deadline: None,
             deadline_hit: false,
@@ -99,6 +125,16 @@ fn grant_dirs(b: &mut WasiCtxBuilder, connector: &str, sandbox: &Sandbox) -> Res
             })?;
     }
     Ok(())
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.egress,
+        }
+    }
 }
 
 impl WasiView for HostState {

@@ -159,7 +159,13 @@ impl Process {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or(program);
         let mut secrets = endpoint.secrets.clone();
-        secrets.extend(endpoint.env.values().cloned());
+        secrets.extend(
+            endpoint
+                .env
+                .values()
+                .filter(|v| v.is_secret())
+                .map(|v| v.value().to_string()),
+        );
         let files = tempfile::Builder::new()
             .prefix("sluice-process-")
             .tempdir()
@@ -170,7 +176,7 @@ impl Process {
                 protocol: endpoint.protocol.unwrap_or(Protocol::Singer),
                 command: endpoint.command.clone(),
                 config: endpoint.config.clone(),
-                env: endpoint.env.clone(),
+                env: endpoint.env_values(),
                 cwd: cwd.to_path_buf(),
                 redactor: Redactor::new(secrets),
                 files,

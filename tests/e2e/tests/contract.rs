@@ -11,7 +11,7 @@ async fn every_component_has_a_spec_matching_its_exports() {
     let rt = runtime();
     for (package, path) in artifacts::COMPONENTS
         .iter()
-        .filter(|(_, p)| ![artifacts::FUTURE_CONTRACT, artifacts::HTTP_CLIENT].contains(p))
+        .filter(|(_, p)| *p != artifacts::FUTURE_CONTRACT)
     {
         let c = rt.load(path).await.unwrap();
         let spec = c.spec(&Sandbox::default()).await.unwrap();

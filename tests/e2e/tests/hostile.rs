@@ -269,6 +269,10 @@ async fn attack_in(
         .grants
         .env
         .insert("HOSTILE_ATTACK".into(), attack.into());
+    // Control values, not secrets: keep them readable in errors.
+    sandbox.grants.plain_env = ["HOSTILE_CALL", "HOSTILE_ATTACK"]
+        .map(String::from)
+        .into();
     let c = rt.load(artifacts::HOSTILE).await.unwrap();
     let config = json!({"attack": "none"});
     let result = match call {
@@ -508,20 +512,6 @@ async fn a_hostile_pipeline_does_not_stop_another_one_in_the_same_process() {
         h.run.error.as_deref().unwrap().contains("log limit"),
         "{:?}",
         h.run
-    );
-}
-
-#[tokio::test]
-async fn an_http_client_is_refused_on_load_before_it_can_send_anything() {
-    // sluice grants no wasi:http yet: a component that imports it cannot
-    // be instantiated, so no request to any host can leave.
-    let rt = runtime();
-    let err = rt.load(artifacts::HTTP_CLIENT).await.unwrap_err();
-    assert!(matches!(err, Error::NotAConnector { .. }), "{err}");
-    let text = err.to_string();
-    assert!(
-        text.contains("sluice_test_http_client.wasm") && text.contains("wasi:http/"),
-        "{text}"
     );
 }
 

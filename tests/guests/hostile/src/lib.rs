@@ -83,6 +83,33 @@ fn attack(config: &Config) -> Result<String> {
             "{:?}",
             sluice_guest::registry::fetch("no-such-id")?
         )),
+        "hoard-files" => {
+            // Open the target again and again, never closing a handle.
+            let mut held = Vec::new();
+            loop {
+                match std::fs::File::open(&config.target) {
+                    Ok(f) => held.push(f),
+                    Err(e) => {
+                        return Err(ConnectorError::config(format!(
+                            "open failed after {} handles: {e}",
+                            held.len()
+                        )));
+                    }
+                }
+            }
+        }
+        "huge-error" => Err(ConnectorError::config("e".repeat(300 << 20))),
+        "huge-log" => {
+            sluice_guest::log(Level::Info, &"l".repeat(300 << 20));
+            Ok("logged".into())
+        }
+        "env-error" => Err(ConnectorError::config(
+            std::env::vars()
+                .filter(|(k, _)| k.starts_with("GRANTED_"))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        )),
         "env" => Ok(std::env::vars()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()

@@ -1,7 +1,8 @@
-//! A source whose `check` sends an HTTP request through
-//! `wasi:http/outgoing-handler`, to whatever host its config names. sluice
-//! grants no HTTP interface, so the component must be refused on load,
-//! naming the import, before it can send anything.
+//! A source whose `check` sends one HTTP GET through
+//! `wasi:http/outgoing-handler` to whatever URL its config names, and
+//! reports the status and body as its error value (so tests can read it).
+//! The host must refuse any URL the pipeline did not grant, before
+//! anything is sent.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -16,7 +17,8 @@ pub struct HttpClient;
 
 #[derive(Deserialize)]
 pub struct Config {
-    host: String,
+    /// `http://host:port/path`.
+    url: String,
 }
 
 impl Connector for HttpClient {
@@ -26,24 +28,53 @@ impl Connector for HttpClient {
         Spec::source(
             "http-client",
             "0.0.0",
-            json!({"type": "object", "required": ["host"], "properties": {"host": {"type": "string"}}}),
+            json!({"type": "object", "required": ["url"], "properties": {"url": {"type": "string"}}}),
         )
     }
 
     fn check(config: &Config) -> Result<()> {
-        let request = OutgoingRequest::new(Fields::new());
-        request
-            .set_scheme(Some(&Scheme::Http))
-            .and_then(|()| request.set_authority(Some(&config.host)))
-            .map_err(|()| ConnectorError::config("bad request"))?;
-        outgoing_handler::handle(request, None)
-            .map(|_| ())
-            .map_err(|e| ConnectorError::transient(format!("request failed: {e:?}")))
+        let outcome = get(&config.url)?;
+        Err(ConnectorError::data(format!("outcome: {outcome}")))
     }
 
     fn discover(_: &Config) -> Result<Catalog> {
         Ok(Catalog::default())
     }
+}
+
+/// GET `url`: `"<status> <body>"`, or the error the host gave.
+fn get(url: &str) -> Result<String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| ConnectorError::config("only http:// URLs"))?;
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let request = OutgoingRequest::new(Fields::new());
+    let path = format!("/{path}");
+    request
+        .set_scheme(Some(&Scheme::Http))
+        .and_then(|()| request.set_authority(Some(authority)))
+        .and_then(|()| request.set_path_with_query(Some(&path)))
+        .map_err(|()| ConnectorError::config("bad request"))?;
+    let failed = |e: String| ConnectorError::transient(format!("request failed: {e}"));
+    let future = outgoing_handler::handle(request, None).map_err(|e| failed(format!("{e:?}")))?;
+    future.subscribe().block();
+    let response = future
+        .get()
+        .ok_or_else(|| failed("no response".into()))?
+        .map_err(|()| failed("response taken twice".into()))?
+        .map_err(|e| failed(format!("{e:?}")))?;
+    let status = response.status();
+    let body = response.consume().map_err(|()| failed("no body".into()))?;
+    let stream = body.stream().map_err(|()| failed("no body stream".into()))?;
+    let mut bytes = Vec::new();
+    loop {
+        match stream.blocking_read(64 * 1024) {
+            Ok(chunk) => bytes.extend(chunk),
+            Err(wasip2::io::streams::StreamError::Closed) => break,
+            Err(e) => return Err(failed(format!("body: {e:?}"))),
+        }
+    }
+    Ok(format!("{status} {}", String::from_utf8_lossy(&bytes)))
 }
 
 pub struct Nothing;
