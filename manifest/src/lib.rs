@@ -308,6 +308,25 @@ dirs = [{ host = "out", guest = "/out", write = true }]
     }
 
     #[test]
+    fn granted_env_is_secret_unless_said_otherwise() {
+        let text = MINIMAL.replace(
+            "[destination]",
+            "env = { TOKEN = \"tok-1234\", REGION = { value = \"eu-west-3\", secret = false } }\nhosts = [\"https://api.example.com/v2/\"]\n\n[destination]",
+        );
+        // SAFETY: tests in this module are the only readers of this variable.
+        unsafe { std::env::set_var("SLUICE_TEST_TOKEN", "abc") };
+        let p = parse(&text, Path::new("/p"), "x.toml", "x").unwrap();
+        let grants = p.source.sandbox().grants;
+        assert_eq!(grants.env["TOKEN"], "tok-1234");
+        assert_eq!(grants.env["REGION"], "eu-west-3");
+        assert_eq!(grants.secret_env_values(), vec!["tok-1234".to_string()]);
+        assert_eq!(
+            grants.hosts,
+            vec!["https://api.example.com/v2/".to_string()]
+        );
+    }
+
+    #[test]
     fn unknown_keys_and_missing_env_are_named() {
         let bad = MINIMAL.replace("[destination]", "[destination]\ncomponnt = \"x\"");
         let e = parse(&bad, Path::new("/p"), "x.toml", "x")

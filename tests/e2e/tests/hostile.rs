@@ -270,9 +270,7 @@ async fn attack_in(
         .env
         .insert("HOSTILE_ATTACK".into(), attack.into());
     // Control values, not secrets: keep them readable in errors.
-    sandbox.grants.plain_env = ["HOSTILE_CALL", "HOSTILE_ATTACK"]
-        .map(String::from)
-        .into();
+    sandbox.grants.plain_env = ["HOSTILE_CALL", "HOSTILE_ATTACK"].map(String::from).into();
     let c = rt.load(artifacts::HOSTILE).await.unwrap();
     let config = json!({"attack": "none"});
     let result = match call {

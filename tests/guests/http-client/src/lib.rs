@@ -65,7 +65,9 @@ fn get(url: &str) -> Result<String> {
         .map_err(|e| failed(format!("{e:?}")))?;
     let status = response.status();
     let body = response.consume().map_err(|()| failed("no body".into()))?;
-    let stream = body.stream().map_err(|()| failed("no body stream".into()))?;
+    let stream = body
+        .stream()
+        .map_err(|()| failed("no body stream".into()))?;
     let mut bytes = Vec::new();
     loop {
         match stream.blocking_read(64 * 1024) {
