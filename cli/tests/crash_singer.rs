@@ -28,6 +28,11 @@ use support::{pyenv, toml_inline};
 const FILES: usize = 1;
 const PER_FILE: usize = 60_000;
 
+/// The line the wrapper writes to the copy before each run of the tap.
+/// It starts with a newline: a run killed mid-line leaves a torn line,
+/// and the next run's first message must not be glued to it.
+const RUN_MARK: &str = r#"{"type":"RUN"}"#;
+
 /// The input files, once per test: `in/fNNN.jsonl`.
 fn input(root: &Path) -> HashSet<i64> {
     let dir = root.join("in");
@@ -57,7 +62,8 @@ fn pipeline(root: &Path, dir: &Path) -> PathBuf {
     std::fs::write(
         &wrapper,
         format!(
-            "#!/usr/bin/env bash\ncase \"$*\" in *--discover*) exec {tap} \"$@\";; esac\nset -o pipefail\n{tap} \"$@\" | tee -a {log}\n",
+            "#!/usr/bin/env bash\ncase \"$*\" in *--discover*) exec {tap} \"$@\";; esac\n\
+             printf '\\n{RUN_MARK}\\n' >> {log}\nset -o pipefail\n{tap} \"$@\" | tee -a {log}\n",
             tap = tap.join("tap-jsonl").display(),
             log = dir.join("tap-out.jsonl").display()
         ),
@@ -140,7 +146,7 @@ fn check_not_ahead(dir: &Path, file: &Path, all: &HashSet<i64>, when: &str) {
                     fewest = Some((missing.len(), missing[0]));
                 }
             }
-            Some("SCHEMA") => before.clear(), // a new run of the tap
+            Some("RUN") => before.clear(), // a new run of the tap
             _ => {}
         }
     }
