@@ -10,6 +10,8 @@
 //! stamped on batches, operations, extraction times), state ([`State`]) and
 //! stream-iteration ([`Streams`], [`StreamRead`]) helpers. A destination
 //! learns each stream's schema ([`Writer::schema`]) before its rows.
+//! With the `http` feature, `http` is an HTTP client over `wasi:http` with
+//! retries, redirects, rate limiting and pagination.
 //!
 //! The export macros emit bindings only for `wasm32`, so the same crate
 //! builds natively as an ordinary library; [`native`] runs it in-process
@@ -77,6 +79,8 @@
 mod batch;
 #[doc(hidden)]
 pub mod export;
+#[cfg(feature = "http")]
+pub mod http;
 mod logging;
 pub mod native;
 pub mod registry;

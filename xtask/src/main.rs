@@ -148,17 +148,23 @@ fn demo() -> Result<(), String> {
 fn test() -> Result<(), String> {
     let root = root();
     let connectors = root.join("connectors");
-    let host = host_triple()?;
+    fmt_check(&root, &connectors)?;
+    test_suites(&root, &connectors)?;
+    lint(&root, &connectors)
+}
+
+/// `cargo fmt --check` of the workspace, the connectors and the test guests.
+fn fmt_check(root: &Path, connectors: &Path) -> Result<(), String> {
     run(
         "cargo fmt --check",
         cargo()
-            .current_dir(&root)
+            .current_dir(root)
             .args(["fmt", "--all", "--", "--check"]),
     )?;
     run(
         "cargo fmt --check (connectors)",
         cargo()
-            .current_dir(&connectors)
+            .current_dir(connectors)
             .args(["fmt", "--all", "--", "--check"]),
     )?;
     run(
@@ -166,21 +172,37 @@ fn test() -> Result<(), String> {
         cargo()
             .current_dir(root.join("tests/guests"))
             .args(["fmt", "--all", "--", "--check"]),
-    )?;
+    )
+}
+
+/// Every test: the workspace, the SDK with `http`, the connectors natively.
+fn test_suites(root: &Path, connectors: &Path) -> Result<(), String> {
+    let host = host_triple()?;
     run(
         "cargo test (workspace)",
-        cargo().current_dir(&root).args(["test", "--workspace"]),
+        cargo().current_dir(root).args(["test", "--workspace"]),
+    )?;
+    // The workspace builds the SDK without its optional `http` feature.
+    run(
+        "cargo test (guest SDK with http)",
+        cargo()
+            .current_dir(root)
+            .args(["test", "-p", "sluice-guest", "--features", "http"]),
     )?;
     run(
         "cargo test (connectors, native)",
         cargo()
-            .current_dir(&connectors)
+            .current_dir(connectors)
             .args(["test", "--workspace", "--target", &host])
             .env("CARGO_TARGET_DIR", root.join("target/connectors-native")),
-    )?;
+    )
+}
+
+/// `clippy -D warnings` of the workspace, the SDK with `http`, the connectors.
+fn lint(root: &Path, connectors: &Path) -> Result<(), String> {
     run(
         "cargo clippy -D warnings",
-        cargo().current_dir(&root).args([
+        cargo().current_dir(root).args([
             "clippy",
             "--workspace",
             "--all-targets",
@@ -190,9 +212,23 @@ fn test() -> Result<(), String> {
         ]),
     )?;
     run(
+        "cargo clippy -D warnings (guest SDK with http)",
+        cargo().current_dir(root).args([
+            "clippy",
+            "-p",
+            "sluice-guest",
+            "--features",
+            "http",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    run(
         "cargo clippy -D warnings (connectors)",
         cargo()
-            .current_dir(&connectors)
+            .current_dir(connectors)
             .args([
                 "clippy",
                 "--workspace",
@@ -203,8 +239,7 @@ fn test() -> Result<(), String> {
                 "warnings",
             ])
             .env("CARGO_TARGET_DIR", root.join("target/wasm")),
-    )?;
-    Ok(())
+    )
 }
 
 fn bench(quick: bool) -> Result<(), String> {
