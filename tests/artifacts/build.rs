@@ -13,6 +13,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("connectors", "sluice-dest-file", "DEST_FILE"),
     ("connectors", "sluice-dest-postgres", "DEST_POSTGRES"),
     ("connectors", "sluice-source-postgres", "SOURCE_POSTGRES"),
+    ("connectors", "sluice-source-http", "SOURCE_HTTP"),
     (
         "connectors",
         "sluice-transform-example",
