@@ -53,6 +53,10 @@ pub struct SandboxArgs {
     /// Grant a network endpoint HOST:PORT.
     #[arg(long = "allow-host", value_name = "HOST:PORT")]
     pub hosts: Vec<String>,
+    /// Trust the CA certificates in this PEM file for HTTPS, besides the
+    /// system's roots (a private API's CA).
+    #[arg(long, value_name = "PEM")]
+    pub ca_bundle: Option<PathBuf>,
     /// Give the connector an environment variable KEY=VALUE.
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
@@ -95,6 +99,7 @@ impl SandboxArgs {
             });
         }
         grants.hosts = self.hosts.clone();
+        grants.ca_bundle = self.ca_bundle.clone();
         for e in &self.env {
             let Some((k, v)) = e.split_once('=') else {
                 bail!("--env {e}: expected KEY=VALUE");

@@ -43,6 +43,10 @@ pub struct Grants {
     /// The variables of `env` granted with `secret = false`: not scrubbed.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub plain_env: BTreeSet<String>,
+    /// A PEM file of CA certificates trusted for HTTPS besides the
+    /// system's roots: the CA of a private API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<PathBuf>,
 }
 
 impl Grants {
@@ -235,6 +239,10 @@ pub struct Endpoint {
     /// `host:port` endpoints granted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<String>,
+    /// A PEM file of CA certificates trusted for HTTPS besides the
+    /// system's roots (relative to the pipeline file); components only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<PathBuf>,
     /// Environment variables granted, with values (`${VAR}` allowed). A
     /// process sees these, `PATH` and `HOME`, and nothing else. Values are
     /// secret unless written `{ value = "...", secret = false }`.
@@ -273,6 +281,7 @@ impl Endpoint {
             config,
             dirs: Vec::new(),
             hosts: Vec::new(),
+            ca_bundle: None,
             env: BTreeMap::new(),
             limits: Limits::default(),
             secrets: Vec::new(),
@@ -305,6 +314,7 @@ impl Endpoint {
                     .filter(|(_, v)| !v.is_secret())
                     .map(|(k, _)| k.clone())
                     .collect(),
+                ca_bundle: self.ca_bundle.clone(),
             },
             limits: self.limits,
         }
@@ -328,6 +338,9 @@ pub(crate) fn resolve_endpoint(
         resolve_process(&mut e, which, dir, file)?;
     } else {
         e.component = dir.join(&e.component);
+        if let Some(bundle) = &mut e.ca_bundle {
+            *bundle = dir.join(&*bundle);
+        }
     }
     substitute_json(&mut e.config, &format!("{which}.config"), file)?;
     for (i, d) in e.dirs.iter_mut().enumerate() {
@@ -399,9 +412,13 @@ fn check_kind(e: &Endpoint, which: &str, file: &str) -> Result<()> {
                     "`{which}` is a process: it takes `command`, not `component`"
                 ));
             }
-            if !e.dirs.is_empty() || !e.hosts.is_empty() || e.limits != Limits::default() {
+            if !e.dirs.is_empty()
+                || !e.hosts.is_empty()
+                || e.ca_bundle.is_some()
+                || e.limits != Limits::default()
+            {
                 return fail(format!(
-                    "`{which}` is a process, which runs outside the sandbox: `dirs`, `hosts` and `limits` do not apply to it"
+                    "`{which}` is a process, which runs outside the sandbox: `dirs`, `hosts`, `ca_bundle` and `limits` do not apply to it"
                 ));
             }
         }

@@ -259,6 +259,21 @@ pub enum Error {
         /// The grant it lacks (`host:port`).
         missing: String,
     },
+    /// An HTTPS request failed its TLS handshake, most often because the
+    /// server's certificate is not signed by a trusted root.
+    #[error(
+        "connector `{connector}` failed in {call}: the TLS handshake with `{server}` failed: {reason} (HTTPS trusts the system's roots and the endpoint's `ca_bundle`)"
+    )]
+    Tls {
+        /// The connector.
+        connector: String,
+        /// The call.
+        call: Call,
+        /// The server, `host:port`.
+        server: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// An instance that trapped was used again.
     #[error("connector `{connector}` cannot be called again after it was stopped; start a new run")]
     Poisoned {

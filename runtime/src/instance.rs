@@ -7,7 +7,7 @@
 use crate::bindings;
 use crate::engine::{EPOCH_TICK, Runtime};
 use crate::error::{Call, Error, Limit, Result};
-use crate::host::{Denied, HostState};
+use crate::host::{Denied, HostState, TlsFailure};
 use crate::redact::Redactor;
 use crate::registry::Registry;
 use sluice_manifest::{Limits, Sandbox};
@@ -158,6 +158,14 @@ impl Instance {
                     connector,
                     call,
                     limit,
+                };
+            }
+            if let Some(TlsFailure { server, reason }) = seen.tls {
+                return Error::Tls {
+                    connector,
+                    call,
+                    server,
+                    reason,
                 };
             }
             if let Some(Denied { url, missing }) = seen.denied {

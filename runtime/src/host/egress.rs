@@ -4,8 +4,11 @@
 //! pair or a URL prefix (`https://api.example.com/v2/`). Redirects are
 //! never followed by the host: a guest that follows one makes a new
 //! request, checked like the first. Timeouts come from the pipeline's
-//! limits and response bodies are bounded by `limits.http_body_mib`.
+//! limits and response bodies are bounded by `limits.http_body_mib`;
+//! [`super::send`] sends what is granted.
 
+use super::send::{SendError, TlsFailure, send};
+use super::tls::Tls;
 use crate::error::Limit;
 use crate::redact::Redactor;
 use http_body_util::BodyExt;
@@ -45,6 +48,8 @@ pub(crate) struct Seen {
     pub(crate) denied: Option<Denied>,
     /// A response body over the limit.
     pub(crate) body_limit: Option<Limit>,
+    /// A TLS handshake that failed.
+    pub(crate) tls: Option<TlsFailure>,
 }
 
 /// The wasi:http hooks of one store: the egress check and the sender.
@@ -53,25 +58,43 @@ pub(crate) struct Egress {
     grants: Vec<Grant>,
     limits: Limits,
     redactor: Redactor,
+    /// The roots HTTPS trusts.
+    tls: Arc<Tls>,
     /// Shared with response bodies, which outlive the request call.
     pub(crate) seen: Arc<Mutex<Seen>>,
 }
 
 impl Egress {
-    /// The hooks for `connector` under `grants` and `limits`.
+    /// The hooks for `connector` under `grants` and `limits`, trusting
+    /// `tls` for HTTPS.
     pub(crate) fn new(
         connector: Arc<str>,
         grants: &Grants,
         limits: Limits,
         redactor: Redactor,
-    ) -> Self {
-        Egress {
+        tls: Tls,
+    ) -> Result<Self, String> {
+        let mut parsed = Vec::new();
+        for entry in &grants.hosts {
+            match parse_grant(entry) {
+                Some(grant) => parsed.push(grant),
+                // `host:port` entries are checked by the socket grant.
+                None if !is_url_prefix(entry) => {}
+                None => {
+                    return Err(format!(
+                        "`{entry}` in `hosts` is not an http(s) URL prefix like \"https://api.example.com/v2/\""
+                    ));
+                }
+            }
+        }
+        Ok(Egress {
             connector,
-            grants: grants.hosts.iter().filter_map(|h| parse_grant(h)).collect(),
+            grants: parsed,
             limits,
             redactor,
+            tls: Arc::new(tls),
             seen: Arc::default(),
-        }
+        })
     }
 
     /// Take what was recorded since the last call.
@@ -154,12 +177,16 @@ impl WasiHttpHooks for Egress {
         }
         let options = self.options(options);
         let max = self.limits.http_body_bytes();
-        let seen = self.seen.clone();
+        let (seen, tls) = (self.seen.clone(), self.tls.clone());
         Box::new(async move {
-            let (response, io) =
-                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            let response = response.map(|body| bounded(body, max, seen));
-            Ok((response, Box::new(io) as Box<dyn Future<Output = _> + Send>))
+            match send(request, options, &tls).await {
+                Ok((response, io)) => Ok((response.map(|body| bounded(body, max, seen)), io)),
+                Err(SendError::Http(e)) => Err(e),
+                Err(SendError::Tls(failure)) => {
+                    seen.lock().expect("egress record").tls = Some(failure);
+                    Err(HttpError::TlsCertificateError)
+                }
+            }
         })
     }
 }
@@ -231,7 +258,15 @@ mod tests {
             hosts: hosts.iter().map(|h| h.to_string()).collect(),
             ..Default::default()
         };
-        Egress::new("c".into(), &grants, Limits::default(), Redactor::default())
+        let tls = Tls::new(None).unwrap();
+        Egress::new(
+            "c".into(),
+            &grants,
+            Limits::default(),
+            Redactor::default(),
+            tls,
+        )
+        .unwrap()
     }
 
     fn check(e: &Egress, url: &str) -> Result<(), String> {
@@ -267,6 +302,25 @@ mod tests {
         assert!(check(&e, "https://api.example.com:8443/v2/users").is_err());
         assert!(check(&e, "https://api.example.com/v2/../admin").is_err());
         assert!(check(&e, "https://api.example.com/v2/%2E%2e/admin").is_err());
+    }
+
+    #[test]
+    fn a_url_prefix_that_does_not_parse_is_refused_naming_it() {
+        let grants = Grants {
+            hosts: vec!["ftp://files.example.com/".into()],
+            ..Default::default()
+        };
+        let tls = Tls::new(None).unwrap();
+        let err = Egress::new(
+            "c".into(),
+            &grants,
+            Limits::default(),
+            Redactor::default(),
+            tls,
+        )
+        .err()
+        .unwrap();
+        assert!(err.contains("ftp://files.example.com/"), "{err}");
     }
 
     #[test]

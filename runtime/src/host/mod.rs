@@ -10,6 +10,8 @@ mod limiter;
 mod lookup;
 mod network;
 mod output;
+mod send;
+mod tls;
 
 use crate::error::{Error, Result};
 use crate::redact::Redactor;
@@ -18,6 +20,7 @@ pub(crate) use egress::{Denied, Egress};
 pub(crate) use limiter::Limiter;
 pub(crate) use lookup::add_to_linker as add_lookup_to_linker;
 pub(crate) use output::{GuestOutput, LogBudget};
+pub(crate) use send::TlsFailure;
 use sluice_manifest::Sandbox;
 use sluice_schema::SchemaId;
 use std::collections::HashSet;
@@ -81,16 +84,28 @@ impl HostState {
         }
         grant_dirs(&mut b, &connector, sandbox)?;
         let lookup_names = network::grant(&mut b, &connector, &sandbox.grants).await?;
+        let tls = tls::Tls::new(sandbox.grants.ca_bundle.as_deref()).map_err(|e| Error::Grant {
+            connector: connector.to_string(),
+            what: "`ca_bundle`".into(),
+            source: e.into(),
+        })?;
         let max_handles = sandbox.limits.handles as usize;
         let mut table = ResourceTable::new();
         table.set_max_capacity(max_handles);
+        let egress = Egress::new(
+            connector.clone(),
+            &sandbox.grants,
+            sandbox.limits,
+            redactor.clone(),
+            tls,
+        )
+        .map_err(|e| Error::Grant {
+            connector: connector.to_string(),
+            what: "an HTTP URL prefix".into(),
+            source: e.into(),
+        })?;
         Ok(HostState {
-            egress: Egress::new(
-                connector.clone(),
-                &sandbox.grants,
-                sandbox.limits,
-                redactor.clone(),
-            ),
+            egress,
             connector,
             wasi: b.build(),
             table,
