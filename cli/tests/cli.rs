@@ -321,3 +321,52 @@ fn sync_prints_a_json_summary_and_fails_clearly() {
     let err = text(&o).1;
     assert!(err.contains("p.toml") && err.contains("component"), "{err}");
 }
+
+#[test]
+fn https_trusts_the_systems_roots_and_a_ca_bundle_flag() {
+    let server = sluice_http_server::HttpServer::start(sluice_http_server::Options {
+        users: 5,
+        tls: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, server.ca_pem().unwrap()).unwrap();
+    let config = dir.path().join("http.json");
+    let streams = json!([{"name": "users", "path": "/page/users", "records_path": "data"}]);
+    std::fs::write(
+        &config,
+        json!({"base_url": server.base_url(), "streams": streams}).to_string(),
+    )
+    .unwrap();
+    let host = format!("127.0.0.1:{}", server.port());
+    let check = || {
+        let mut c = sluice();
+        c.args([
+            "check",
+            artifacts::SOURCE_HTTP,
+            "--allow-host",
+            &host,
+            "--config",
+        ])
+        .arg(&config)
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR");
+        c
+    };
+    // The test CA is in no system store: refused, and said why.
+    let o = check().output().unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("TLS handshake") && err.contains("ca_bundle"),
+        "{err}"
+    );
+    // As the system's roots (OpenSSL's SSL_CERT_FILE names the store).
+    let o = check().env("SSL_CERT_FILE", &ca).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o).1);
+    // As a bundle granted on the command line.
+    let o = check().arg("--ca-bundle").arg(&ca).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o).1);
+}
