@@ -5,11 +5,14 @@
 //! the median of several runs, and writes the table of BENCHMARKS.md.
 //! `sluice-bench postgres` runs only the PostgreSQL scenarios and prints
 //! their rows, `sluice-bench singer` only the Singer tap into sluice
-//! against the Singer pipeline. `sluice-bench e2e ...` is one measurement: a pipeline run through the
+//! against the Singer pipeline, `sluice-bench http` only source-http
+//! against the HTTP peers. `sluice-bench e2e ...` is one measurement: a pipeline run through the
 //! same `Pipeline::run_with` code, with the connectors either sandboxed
 //! (wasm) or linked natively.
 
 mod e2e;
+mod http;
+mod http_peers;
 mod peers;
 mod pg_peers;
 mod postgres;
@@ -23,6 +26,7 @@ const USAGE: &str = "usage:
   sluice-bench report [--quick] --sluice PATH --components DIR --work DIR --out FILE
   sluice-bench postgres [--quick] --sluice PATH --components DIR --work DIR
   sluice-bench singer [--quick] --sluice PATH --components DIR --work DIR
+  sluice-bench http [--quick] --sluice PATH --components DIR --work DIR
   sluice-bench e2e --mode wasm|native [--fuel off] --source faker|file --streams all|users --records N --components DIR --work DIR";
 
 fn main() -> ExitCode {
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
         Some("report") => report::main(&args[1..]),
         Some("postgres") => report::postgres_only(&args[1..]),
         Some("singer") => report::singer_only(&args[1..]),
+        Some("http") => report::http_only(&args[1..]),
         _ => Err(USAGE.to_string()),
     };
     match result {

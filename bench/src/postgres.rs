@@ -111,7 +111,7 @@ pub(crate) fn cell(text: &str) -> String {
 }
 
 /// A JSON object as a TOML inline table.
-fn inline(v: &Value) -> String {
+pub(crate) fn inline(v: &Value) -> String {
     match v {
         Value::Object(map) => {
             let items: Vec<String> = map

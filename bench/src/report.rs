@@ -30,6 +30,8 @@ struct Plan {
     runs: usize,
     peer_records: u64,
     peer_runs: usize,
+    /// Users the HTTP rows read (pages of 100).
+    http_records: u64,
     spec_runs: usize,
 }
 
@@ -402,6 +404,7 @@ fn plan(args: &[String]) -> Plan {
             runs: 3,
             peer_records: 20_000,
             peer_runs: 1,
+            http_records: 20_000,
             spec_runs: 10,
             pg: PgPlan {
                 rows: 100_000,
@@ -417,6 +420,7 @@ fn plan(args: &[String]) -> Plan {
             runs: 3,
             peer_records: 100_000,
             peer_runs: 3,
+            http_records: 1_000_000,
             spec_runs: 20,
             pg: PgPlan {
                 rows: 1_000_000,
@@ -471,6 +475,17 @@ pub fn singer_only(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// `sluice-bench http`: only source-http against the HTTP peers; prints
+/// the rows.
+pub fn http_only(args: &[String]) -> Result<(), String> {
+    let plan = plan(args);
+    let ctx = context(args)?;
+    for row in crate::http::rows(&ctx, plan.http_records, plan.peer_runs) {
+        println!("{row}");
+    }
+    Ok(())
+}
+
 /// `sluice-bench report`: every scenario; rewrites the table of `--out`.
 pub fn main(args: &[String]) -> Result<(), String> {
     let plan = plan(args);
@@ -484,6 +499,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
 
     rows.extend(cold_start_rows(&ctx, &plan)?);
     rows.extend(peer_rows(&ctx, &plan)?);
+    rows.extend(crate::http::rows(&ctx, plan.http_records, plan.peer_runs));
     rows.extend(postgres::rows(&ctx, &plan.pg)?);
 
     let commit = command_text("git", &["rev-parse", "--short", "HEAD"]);

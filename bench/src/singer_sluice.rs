@@ -33,9 +33,35 @@ pub fn tap_into_sluice(
         components.join("dest-file.wasm").display().to_string()
     );
     std::fs::write(&pipeline, text).map_err(|e| e.to_string())?;
+    let (secs, rss, written) = sync_runs(work, sluice, &pipeline, "users", runs)?;
+    if written != records {
+        return Err(format!(
+            "dest-file holds {written} records, expected {records}"
+        ));
+    }
+    Ok(PeerRun {
+        records: written,
+        secs,
+        startup_secs: 0.0,
+        peak_rss_kib: rss,
+    })
+}
+
+/// `sluice sync pipeline` `runs` times, each from a fresh `out/` and
+/// state beside the pipeline file (its destination is dest-file into
+/// `out/`); returns the median seconds, the peak RSS (KiB) of the last
+/// run and the records `out/<stream>.jsonl` holds after it.
+pub fn sync_runs(
+    work: &Path,
+    sluice: &Path,
+    pipeline: &Path,
+    stream: &str,
+    runs: usize,
+) -> Result<(f64, u64, u64), String> {
+    let dir = pipeline.parent().unwrap_or(Path::new("."));
     let cache = work.join("cache");
     let (mut secs, mut rss, mut written) = (Vec::new(), 0, 0);
-    for _ in 0..runs {
+    for _ in 0..runs.max(1) {
         for stale in [dir.join("out"), dir.join(".sluice")] {
             let _ = std::fs::remove_dir_all(stale);
         }
@@ -43,7 +69,7 @@ pub fn tap_into_sluice(
         let started = Instant::now();
         let child = Command::new(sluice)
             .arg("sync")
-            .arg(&pipeline)
+            .arg(pipeline)
             .env("SLUICE_CACHE_DIR", &cache)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -52,21 +78,15 @@ pub fn tap_into_sluice(
         let (ok, peak) = reap(child)?;
         secs.push(started.elapsed().as_secs_f64());
         if !ok {
-            return Err(format!("sluice sync {} failed", pipeline.display()));
+            return Err(format!(
+                "sluice sync {} failed (run it by hand to see why)",
+                pipeline.display()
+            ));
         }
         rss = peak;
-        let data = std::fs::read(dir.join("out/users.jsonl")).map_err(|e| e.to_string())?;
+        let out = dir.join("out").join(format!("{stream}.jsonl"));
+        let data = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
         written = data.iter().filter(|b| **b == b'\n').count() as u64;
     }
-    if written != records {
-        return Err(format!(
-            "dest-file holds {written} records, expected {records}"
-        ));
-    }
-    Ok(PeerRun {
-        records: written,
-        secs: median(&mut secs),
-        startup_secs: 0.0,
-        peak_rss_kib: rss,
-    })
+    Ok((median(&mut secs), rss, written))
 }

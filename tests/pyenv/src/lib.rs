@@ -37,6 +37,22 @@ pub const TARGET_JSONL: Package = Package {
     requirement: "target-jsonl==0.1.4",
 };
 
+/// The Singer SDK's generic REST tap, `tap-rest-api-msdk` (it brings
+/// singer-sdk 0.40): the Singer peer of `source-http`.
+pub const TAP_REST_API_MSDK: Package = Package {
+    venv: "singer-rest-api",
+    requirement: "tap-rest-api-msdk==1.4.2",
+};
+
+/// Airbyte's low-code connector, `source-declarative-manifest` (it brings
+/// airbyte-cdk 6.5.2), run with a manifest injected in its config: the
+/// Airbyte peer of `source-http`. Its `pendulum==2.1.2` installs from a
+/// source archive on Python 3.11 and builds without extra pins.
+pub const AIRBYTE_DECLARATIVE_MANIFEST: Package = Package {
+    venv: "airbyte-declarative",
+    requirement: "airbyte-source-declarative-manifest==6.5.2",
+};
+
 /// Where the environments live: `target/venvs/` of the workspace.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/venvs")
