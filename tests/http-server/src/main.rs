@@ -64,11 +64,11 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let (Some(path), Some(pem)) = (&args.tls_ca_out, server.ca_pem()) {
-        if let Err(e) = std::fs::write(path, pem) {
-            eprintln!("sluice-http-server: cannot write {}: {e}", path.display());
-            std::process::exit(1);
-        }
+    if let (Some(path), Some(pem)) = (&args.tls_ca_out, server.ca_pem())
+        && let Err(e) = std::fs::write(path, pem)
+    {
+        eprintln!("sluice-http-server: cannot write {}: {e}", path.display());
+        std::process::exit(1);
     }
     println!("{}", server.base_url());
     loop {
