@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod signals;
 mod ui;
 
 use anyhow::Result;

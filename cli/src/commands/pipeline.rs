@@ -4,8 +4,8 @@ use crate::ui;
 use anyhow::Result;
 use clap::Args;
 use sluice_runtime::Runtime;
-use sluice_runtime::pipeline::{Pipeline, RunOptions};
-use sluice_runtime::state::StateStore;
+use sluice_runtime::pipeline::{Pipeline, RunOptions, Stop};
+use sluice_runtime::state::{RunStatus, StateStore};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,8 +33,11 @@ pub struct RunsArgs {
 pub async fn sync(rt: &Runtime, a: SyncArgs) -> Result<ExitCode> {
     let pipeline = Pipeline::from_file(&a.pipeline)?;
     let bars = (!a.json).then(ui::Bars::new);
+    let stop = Stop::new();
+    crate::signals::stop_on_signal(stop.clone());
     let opts = RunOptions {
         progress: bars.as_ref().map(|b| b.callback()),
+        stop: Some(stop),
     };
     let preparing = bars.as_ref().map(|b| {
         b.note("loading connectors and discovering streams (the first run compiles them)")
@@ -57,6 +60,14 @@ pub async fn sync(rt: &Runtime, a: SyncArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         ui::print_summary(&summary, &pipeline);
+    }
+    if summary.run.status == RunStatus::Interrupted {
+        eprintln!(
+            "sluice: run {} interrupted after {} records; the state covers them all, and the next `sluice sync` goes on from there",
+            summary.run.id,
+            summary.records()
+        );
+        return Ok(ExitCode::from(crate::signals::INTERRUPTED));
     }
     Ok(if summary.succeeded() {
         ExitCode::SUCCESS

@@ -26,13 +26,47 @@ pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 pub struct RunOptions {
     /// Called after every batch and when a stream finishes.
     pub progress: Option<ProgressFn>,
+    /// Asks the run to stop early (see [`Stop`]); none: it runs to its end.
+    pub stop: Option<Stop>,
 }
 
 impl std::fmt::Debug for RunOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunOptions")
             .field("progress", &self.progress.is_some())
+            .field("stop", &self.stop)
             .finish()
+    }
+}
+
+/// A request to stop a run early, shared by whoever may ask (a signal
+/// handler, a service shutting down) and the run. Once asked, the run
+/// takes no more batches from the source, commits what the destination
+/// accepted, persists the checkpoints that cover it, and ends
+/// [`sluice_state::RunStatus::Interrupted`] (streams the source had
+/// already finished still succeed). It never retries after that.
+#[derive(Clone, Debug, Default)]
+pub struct Stop(tokio_util::sync::CancellationToken);
+
+impl Stop {
+    /// A request not yet made.
+    pub fn new() -> Self {
+        Stop::default()
+    }
+
+    /// Ask the run to stop; asking again does nothing more.
+    pub fn request(&self) {
+        self.0.cancel();
+    }
+
+    /// Whether a stop was asked for.
+    pub fn is_requested(&self) -> bool {
+        self.0.is_cancelled()
+    }
+
+    /// Resolves once a stop is asked for.
+    pub async fn requested(&self) {
+        self.0.cancelled().await;
     }
 }
 

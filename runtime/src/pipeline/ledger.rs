@@ -171,6 +171,15 @@ impl StreamLedger {
         }
     }
 
+    /// The run was stopped: its streams still running are interrupted.
+    pub(crate) fn interrupt_running(&mut self) {
+        for e in self.entries.iter_mut().filter(|e| e.in_attempt) {
+            if e.run.outcome.is_running() {
+                e.run.outcome = StreamOutcome::Interrupted;
+            }
+        }
+    }
+
     /// Whether a commit would persist or finish anything.
     pub(crate) fn has_uncommitted(&self) -> bool {
         self.entries

@@ -35,7 +35,7 @@ pub use chain::ComponentStep;
 pub use check::{BatchFault, check_batch};
 pub use configure::{SelectionError, configure};
 pub use endpoint::{BatchSink, BatchSource, Reader, Writer};
-pub use events::{Progress, ProgressFn, RunOptions};
+pub use events::{Progress, ProgressFn, RunOptions, Stop};
 pub use prepare::{Prepared, Side};
 pub use reshape::{ShapeError, Stages, StreamShape};
 use serde::{Deserialize, Serialize};

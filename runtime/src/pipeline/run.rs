@@ -2,7 +2,7 @@
 //! failures with exponential backoff and jitter, then the run record.
 
 use super::endpoint::{BatchSink, BatchSource};
-use super::events::{Events, RunOptions};
+use super::events::{Events, RunOptions, Stop};
 use super::ledger::StreamLedger;
 use super::reshape::Stages;
 use super::transfer::{RunContext, attempt};
@@ -49,6 +49,7 @@ impl Pipeline {
             run_id,
             events: Events::new(opts),
             stages,
+            stop: opts.stop.clone().unwrap_or_default(),
         };
         let mut ledger = StreamLedger::new(catalog);
         let mut delays = self.backoff();
@@ -69,18 +70,25 @@ impl Pipeline {
                 }
                 Err(e) => Some(e),
             };
+            if ctx.stop.is_requested() {
+                ledger.interrupt_running();
+                break error;
+            }
             if let Some(e) = &error {
                 ledger.fail_running(is_transient(e), &e.to_string());
             }
             let retry = match retry_reason(&error, &ledger) {
-                Some(why) => self.wait_to_retry(&mut delays, attempts, &why).await,
+                Some(why) => {
+                    self.wait_to_retry(&mut delays, attempts, &why, &ctx.stop)
+                        .await
+                }
                 None => false,
             };
             if !retry {
                 break error;
             }
         };
-        let (status, error) = verdict(outcome.as_ref(), &ledger);
+        let (status, error) = verdict(outcome.as_ref(), &ledger, ctx.stop.is_requested());
         let record = RunRecord {
             id: run_id,
             started_at_ms,
@@ -99,12 +107,14 @@ impl Pipeline {
         })
     }
 
-    /// Sleep before another attempt, if the schedule allows one more.
+    /// Sleep before another attempt, if the schedule allows one more and
+    /// no stop is asked for meanwhile.
     async fn wait_to_retry(
         &self,
         delays: &mut backon::ExponentialBackoff,
         attempts: u32,
         why: &str,
+        stop: &Stop,
     ) -> bool {
         let Some(delay) = delays.next() else {
             tracing::warn!(
@@ -120,8 +130,10 @@ impl Pipeline {
             "retrying in {} ms from the last checkpoint: {why}",
             delay.as_millis()
         );
-        tokio::time::sleep(delay).await;
-        true
+        tokio::select! {
+            () = tokio::time::sleep(delay) => true,
+            () = stop.requested() => false,
+        }
     }
 
     /// The retry schedule of `options`: exponential, with jitter.
@@ -174,9 +186,25 @@ fn retry_reason(error: &Option<Error>, ledger: &StreamLedger) -> Option<String> 
     }
 }
 
-/// How the run ended, and its error.
-fn verdict(outcome: Option<&Error>, ledger: &StreamLedger) -> (RunStatus, Option<String>) {
+/// How the run ended, and its error; `stopped`: a stop was asked for.
+fn verdict(
+    outcome: Option<&Error>,
+    ledger: &StreamLedger,
+    stopped: bool,
+) -> (RunStatus, Option<String>) {
     let failed = ledger.unsucceeded();
+    if stopped && !failed.is_empty() {
+        let why = outcome.map_or(String::new(), |e| format!("; then: {e}"));
+        return (
+            RunStatus::Interrupted,
+            Some(format!(
+                "stopped before {} of {} streams finished ({}); the saved state covers everything written{why}",
+                failed.len(),
+                ledger.len(),
+                failed.join(", ")
+            )),
+        );
+    }
     match outcome {
         Some(e) => (RunStatus::Failed, Some(e.to_string())),
         None if failed.is_empty() => (RunStatus::Succeeded, None),

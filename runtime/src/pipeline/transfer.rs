@@ -6,7 +6,7 @@
 use super::Pipeline;
 use super::check::{BatchFault, check_batch};
 use super::endpoint::{BatchSink, BatchSource};
-use super::events::{Events, RunEvent};
+use super::events::{Events, RunEvent, Stop};
 use super::ledger::{StreamId, StreamLedger};
 use super::reshape::{Reshaper, ShapeError, Stages};
 use crate::error::{Call, Error, Result};
@@ -33,6 +33,8 @@ pub(super) struct RunContext<'a> {
     pub(super) events: Events,
     /// The schema and transform stage of each stream, and the registry.
     pub(super) stages: &'a Stages,
+    /// Asked when the run must stop early.
+    pub(super) stop: Stop,
 }
 
 /// What the readers of an attempt send.
@@ -57,6 +59,11 @@ pub(super) async fn attempt<R: BatchSource, W: BatchSink>(
         transfer.ledger.source_ended();
     }
     drop(rx);
+    if ctx.stop.is_requested() {
+        // Stopping: the source may be deep in a call; nothing it sends
+        // from here on would be written.
+        producer.abort();
+    }
     let _ = producer.await;
     transfer.finish().await
 }
@@ -135,9 +142,21 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
         }
     }
 
-    /// Take messages until the readers end (true) or the attempt stops.
+    /// Take messages until the readers end (true) or the attempt stops
+    /// (an error, or a stop asked for between two messages).
     async fn receive(&mut self, rx: &mut mpsc::Receiver<Item>) -> bool {
-        while let Some(item) = rx.recv().await {
+        loop {
+            let item = tokio::select! {
+                biased;
+                () = self.ctx.stop.requested() => {
+                    tracing::info!(pipeline = %self.ctx.pipeline.name, "stop asked for: committing what was written");
+                    return false;
+                }
+                item = rx.recv() => item,
+            };
+            let Some(item) = item else {
+                return true;
+            };
             let messages = match item {
                 Ok(messages) => messages,
                 Err(e) => {
@@ -154,7 +173,6 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
                 return false;
             }
         }
-        true
     }
 
     async fn on_message(&mut self, message: Message) -> ControlFlow<()> {
