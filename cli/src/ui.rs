@@ -263,14 +263,8 @@ pub fn print_summary(summary: &RunSummary, pipeline: &Pipeline) {
 
 pub fn print_runs(runs: &[RunRecord]) {
     let mut t = table();
-    t.set_header([
-        "run",
-        "status",
-        "started (unix ms)",
-        "seconds",
-        "records",
-        "error",
-    ]);
+    t.set_header(["run", "status", "started", "seconds", "records", "error"]);
+    let now = sluice_runtime::state::now_ms();
     for r in runs {
         let records: u64 = r.streams.iter().map(|s| s.records).sum();
         let secs = r
@@ -280,11 +274,56 @@ pub fn print_runs(runs: &[RunRecord]) {
         t.add_row([
             r.id.to_string(),
             r.status.to_string(),
-            r.started_at_ms.to_string(),
+            format!(
+                "{} ({})",
+                iso8601(r.started_at_ms),
+                ago(now, r.started_at_ms)
+            ),
             secs,
             records.to_string(),
             r.error.clone().unwrap_or_default(),
         ]);
     }
     println!("{t}");
+}
+
+/// A Unix time in milliseconds as ISO 8601 in UTC, to the second.
+pub fn iso8601(ms: u64) -> String {
+    i64::try_from(ms)
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map_or_else(
+            || ms.to_string(),
+            |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        )
+}
+
+/// How long before `now` the time `then` was, as people say it: "just
+/// now", "42 s ago", "3 min ago", "5 h ago", "2 days ago".
+pub fn ago(now: u64, then: u64) -> String {
+    let secs = now.saturating_sub(then) / 1000;
+    match secs {
+        0..5 => "just now".into(),
+        5..120 => format!("{secs} s ago"),
+        120..7_200 => format!("{} min ago", secs / 60),
+        7_200..172_800 => format!("{} h ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_people_say_them() {
+        assert_eq!(iso8601(1_796_169_600_000), "2026-12-02T00:00:00Z");
+        let now = 1_796_169_600_000;
+        assert_eq!(ago(now, now - 1_000), "just now");
+        assert_eq!(ago(now, now - 42_000), "42 s ago");
+        assert_eq!(ago(now, now - 180_000), "3 min ago");
+        assert_eq!(ago(now, now - 5 * 3_600_000), "5 h ago");
+        assert_eq!(ago(now, now - 2 * 86_400_000), "2 days ago");
+        assert_eq!(ago(now, now + 5_000), "just now", "a clock that went back");
+    }
 }
