@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 pub use sluice_interop::Protocol;
 pub use sluice_protocol::Partition;
 use sluice_protocol::{SyncMode, WriteMode};
+pub use sluice_schedule::{CatchUp, Schedule, ScheduleError, ScheduleSpec};
 pub use sluice_schema::evolve::{Action, Policy};
 pub use sluice_transform::{Secret, Step};
 use std::path::{Path, PathBuf};
@@ -178,6 +179,9 @@ pub struct PipelineFile {
     /// The schema evolution policy of every stream (`[schema]`).
     #[serde(default)]
     pub schema: Policy,
+    /// When `sluice serve` runs it (`[schedule]`); none: only on demand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleSpec>,
 }
 
 /// A pipeline file, resolved: relative paths joined to the file's
@@ -198,6 +202,8 @@ pub struct Manifest {
     pub options: Options,
     /// The schema evolution policy of every stream.
     pub schema: Policy,
+    /// When it runs on a schedule, checked.
+    pub schedule: Option<Schedule>,
     /// The state store.
     pub state: PathBuf,
     /// The directory relative paths resolve against (the file's); process
@@ -244,6 +250,15 @@ pub fn parse(text: &str, dir: &Path, file: &str, default_name: &str) -> Result<M
             .state
             .unwrap_or_else(|| PathBuf::from(".sluice/state.redb")),
     );
+    let schedule = parsed
+        .schedule
+        .as_ref()
+        .map(Schedule::from_spec)
+        .transpose()
+        .map_err(|e| Error {
+            file: file.into(),
+            message: e.to_string(),
+        })?;
     Ok(Manifest {
         name,
         file: file.into(),
@@ -252,6 +267,7 @@ pub fn parse(text: &str, dir: &Path, file: &str, default_name: &str) -> Result<M
         streams: resolve_streams(parsed.streams, dir, file)?,
         options: parsed.options,
         schema: parsed.schema,
+        schedule,
         state,
         dir: dir.to_path_buf(),
     })
@@ -323,6 +339,30 @@ dirs = [{ host = "out", guest = "/out", write = true }]
         assert_eq!(
             grants.hosts,
             vec!["https://api.example.com/v2/".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_schedule_is_checked_naming_the_file_and_key() {
+        let good =
+            format!("{MINIMAL}\n[schedule]\ncron = \"0 */6 * * *\"\ntimezone = \"Europe/Paris\"\n");
+        let m = parse(&good, Path::new("/p"), "x.toml", "x").unwrap();
+        assert_eq!(
+            m.schedule.unwrap().to_string(),
+            "cron `0 */6 * * *` (Europe/Paris)"
+        );
+        let bad = format!("{MINIMAL}\n[schedule]\nevery = \"every now and then\"\n");
+        let e = parse(&bad, Path::new("/p"), "x.toml", "x").unwrap_err();
+        let shown = e.to_string();
+        assert!(
+            shown.contains("x.toml") && shown.contains("`schedule.every`"),
+            "{shown}"
+        );
+        assert!(
+            parse(MINIMAL, Path::new("/p"), "x.toml", "x")
+                .unwrap()
+                .schedule
+                .is_none()
         );
     }
 

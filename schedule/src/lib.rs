@@ -181,6 +181,14 @@ impl Schedule {
     }
 }
 
+/// Two schedules are equal when they run at the same times with the same
+/// catch-up policy (as written: `every = "60m"` is not `every = "1h"`).
+impl PartialEq for Schedule {
+    fn eq(&self, other: &Self) -> bool {
+        self.catch_up == other.catch_up && self.to_string() == other.to_string()
+    }
+}
+
 impl fmt::Display for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.when {

@@ -40,7 +40,8 @@ pub use prepare::{Prepared, Side};
 pub use reshape::{ShapeError, Stages, StreamShape};
 use serde::{Deserialize, Serialize};
 pub use sluice_manifest::{
-    Action, Endpoint, Manifest, Options, PipelineFile, Policy, PolicyOverride, StreamSelection,
+    Action, CatchUp, Endpoint, Manifest, Options, PipelineFile, Policy, PolicyOverride, Schedule,
+    ScheduleSpec, StreamSelection,
 };
 use sluice_protocol::{Catalog, ConfiguredCatalog, Spec, StreamState};
 use std::path::{Path, PathBuf};
@@ -88,6 +89,8 @@ pub struct Pipeline {
     pub options: Options,
     /// The schema evolution policy of every stream (`[schema]`).
     pub schema: Policy,
+    /// When `sluice serve` runs it (`[schedule]`); none: on demand only.
+    pub schedule: Option<Schedule>,
     state: PathBuf,
     /// Where process endpoints run: the pipeline file's directory.
     dir: PathBuf,
@@ -149,6 +152,7 @@ impl Pipeline {
             streams: m.streams,
             options: m.options,
             schema: m.schema,
+            schedule: m.schedule,
             state: m.state,
             dir: m.dir,
         }
