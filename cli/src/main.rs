@@ -7,7 +7,7 @@ mod ui;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use commands::{connector, discover, init, pipeline, read, schemas, state, write};
+use commands::{connector, discover, init, pipeline, read, schemas, serve, state, write};
 use sluice_runtime::Runtime;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +48,9 @@ enum Command {
     Write(write::WriteArgs),
     /// Run a pipeline file: source -> destination, with state.
     Sync(pipeline::SyncArgs),
+    /// Run every pipeline on its `[schedule]` in one long-running process,
+    /// picking up pipeline files as they are added, changed and removed.
+    Serve(serve::ServeArgs),
     /// Write a new pipeline file from a Singer or configured Airbyte catalog.
     Init(init::InitArgs),
     /// Show, reset, export or import a pipeline's saved state (as sluice,
@@ -141,6 +144,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Read(a) => read::read(&rt, a).await,
         Command::Write(a) => write::write(&rt, a).await,
         Command::Sync(a) => pipeline::sync(&rt, a).await,
+        Command::Serve(a) => serve::serve(&rt, a).await,
         Command::Init(a) => init::init(a),
         Command::State { command } => state::state(command),
         Command::Runs(a) => pipeline::runs(a),

@@ -36,6 +36,7 @@ pub mod pipeline;
 pub mod process;
 mod redact;
 pub mod registry;
+pub mod scheduler;
 /// What a connector run is granted and its limits (the pipeline file's
 /// types, from `sluice-manifest`), and the redactor of its secrets.
 pub mod sandbox {

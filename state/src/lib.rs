@@ -23,6 +23,7 @@
 
 mod error;
 mod records;
+mod schedules;
 mod schema_registry;
 mod unwind;
 
@@ -33,6 +34,7 @@ use redb::{
     Database, Key, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, Table,
     TableDefinition, Value as RedbValue, WriteTransaction,
 };
+pub use schedules::NextRun;
 pub use schema_registry::SchemaVersion;
 use serde_json::Value;
 use sluice_protocol::StreamState;
@@ -56,6 +58,8 @@ const SCHEMAS: TableDefinition<&str, &[u8]> = TableDefinition::new("schemas");
 /// order, as a JSON array.
 const SCHEMA_VERSIONS: TableDefinition<(&str, &str), &str> =
     TableDefinition::new("schema_versions");
+/// `pipeline` -> its next planned run ([`NextRun`]) as JSON.
+const SCHEDULES: TableDefinition<&str, &str> = TableDefinition::new("schedules");
 
 /// `(pipeline, stream)` as an error shows a key.
 fn pair_key(pipeline: &str, stream: &str) -> String {
@@ -261,6 +265,7 @@ impl StateStore {
             self.open_write(&txn, RUNS)?;
             self.open_write(&txn, SCHEMAS)?;
             self.open_write(&txn, SCHEMA_VERSIONS)?;
+            self.open_write(&txn, SCHEDULES)?;
         }
         self.commit(txn)
     }

@@ -171,3 +171,23 @@ fn foreign_and_corrupt_files_are_refused() {
     drop(StateStore::open(&ours).unwrap());
     assert!(StateStore::open(&ours).is_ok());
 }
+
+#[test]
+fn next_runs_are_kept_per_pipeline_across_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    {
+        let store = StateStore::open(&path).unwrap();
+        assert_eq!(store.next_run("p").unwrap(), None);
+        let next = NextRun {
+            schedule: "every 15m".into(),
+            at_ms: Some(1_796_169_600_000),
+        };
+        store.set_next_run("p", &next).unwrap();
+    }
+    let store = StateStore::open(&path).unwrap();
+    let next = store.next_run("p").unwrap().unwrap();
+    assert_eq!(next.at_ms, Some(1_796_169_600_000));
+    assert_eq!(next.schedule, "every 15m");
+    assert_eq!(store.next_run("q").unwrap(), None);
+}

@@ -7,6 +7,7 @@ pub mod init;
 pub mod pipeline;
 pub mod read;
 pub mod schemas;
+pub mod serve;
 pub mod state;
 pub mod write;
 

@@ -1,0 +1,175 @@
+//! `sluice serve` as a service manager runs it: pipelines on their
+//! schedules, files added, changed and removed while it runs, a bad file
+//! reported and skipped, two processes on one store, and SIGTERM during a
+//! run.
+
+mod support;
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+use support::kill::on_pipeline;
+use support::{PipelineToml, sluice};
+
+/// A source-faker pipeline `name.toml` in `dir` with `[schedule]`
+/// `schedule`, into `out/<name>/`.
+fn pipeline(dir: &Path, name: &str, count: u64, schedule: &str, stream: Value) -> PathBuf {
+    let toml = PipelineToml::faker(json!({"count": count}))
+        .name(name)
+        .destination_config(json!({"path": "/out"}))
+        .stream(stream)
+        .extra(&format!("\n[schedule]\n{schedule}\n"));
+    let text = toml.to_string();
+    assert!(text.contains("host = \"out\""), "{text}");
+    let text = text.replace("host = \"out\"", &format!("host = \"out/{name}\""));
+    std::fs::create_dir_all(dir.join("out").join(name)).unwrap();
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+fn users(mode: &str) -> Value {
+    json!({"name": "users", "sync_mode": "full_refresh", "write_mode": mode})
+}
+
+/// `sluice serve dir`, its stderr in `dir/serve-N.log`.
+fn serve(dir: &Path, n: usize) -> Child {
+    sluice()
+        .args(["serve", "--rescan-secs", "0.2", "--grace-secs", "20"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join(format!("serve-{n}.log"))).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+/// SIGTERM, then the exit code and how long it took.
+fn terminate(child: Child) -> (Option<i32>, Duration) {
+    // SAFETY: signalling our own child, which has not been reaped.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let sent = Instant::now();
+    let o = child.wait_with_output().unwrap();
+    (o.status.code(), sent.elapsed())
+}
+
+/// The pipeline's runs, oldest first.
+fn runs(file: &Path) -> Vec<Value> {
+    let o = on_pipeline(file, &["runs", "--json"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut runs: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    runs.reverse();
+    runs
+}
+
+/// No run started before the one before it ended.
+fn assert_no_overlap(file: &Path, runs: &[Value]) {
+    for pair in runs.windows(2) {
+        let ended = pair[0]["ended_at_ms"].as_u64().expect("ended");
+        let started = pair[1]["started_at_ms"].as_u64().unwrap();
+        assert!(
+            started >= ended,
+            "{}: overlapping runs {pair:?}",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn pipelines_run_on_their_schedules_as_files_come_and_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pipeline(dir.path(), "a", 500, "every = \"1s\"", users("overwrite"));
+    let b = pipeline(dir.path(), "b", 500, "every = \"1s\"", users("overwrite"));
+    std::fs::write(dir.path().join("broken.toml"), "[source]\ncomponent = \"x.wasm\"\n[destination]\ncomponent = \"y.wasm\"\n[schedule]\ncron = \"61 * * * *\"\n").unwrap();
+    let child = serve(dir.path(), 1);
+    std::thread::sleep(Duration::from_millis(2500));
+    let c = pipeline(dir.path(), "c", 500, "every = \"1s\"", users("overwrite"));
+    let b_runs_when_removed = runs(&b).len();
+    let b_text = std::fs::read_to_string(&b).unwrap();
+    std::fs::remove_file(&b).unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let (code, took) = terminate(child);
+    let log = std::fs::read_to_string(dir.path().join("serve-1.log")).unwrap();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(
+        log.contains("broken.toml") && log.contains("`schedule.cron`"),
+        "{log}"
+    );
+
+    let a_runs = runs(&a);
+    // About five seconds of `every = "1s"` (the first run compiles).
+    assert!((3..=7).contains(&a_runs.len()), "{}: {log}", a_runs.len());
+    assert!(
+        a_runs.iter().all(|r| r["status"] == "succeeded"),
+        "{a_runs:?}"
+    );
+    assert_no_overlap(&a, &a_runs);
+    let c_runs = runs(&c);
+    assert!(!c_runs.is_empty(), "the added file runs: {log}");
+    // Back, once the service is gone, to read b's history.
+    std::fs::write(&b, b_text).unwrap();
+    assert!(
+        runs(&b).len() <= b_runs_when_removed + 1,
+        "the removed file stops: {log}"
+    );
+    assert!(log.contains("b.toml: removed"), "{log}");
+    let lines = std::fs::read_to_string(dir.path().join("out/a/users.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 500);
+}
+
+#[test]
+fn two_services_on_one_store_never_run_a_pipeline_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pipeline(dir.path(), "a", 2000, "every = \"1s\"", users("overwrite"));
+    let (first, second) = (serve(dir.path(), 1), serve(dir.path(), 2));
+    std::thread::sleep(Duration::from_millis(4500));
+    let (c1, _) = terminate(first);
+    let (c2, _) = terminate(second);
+    assert_eq!((c1, c2), (Some(0), Some(0)));
+    let all = runs(&a);
+    assert!(all.len() >= 2, "{all:?}");
+    assert_no_overlap(&a, &all);
+}
+
+#[test]
+fn sigterm_during_a_run_saves_what_was_written_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = json!({"name": "users", "sync_mode": "incremental", "write_mode": "append"});
+    let file = pipeline(dir.path(), "big", 2_000_000, "every = \"1h\"", stream);
+    let text =
+        std::fs::read_to_string(&file).unwrap() + "\n[options]\ncommit_interval_ms = 3600000\n";
+    std::fs::write(&file, text).unwrap();
+    let child = serve(dir.path(), 1);
+    let out = dir.path().join("out/big/users.jsonl");
+    let waited = Instant::now();
+    while std::fs::metadata(&out).map_or(0, |m| m.len()) < 1 << 20 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(120),
+            "nothing written"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (code, took) = terminate(child);
+    let log = std::fs::read_to_string(dir.path().join("serve-1.log")).unwrap();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(took < Duration::from_secs(10), "{took:?}: {log}");
+    let last = runs(&file).pop().unwrap();
+    assert_eq!(last["status"], "interrupted", "{last}");
+    let o = on_pipeline(&file, &["sync"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let ids: std::collections::HashSet<u64> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(text.lines().count(), 2_000_000, "every record once");
+    assert_eq!(ids.len(), 2_000_000, "every record once");
+}
