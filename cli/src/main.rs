@@ -7,7 +7,7 @@ mod ui;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use commands::{connector, discover, init, pipeline, read, schemas, serve, state, write};
+use commands::{connector, discover, init, pipeline, read, schemas, serve, state, status, write};
 use sluice_runtime::Runtime;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +51,9 @@ enum Command {
     /// Run every pipeline on its `[schedule]` in one long-running process,
     /// picking up pipeline files as they are added, changed and removed.
     Serve(serve::ServeArgs),
+    /// When each stream last synced, what it moved, its cursor and schema
+    /// version, and the next scheduled run.
+    Status(status::StatusArgs),
     /// Write a new pipeline file from a Singer or configured Airbyte catalog.
     Init(init::InitArgs),
     /// Show, reset, export or import a pipeline's saved state (as sluice,
@@ -145,6 +148,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Write(a) => write::write(&rt, a).await,
         Command::Sync(a) => pipeline::sync(&rt, a).await,
         Command::Serve(a) => serve::serve(&rt, a).await,
+        Command::Status(a) => status::status(a),
         Command::Init(a) => init::init(a),
         Command::State { command } => state::state(command),
         Command::Runs(a) => pipeline::runs(a),

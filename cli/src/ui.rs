@@ -100,7 +100,7 @@ pub fn human_bytes(b: u64) -> String {
     }
 }
 
-fn table() -> Table {
+pub fn table() -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     t

@@ -119,6 +119,33 @@ fn pipelines_run_on_their_schedules_as_files_come_and_go() {
     assert!(log.contains("b.toml: removed"), "{log}");
     let lines = std::fs::read_to_string(dir.path().join("out/a/users.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), 500);
+
+    // `status` of the directory: the good pipelines, and the broken file
+    // named on stderr.
+    let o = sluice()
+        .args(["status", "--json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("broken.toml") && err.contains("`schedule.cron`"),
+        "{err}"
+    );
+    let all: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let a = all.iter().find(|p| p["pipeline"] == "a").unwrap();
+    assert_eq!(a["schedule"], "every 1s", "{a}");
+    assert!(
+        a["next_run_ms"].as_u64().unwrap() > a["last_run"]["started_at_ms"].as_u64().unwrap(),
+        "{a}"
+    );
+    assert_eq!(a["last_run"]["status"], "succeeded", "{a}");
+    let users = &a["streams"][0];
+    assert_eq!(users["stream"], "users", "{a}");
+    assert_eq!(users["records"], 500, "{a}");
+    assert_eq!(users["schema_version"], 1, "{a}");
+    assert!(users["last_synced_ms"].as_u64().unwrap() > 0, "{a}");
 }
 
 #[test]

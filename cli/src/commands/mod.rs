@@ -9,6 +9,7 @@ pub mod read;
 pub mod schemas;
 pub mod serve;
 pub mod state;
+pub mod status;
 pub mod write;
 
 use anyhow::{Result, anyhow, bail};
