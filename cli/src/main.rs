@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod metrics_server;
 mod signals;
 mod ui;
 

@@ -200,3 +200,75 @@ fn sigterm_during_a_run_saves_what_was_written_and_exits_zero() {
     assert_eq!(text.lines().count(), 2_000_000, "every record once");
     assert_eq!(ids.len(), 2_000_000, "every record once");
 }
+
+/// GET `url`: the status and the body.
+fn get(url: &str) -> (u16, String) {
+    match ureq::get(url).call() {
+        Ok(mut r) => (r.status().as_u16(), r.body_mut().read_to_string().unwrap()),
+        Err(ureq::Error::StatusCode(code)) => (code, String::new()),
+        Err(e) => panic!("GET {url}: {e}"),
+    }
+}
+
+#[test]
+fn metrics_count_what_a_run_moved_and_the_probes_answer() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let file = pipeline(dir.path(), "m", 3000, "every = \"1h\"", users("overwrite"));
+    let mut child = sluice()
+        .args([
+            "serve",
+            "--rescan-secs",
+            "0.2",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("the metrics address").unwrap();
+        if let Some(url) = line.strip_prefix("sluice: metrics on ") {
+            break url.to_string();
+        }
+    };
+    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let done = "sluice_runs_total{pipeline=\"m\",status=\"succeeded\"} 1";
+    let waited = Instant::now();
+    let body = loop {
+        let (code, body) = get(&url);
+        assert_eq!(code, 200);
+        if body.contains(done) {
+            break body;
+        }
+        assert!(waited.elapsed() < Duration::from_secs(60), "{body}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let base = url.trim_end_matches("/metrics");
+    assert_eq!(get(&format!("{base}/healthz")), (200, "ok\n".into()));
+    assert_eq!(get(&format!("{base}/readyz")), (200, "ready\n".into()));
+    let run = runs(&file).pop().unwrap();
+    let bytes = run["streams"][0]["bytes"].as_u64().unwrap();
+    assert_eq!(run["streams"][0]["records"], 3000);
+    for line in [
+        "sluice_ingested_documents_total{pipeline=\"m\",stream=\"users\"} 3000".to_string(),
+        "sluice_exported_documents_total{pipeline=\"m\",stream=\"users\"} 3000".to_string(),
+        format!("sluice_exported_bytes_total{{pipeline=\"m\",stream=\"users\"}} {bytes}"),
+        "sluice_run_duration_seconds_count{pipeline=\"m\"} 1".to_string(),
+    ] {
+        assert!(body.lines().any(|l| l == line), "{line} in\n{body}");
+    }
+    let lag = body
+        .lines()
+        .find_map(|l| l.strip_prefix("sluice_export_lag_seconds{pipeline=\"m\",stream=\"users\"} "))
+        .unwrap_or_else(|| panic!("a lag gauge in\n{body}"));
+    let lag: f64 = lag.parse().unwrap();
+    assert!((0.0..60.0).contains(&lag), "lag {lag}");
+    assert!(body.contains("sluice_state_store_bytes{store="), "{body}");
+    assert!(body.trim_end().ends_with("# EOF"), "{body}");
+    let (code, _) = terminate(child);
+    assert_eq!(code, Some(0), "{:?}", drain.join().unwrap());
+}

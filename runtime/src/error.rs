@@ -115,6 +115,24 @@ pub enum Limit {
     },
 }
 
+impl Limit {
+    /// The limit's short name, as metrics label it: `fuel`, `deadline`,
+    /// `memory`, `stack`, `batch`, `log`, `handles`, `data`, `http_body`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Limit::Fuel { .. } => "fuel",
+            Limit::Deadline { .. } => "deadline",
+            Limit::Memory { .. } => "memory",
+            Limit::Stack => "stack",
+            Limit::Batch { .. } => "batch",
+            Limit::Log { .. } => "log",
+            Limit::Handles { .. } => "handles",
+            Limit::Data { .. } => "data",
+            Limit::HttpBody { .. } => "http_body",
+        }
+    }
+}
+
 impl fmt::Display for Limit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

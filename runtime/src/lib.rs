@@ -32,6 +32,7 @@ pub mod engine;
 mod error;
 mod host;
 mod instance;
+pub mod metrics;
 pub mod pipeline;
 pub mod process;
 mod redact;

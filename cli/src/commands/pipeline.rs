@@ -4,10 +4,13 @@ use crate::ui;
 use anyhow::Result;
 use clap::Args;
 use sluice_runtime::Runtime;
+use sluice_runtime::metrics::Metrics;
 use sluice_runtime::pipeline::{Pipeline, RunOptions, Stop};
 use sluice_runtime::state::{RunStatus, StateStore};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 /// Arguments of `sync`.
 #[derive(Args)]
@@ -17,6 +20,10 @@ pub struct SyncArgs {
     /// Print the summary as JSON (no progress bars).
     #[arg(long)]
     json: bool,
+    /// Serve Prometheus metrics (and /healthz, /readyz) on this address
+    /// while the run goes on, e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
 }
 
 /// Arguments of `runs`.
@@ -35,9 +42,19 @@ pub async fn sync(rt: &Runtime, a: SyncArgs) -> Result<ExitCode> {
     let bars = (!a.json).then(ui::Bars::new);
     let stop = Stop::new();
     crate::signals::stop_on_signal(stop.clone());
+    let metrics = match &a.metrics_addr {
+        Some(addr) => {
+            let metrics = Metrics::new();
+            let ready = Arc::new(AtomicBool::new(true));
+            crate::metrics_server::start(addr, metrics.clone(), ready).await?;
+            Some(metrics)
+        }
+        None => None,
+    };
     let opts = RunOptions {
         progress: bars.as_ref().map(|b| b.callback()),
         stop: Some(stop),
+        metrics,
     };
     let preparing = bars.as_ref().map(|b| {
         b.note("loading connectors and discovering streams (the first run compiles them)")

@@ -6,11 +6,13 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::json;
 use sluice_runtime::Runtime;
+use sluice_runtime::metrics::Metrics;
 use sluice_runtime::pipeline::Stop;
 use sluice_runtime::scheduler::{Scheduler, ServeEvent, ServeOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Arguments of `serve`.
@@ -32,6 +34,10 @@ pub struct ServeArgs {
     /// Print one JSON object per event on stdout instead of log lines.
     #[arg(long)]
     json: bool,
+    /// Serve Prometheus metrics on this address (with /healthz, and
+    /// /readyz once the pipeline files are read), e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
 }
 
 /// `sluice serve`.
@@ -47,10 +53,20 @@ pub async fn serve(rt: &Runtime, a: ServeArgs) -> Result<ExitCode> {
     let stop = Stop::new();
     signals::stop_on_signal(stop.clone());
     let json = a.json;
-    let scheduler = Scheduler::new(rt.clone(), options);
-    scheduler
-        .serve(&a.paths, stop, Arc::new(move |e| print(e, json)))
-        .await;
+    let mut scheduler = Scheduler::new(rt.clone(), options);
+    let ready = Arc::new(AtomicBool::new(false));
+    if let Some(addr) = &a.metrics_addr {
+        let metrics = Metrics::new();
+        crate::metrics_server::start(addr, metrics.clone(), ready.clone()).await?;
+        scheduler = scheduler.with_metrics(metrics);
+    }
+    let on_event = Arc::new(move |e: &ServeEvent<'_>| {
+        if matches!(e, ServeEvent::Ready { .. }) {
+            ready.store(true, Ordering::SeqCst);
+        }
+        print(e, json);
+    });
+    scheduler.serve(&a.paths, stop, on_event).await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -85,6 +101,7 @@ fn print(event: &ServeEvent<'_>, as_json: bool) {
         } => {
             json!({"event": "failed", "pipeline": pipeline, "error": error, "next_run": at(*next)})
         }
+        ServeEvent::Ready { pipelines } => json!({"event": "ready", "pipelines": pipelines}),
         ServeEvent::Stopping { running } => json!({"event": "stopping", "running": running}),
     };
     if as_json {
@@ -129,6 +146,7 @@ fn line(v: &serde_json::Value) -> String {
                 .unwrap_or_default()
         ),
         "failed" => format!("`{}`: cannot run: {}; {next}", s("pipeline"), s("error")),
+        "ready" => format!("serving {} pipelines", v["pipelines"]),
         "stopping" => format!(
             "stopping: no new runs; waiting for {} running",
             v["running"]

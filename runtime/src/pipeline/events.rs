@@ -1,8 +1,11 @@
 //! What a run tells the world while it runs. Every notification of a run
-//! goes through [`Events`]; today its one subscriber is the progress
-//! callback of [`RunOptions`], and metrics subscribe at the same place.
+//! goes through [`Events`], to the subscribers of [`RunOptions`]: the
+//! progress callback and the Prometheus [`Metrics`].
 
-use sluice_state::StreamRun;
+use crate::error::Error;
+use crate::metrics::Metrics;
+use sluice_protocol::Batch;
+use sluice_state::{RunRecord, StreamRun};
 use std::sync::Arc;
 
 /// Progress of one stream, reported after every batch.
@@ -28,6 +31,8 @@ pub struct RunOptions {
     pub progress: Option<ProgressFn>,
     /// Asks the run to stop early (see [`Stop`]); none: it runs to its end.
     pub stop: Option<Stop>,
+    /// Counts what the run reads, writes and how it ends.
+    pub metrics: Option<Metrics>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -35,6 +40,7 @@ impl std::fmt::Debug for RunOptions {
         f.debug_struct("RunOptions")
             .field("progress", &self.progress.is_some())
             .field("stop", &self.stop)
+            .field("metrics", &self.metrics.is_some())
             .finish()
     }
 }
@@ -79,17 +85,66 @@ pub(crate) enum RunEvent<'a> {
     Succeeded(&'a StreamRun),
 }
 
-/// The subscribers of one run.
+/// The subscribers of one run of a pipeline.
 #[derive(Debug, Clone)]
 pub(crate) struct Events {
     options: RunOptions,
+    pipeline: Arc<str>,
 }
 
 impl Events {
-    /// The subscribers in `options`.
-    pub(crate) fn new(options: &RunOptions) -> Self {
+    /// The subscribers in `options`, for runs of `pipeline`.
+    pub(crate) fn new(options: &RunOptions, pipeline: &str) -> Self {
         Events {
             options: options.clone(),
+            pipeline: pipeline.into(),
+        }
+    }
+
+    /// The source handed over `batch`.
+    pub(crate) fn read(&self, batch: &Batch) {
+        if let Some(m) = &self.options.metrics {
+            let bytes = batch.data.len() as u64;
+            m.read(
+                &self.pipeline,
+                &batch.stream,
+                batch.count.into(),
+                bytes,
+                batch.extracted_at,
+            );
+        }
+    }
+
+    /// The destination accepted `records` records (`bytes`) of `stream`
+    /// extracted at `extracted_at_ms`.
+    pub(crate) fn wrote(&self, stream: &str, records: u64, bytes: u64, extracted_at_ms: u64) {
+        if let Some(m) = &self.options.metrics {
+            m.written(&self.pipeline, stream, records, bytes, extracted_at_ms);
+        }
+    }
+
+    /// `stream` failed, on the source's side (`ingest`) or the destination's.
+    pub(crate) fn stream_failed(&self, stream: &str, ingest: bool) {
+        if let Some(m) = &self.options.metrics {
+            m.stream_failed(&self.pipeline, stream, ingest);
+        }
+    }
+
+    /// An attempt is retried.
+    pub(crate) fn retried(&self) {
+        if let Some(m) = &self.options.metrics {
+            m.retried(&self.pipeline);
+        }
+    }
+
+    /// The run ended as `record` (stopped by `error`, if any), its state
+    /// in the store at `store`.
+    pub(crate) fn ended(&self, record: &RunRecord, store: &str, error: Option<&Error>) {
+        if let Some(m) = &self.options.metrics {
+            if let Some(limit) = error.and_then(Error::limit) {
+                m.limit_hit(&self.pipeline, limit.name());
+            }
+            m.run_ended(&self.pipeline, record, store);
         }
     }
 

@@ -47,7 +47,7 @@ impl Pipeline {
             pipeline: self,
             store,
             run_id,
-            events: Events::new(opts),
+            events: Events::new(opts, &self.name),
             stages,
             stop: opts.stop.clone().unwrap_or_default(),
         };
@@ -87,6 +87,7 @@ impl Pipeline {
             if !retry {
                 break error;
             }
+            ctx.events.retried();
         };
         let (status, error) = verdict(outcome.as_ref(), &ledger, ctx.stop.is_requested());
         let record = RunRecord {
@@ -99,6 +100,7 @@ impl Pipeline {
             error,
         };
         store.finish_run(&self.name, &record)?;
+        ctx.events.ended(&record, store.path(), outcome.as_ref());
         Ok(RunSummary {
             pipeline: self.name.clone(),
             run: record,

@@ -190,6 +190,7 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
     /// Check a batch, then write it.
     async fn on_records(&mut self, batch: Batch) -> ControlFlow<()> {
         let i = self.stream(&batch.stream)?;
+        self.ctx.events.read(&batch);
         match check_batch(&batch, self.max_batch_bytes) {
             Ok(()) => {}
             Err(fault @ BatchFault::TooLarge(_)) => {
@@ -197,7 +198,7 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
             }
             Err(fault) if !self.ledger.is_failed(i) => {
                 let e = fault.into_error(&self.source, &batch.stream);
-                self.fail(i, false, e.to_string());
+                self.fail(i, true, false, e.to_string());
                 return ControlFlow::Continue(());
             }
             Err(_) => {}
@@ -207,10 +208,14 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
         }
         for mut batch in self.reshape(i, batch).await? {
             let (count, bytes) = (u64::from(batch.count), batch.data.len() as u64);
+            let extracted_at = batch.extracted_at;
             batch.operation = operation(batch.operation, self.modes[&batch.stream]);
             if let Err(e) = self.writer.write(batch).await {
                 return self.on_write_error(i, e);
             }
+            self.ctx
+                .events
+                .wrote(self.ledger.name(i), count, bytes, extracted_at);
             let run = self.ledger.add(i, count, bytes);
             self.ctx.events.emit(RunEvent::Written(run));
         }
@@ -227,7 +232,7 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
         let shaped = match reshaper.shape(batch, &self.ctx.stages.registry).await {
             Ok(shaped) => shaped,
             Err(ShapeError(message)) => {
-                self.fail(i, false, format!("stream `{stream}`: {message}"));
+                self.fail(i, true, false, format!("stream `{stream}`: {message}"));
                 return ControlFlow::Continue(Vec::new());
             }
         };
@@ -248,7 +253,7 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
     fn on_write_error(&mut self, i: StreamId, e: Error) -> ControlFlow<()> {
         match e.connector_error().map(|ce| ce.kind) {
             Some(kind @ (ErrorKind::Data | ErrorKind::Transient)) => {
-                self.fail(i, kind == ErrorKind::Transient, e.to_string());
+                self.fail(i, false, kind == ErrorKind::Transient, e.to_string());
                 ControlFlow::Continue(())
             }
             _ => {
@@ -302,7 +307,7 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
         };
         match stream {
             Some(i) => {
-                self.fail(i, transient, e.to_string());
+                self.fail(i, true, transient, e.to_string());
                 ControlFlow::Continue(())
             }
             None => self.stop(e),
@@ -424,8 +429,10 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
         }
     }
 
-    /// Fail one stream; the others go on.
-    fn fail(&mut self, i: StreamId, transient: bool, error: String) {
+    /// Fail one stream, on the source's side (`ingest`) or the
+    /// destination's; the others go on.
+    fn fail(&mut self, i: StreamId, ingest: bool, transient: bool, error: String) {
+        self.ctx.events.stream_failed(self.ledger.name(i), ingest);
         tracing::error!(
             pipeline = %self.ctx.pipeline.name,
             stream = %self.ledger.name(i),

@@ -156,6 +156,11 @@ impl Watched {
             .min()
     }
 
+    /// How many pipelines are in use.
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// Mark `file`'s pipeline running or not.
     pub(super) fn set_running(&mut self, file: &Path, running: bool) {
         if let Some(e) = self.entries.get_mut(file) {

@@ -25,6 +25,7 @@ mod stores;
 
 use crate::engine::Runtime;
 use crate::error::Result;
+use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, RunOptions, RunSummary, Stop};
 use chrono::{DateTime, Utc};
 use files::Watched;
@@ -106,6 +107,11 @@ pub enum ServeEvent<'a> {
         /// When it is tried next.
         next: Option<DateTime<Utc>>,
     },
+    /// The files were read for the first time: the service is ready.
+    Ready {
+        /// Pipelines loaded.
+        pipelines: usize,
+    },
     /// A stop was asked; `running` runs are finishing.
     Stopping {
         /// Runs still going on.
@@ -122,6 +128,7 @@ pub struct Scheduler {
     runtime: Runtime,
     options: ServeOptions,
     stores: Stores,
+    metrics: Option<Metrics>,
 }
 
 /// What a finished run task reports.
@@ -139,7 +146,14 @@ impl Scheduler {
             runtime,
             options,
             stores: Stores::default(),
+            metrics: None,
         }
+    }
+
+    /// Count every run into `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Serve the pipeline files `paths` (files, or directories of
@@ -150,7 +164,11 @@ impl Scheduler {
         let mut watched = Watched::new(paths.to_vec());
         let permits = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
         let mut tasks: JoinSet<Done> = JoinSet::new();
-        let mut next_scan = Instant::now();
+        watched.rescan(|pipeline| self.plan(pipeline, None), &on_event);
+        on_event(&ServeEvent::Ready {
+            pipelines: watched.len(),
+        });
+        let mut next_scan = Instant::now() + self.options.rescan;
         while !stop.is_requested() {
             if Instant::now() >= next_scan {
                 watched.rescan(|pipeline| self.plan(pipeline, None), &on_event);
@@ -245,6 +263,7 @@ impl Scheduler {
         let opts = RunOptions {
             progress: None,
             stop: Some(stop),
+            metrics: self.metrics.clone(),
         };
         pipeline.run(&self.runtime, &store, &opts).await
     }
