@@ -10,6 +10,9 @@
 //!   (default 30), a third of N into dest-postgres and a third during a
 //!   Singer tap; writes the figures of the first two
 //!   to `target/crash-report.json` and `target/crash-postgres-report.json`.
+//! - `soak [--minutes N]`: 50 pipelines on `every = "1s"` in one `sluice
+//!   serve` for N minutes (default 10): RSS and descriptors flat, no
+//!   overlapping runs, nothing lost; figures in `target/soak-report.json`.
 //! - `fuzz [--seconds N] [--asan] [target...]`: time-boxed cargo-fuzz runs
 //!   of the parser fuzz targets (`fuzz/`, docs/fuzzing.md).
 //! - `postgres start|stop|status [--json]`: a real PostgreSQL server in
@@ -23,7 +26,7 @@ mod postgres;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <setup|build-connectors|demo|test|bench [--quick]|crash [--kills N]|fuzz [--seconds N] [target...]|postgres <start [--json]|stop|status [--json]>>";
+const USAGE: &str = "usage: cargo xtask <setup|build-connectors|demo|test|bench [--quick]|crash [--kills N]|soak [--minutes N]|fuzz [--seconds N] [target...]|postgres <start [--json]|stop|status [--json]>>";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
             setup().and_then(|()| bench(quick))
         }
         "crash" => kills().and_then(|n| setup().and_then(|()| crash(n))),
+        "soak" => minutes().and_then(|n| setup().and_then(|()| soak(n))),
         "fuzz" => fuzz::main(std::env::args().skip(2)),
         "postgres" => postgres::main(std::env::args().skip(2)),
         _ => Err(USAGE.to_string()),
@@ -332,6 +336,42 @@ fn crash(kills: usize) -> Result<(), String> {
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         println!("{figures}");
     }
+    Ok(())
+}
+
+/// `--minutes N` (default 10).
+fn minutes() -> Result<u64, String> {
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    match args.iter().position(|a| a == "--minutes") {
+        None => Ok(10),
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("--minutes takes a number\n{USAGE}")),
+    }
+}
+
+fn soak(minutes: u64) -> Result<(), String> {
+    let root = root();
+    let report = root.join("target/soak-report.json");
+    run(
+        &format!("soak: 50 pipelines every second for {minutes} min in one `sluice serve`"),
+        cargo()
+            .current_dir(&root)
+            .args([
+                "test",
+                "--workspace",
+                "--",
+                "--exact",
+                "fifty_pipelines_every_second_stay_flat_never_overlap_and_lose_nothing",
+                "--nocapture",
+            ])
+            .env("SLUICE_SOAK_SECS", (minutes * 60).to_string())
+            .env("SLUICE_SOAK_REPORT", &report),
+    )?;
+    let figures = std::fs::read_to_string(&report)
+        .map_err(|e| format!("cannot read {}: {e}", report.display()))?;
+    println!("{figures}");
     Ok(())
 }
 
