@@ -183,6 +183,21 @@ impl Pipeline {
         self.run_prepared(prepared, store, opts).await
     }
 
+    /// Run the pipeline once in the background, on a thread of the
+    /// current tokio runtime's blocking pool (its connectors still run on
+    /// the runtime's workers): for services that start runs from request
+    /// handlers. Must be called within a tokio runtime.
+    pub fn spawn(
+        self: &std::sync::Arc<Self>,
+        runtime: &Runtime,
+        store: StateStore,
+        opts: RunOptions,
+    ) -> tokio::task::JoinHandle<Result<RunSummary>> {
+        let (pipeline, runtime) = (self.clone(), runtime.clone());
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || handle.block_on(pipeline.run(&runtime, &store, &opts)))
+    }
+
     /// Run with connectors and catalog from [`Self::prepare`].
     pub async fn run_prepared(
         &self,
