@@ -16,10 +16,14 @@ use std::process::ExitCode;
 /// The `state` subcommands.
 #[derive(Subcommand)]
 pub enum StateCommand {
-    /// Print the saved state of every stream.
+    /// Print the saved state of every stream, as JSON.
     Show {
         /// The pipeline file.
         pipeline: PathBuf,
+        /// JSON (what it prints in any case; accepted like every command's
+        /// `--json`).
+        #[arg(long)]
+        json: bool,
     },
     /// Forget saved state so the next sync starts over.
     Reset {
@@ -62,7 +66,7 @@ pub enum StateCommand {
 /// `sluice state show|reset|export|import`.
 pub fn state(command: StateCommand) -> Result<ExitCode> {
     match command {
-        StateCommand::Show { pipeline } => {
+        StateCommand::Show { pipeline, .. } => {
             let (pipeline, store) = open(&pipeline)?;
             let states = store.saved_states(&pipeline.name)?;
             println!("{}", serde_json::to_string_pretty(&states)?);
