@@ -4,6 +4,7 @@ mod args;
 mod commands;
 mod metrics_server;
 mod signals;
+mod status_page;
 mod ui;
 
 use anyhow::Result;

@@ -38,6 +38,15 @@ pub struct ServeArgs {
     /// /readyz once the pipeline files are read), e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "HOST:PORT")]
     metrics_addr: Option<String>,
+    /// Serve a status page on this address (off by default), e.g.
+    /// 127.0.0.1:8080.
+    #[arg(long, value_name = "HOST:PORT")]
+    ui_addr: Option<String>,
+    /// The token the status page's "Run now" button asks for (also from
+    /// SLUICE_UI_TOKEN); without one, anyone who reaches the page can
+    /// start runs.
+    #[arg(long, env = "SLUICE_UI_TOKEN", hide_env_values = true)]
+    ui_token: Option<String>,
 }
 
 /// `sluice serve`.
@@ -59,6 +68,9 @@ pub async fn serve(rt: &Runtime, a: ServeArgs) -> Result<ExitCode> {
         let metrics = Metrics::new();
         crate::metrics_server::start(addr, metrics.clone(), ready.clone()).await?;
         scheduler = scheduler.with_metrics(metrics);
+    }
+    if let Some(addr) = &a.ui_addr {
+        crate::status_page::start(addr, scheduler.clone(), a.ui_token.clone()).await?;
     }
     let on_event = Arc::new(move |e: &ServeEvent<'_>| {
         if matches!(e, ServeEvent::Ready { .. }) {

@@ -2,7 +2,7 @@
 //! `*.toml` of each directory given, read again when its modification
 //! time changes, forgotten when it is gone.
 
-use super::{ServeEvent, ServeEventFn};
+use super::{PipelineView, ServeEvent, ServeEventFn};
 use crate::pipeline::Pipeline;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -154,6 +154,28 @@ impl Watched {
             .filter(|e| !e.running)
             .filter_map(|e| e.next)
             .min()
+    }
+
+    /// Every pipeline in use, as the service shows it.
+    pub(super) fn views(&self) -> Vec<PipelineView> {
+        self.entries
+            .iter()
+            .map(|(file, e)| PipelineView {
+                file: file.clone(),
+                pipeline: e.pipeline.clone(),
+                next: e.next,
+                running: e.running,
+            })
+            .collect()
+    }
+
+    /// Run the pipeline called `name` as soon as it is not running.
+    pub(super) fn ask(&mut self, name: &str, now: DateTime<Utc>) {
+        for e in self.entries.values_mut() {
+            if e.pipeline.name == name {
+                e.next = Some(now);
+            }
+        }
     }
 
     /// How many pipelines are in use.

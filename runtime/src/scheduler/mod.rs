@@ -29,12 +29,13 @@ use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, RunOptions, RunSummary, Stop};
 use chrono::{DateTime, Utc};
 use files::Watched;
-use sluice_state::NextRun;
+use sluice_state::{NextRun, RunRecord, SavedState};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use stores::Stores;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 /// How a [`Scheduler`] serves.
@@ -122,6 +123,30 @@ pub enum ServeEvent<'a> {
 /// Receives every [`ServeEvent`].
 pub type ServeEventFn = Arc<dyn Fn(&ServeEvent<'_>) + Send + Sync>;
 
+/// A pipeline as the service sees it now.
+#[derive(Debug, Clone)]
+pub struct PipelineView {
+    /// Its file.
+    pub file: PathBuf,
+    /// The pipeline, as last read.
+    pub pipeline: Arc<Pipeline>,
+    /// When it runs next (none: no `[schedule]`).
+    pub next: Option<DateTime<Utc>>,
+    /// Whether a run of it is going on.
+    pub running: bool,
+}
+
+/// What a serving scheduler shows others and takes from them.
+#[derive(Default)]
+struct Board {
+    /// The pipelines, as of the loop's last turn.
+    pipelines: Mutex<Vec<PipelineView>>,
+    /// Pipelines asked to run now.
+    asked: Mutex<Vec<String>>,
+    /// Wakes the loop for what was asked.
+    wake: Notify,
+}
+
 /// Runs pipelines on their schedules with one shared [`Runtime`].
 #[derive(Clone)]
 pub struct Scheduler {
@@ -129,6 +154,7 @@ pub struct Scheduler {
     options: ServeOptions,
     stores: Stores,
     metrics: Option<Metrics>,
+    board: Arc<Board>,
 }
 
 /// What a finished run task reports.
@@ -147,7 +173,41 @@ impl Scheduler {
             options,
             stores: Stores::default(),
             metrics: None,
+            board: Arc::default(),
         }
+    }
+
+    /// The pipelines being served, by file.
+    pub fn pipelines(&self) -> Vec<PipelineView> {
+        self.board.pipelines.lock().expect("board").clone()
+    }
+
+    /// Run the pipeline called `name` now (or as soon as its run going on
+    /// ends), whatever its schedule; false when no served file defines it.
+    pub fn run_now(&self, name: &str) -> bool {
+        let known = self.pipelines().iter().any(|v| v.pipeline.name == name);
+        if known {
+            self.board
+                .asked
+                .lock()
+                .expect("board")
+                .push(name.to_string());
+            self.board.wake.notify_one();
+        }
+        known
+    }
+
+    /// The runs of `pipeline` (newest first) and its streams' saved
+    /// state, read through the store handle the runs share.
+    pub fn history(
+        &self,
+        pipeline: &Pipeline,
+    ) -> Result<(Vec<RunRecord>, BTreeMap<String, SavedState>)> {
+        let store = self.stores.open(&pipeline.state_path())?;
+        Ok((
+            store.runs(&pipeline.name)?,
+            store.saved_states(&pipeline.name)?,
+        ))
     }
 
     /// Count every run into `metrics`.
@@ -170,6 +230,10 @@ impl Scheduler {
         });
         let mut next_scan = Instant::now() + self.options.rescan;
         while !stop.is_requested() {
+            let asked = std::mem::take(&mut *self.board.asked.lock().expect("board"));
+            for name in asked {
+                watched.ask(&name, now());
+            }
             if Instant::now() >= next_scan {
                 watched.rescan(|pipeline| self.plan(pipeline, None), &on_event);
                 next_scan = Instant::now() + self.options.rescan;
@@ -184,10 +248,12 @@ impl Scheduler {
                 });
                 self.spawn_run(&mut tasks, file, pipeline, stop.clone(), permit);
             }
+            *self.board.pipelines.lock().expect("board") = watched.views();
             let wake = watched
                 .earliest()
                 .map_or(next_scan, |at| next_scan.min(instant_at(at)));
             tokio::select! {
+                () = self.board.wake.notified() => {}
                 Some(done) = tasks.join_next() => {
                     if let Ok(done) = done {
                         self.finished(&mut watched, done, &on_event);

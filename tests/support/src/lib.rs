@@ -6,6 +6,9 @@
 //! The binary's path (`CARGO_BIN_EXE_sluice`) exists only inside the CLI's
 //! integration tests, so they pass it in (see `cli/tests/support/mod.rs`).
 
+/// A real headless browser (Debian's Chromium, installed when missing).
+pub mod browser;
+
 /// A real PostgreSQL server for tests (`pg_server::shared()`), see the
 /// `sluice-pg-server` crate.
 pub use sluice_pg_server as pg_server;
