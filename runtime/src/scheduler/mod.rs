@@ -249,9 +249,12 @@ impl Scheduler {
                 self.spawn_run(&mut tasks, file, pipeline, stop.clone(), permit);
             }
             *self.board.pipelines.lock().expect("board") = watched.views();
-            let wake = watched
+            // With every slot taken, a due pipeline waits for a run to end
+            // (which wakes the loop), not for its time, which has passed.
+            let earliest = watched
                 .earliest()
-                .map_or(next_scan, |at| next_scan.min(instant_at(at)));
+                .filter(|_| permits.available_permits() > 0);
+            let wake = earliest.map_or(next_scan, |at| next_scan.min(instant_at(at)));
             tokio::select! {
                 () = self.board.wake.notified() => {}
                 Some(done) = tasks.join_next() => {
