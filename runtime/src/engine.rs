@@ -121,6 +121,8 @@ impl RuntimeBuilder {
             .map_err(|e| Error::wasmtime("linking WASI name lookups", e))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| Error::wasmtime("linking WASI HTTP", e))?;
+        crate::host::add_handler_to_linker(&mut linker)
+            .map_err(|e| Error::wasmtime("linking WASI HTTP's outgoing handler", e))?;
         link_contract(&mut linker)?;
         start_ticker(&engine);
         Ok(Runtime {

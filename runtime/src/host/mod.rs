@@ -5,6 +5,7 @@
 //! contract's host imports (`imports`: `log`, the schema `registry`).
 
 mod egress;
+mod handler;
 mod imports;
 mod limiter;
 mod lookup;
@@ -17,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::redact::Redactor;
 use crate::registry::Registry;
 pub(crate) use egress::{Denied, Egress};
+pub(crate) use handler::add_to_linker as add_handler_to_linker;
 pub(crate) use limiter::Limiter;
 pub(crate) use lookup::add_to_linker as add_lookup_to_linker;
 pub(crate) use output::{GuestOutput, LogBudget};

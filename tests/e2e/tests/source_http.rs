@@ -441,3 +441,32 @@ async fn https_trusts_the_granted_ca_bundle_and_names_an_untrusted_server() {
         .unwrap_err();
     assert!(err.to_string().contains("ca.pem"), "{err}");
 }
+
+#[tokio::test]
+async fn many_more_requests_than_the_handle_limit_leave_no_handle_behind() {
+    let server = HttpServer::start(Options {
+        users: 2000,
+        token: Some(TOKEN.into()),
+        keep_log: false,
+        ..Default::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&server.base_url(), TOKEN);
+    config["streams"][0]["pagination"]["size"] = json!(10);
+    let host = format!("127.0.0.1:{}", server.port());
+    // 200 pages, each a request with options, under a limit of 64 handles.
+    let toml = PipelineToml::new(artifacts::SOURCE_HTTP, config)
+        .name("http")
+        .source_hosts(&[&host])
+        .stream(json!({"name": "users", "write_mode": "overwrite"}))
+        .extra("\n[source.limits]\nhandles = 64\n");
+    let p = pipeline(&toml, dir.path(), "http.toml", "http");
+    let store = StateStore::open(&p.state_path()).unwrap();
+    let s = p
+        .run(&runtime(), &store, &RunOptions::default())
+        .await
+        .unwrap();
+    assert!(s.succeeded(), "{s:?}");
+    assert_eq!(written(dir.path(), "users").len(), 2000);
+}
