@@ -250,6 +250,10 @@ fn metrics_count_what_a_run_moved_and_the_probes_answer() {
     let base = url.trim_end_matches("/metrics");
     assert_eq!(get(&format!("{base}/healthz")), (200, "ok\n".into()));
     assert_eq!(get(&format!("{base}/readyz")), (200, "ready\n".into()));
+    let (code, _) = terminate(child);
+    assert_eq!(code, Some(0), "{:?}", drain.join().unwrap());
+    // Once the service is gone: between runs it still opens the store to
+    // persist the next run, and redb lets one process at a time in.
     let run = runs(&file).pop().unwrap();
     let bytes = run["streams"][0]["bytes"].as_u64().unwrap();
     assert_eq!(run["streams"][0]["records"], 3000);
@@ -269,6 +273,4 @@ fn metrics_count_what_a_run_moved_and_the_probes_answer() {
     assert!((0.0..60.0).contains(&lag), "lag {lag}");
     assert!(body.contains("sluice_state_store_bytes{store="), "{body}");
     assert!(body.trim_end().ends_with("# EOF"), "{body}");
-    let (code, _) = terminate(child);
-    assert_eq!(code, Some(0), "{:?}", drain.join().unwrap());
 }

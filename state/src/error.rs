@@ -21,6 +21,10 @@ pub enum ErrorKind {
     /// damaged): what happened, in words.
     #[error("{0}")]
     Store(String),
+    /// Another process has the store open (redb lets one process at a
+    /// time in): a run of one of its pipelines, or `sluice serve`.
+    #[error("it is in use by another sluice process")]
+    InUse,
     /// A value stored in a table does not parse as what the table holds.
     #[error("table `{table}`, key {key}: the stored value does not parse: {source}")]
     Corrupt {
@@ -49,6 +53,11 @@ impl Error {
             path: path.to_string(),
             kind: ErrorKind::Store(message.into()),
         }
+    }
+
+    /// Whether another process has the store open.
+    pub fn in_use(&self) -> bool {
+        matches!(self.kind, ErrorKind::InUse)
     }
 
     /// The table and key of a stored value that does not parse.

@@ -118,10 +118,10 @@ fn refuse_foreign(path: &Path, shown: &str) -> Result<()> {
         // open below does.
         Err(redb::DatabaseError::RepairAborted) => return Ok(()),
         Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
-            return Err(Error::store(
-                shown,
-                "it is in use by another sluice process",
-            ));
+            return Err(Error {
+                path: shown.to_string(),
+                kind: ErrorKind::InUse,
+            });
         }
         Err(e) => return Err(foreign(format!("cannot read it as a redb database: {e}"))),
     };
@@ -200,8 +200,12 @@ impl StateStore {
             if existed {
                 refuse_foreign(path, &shown)?;
             }
-            let mut db = Database::create(path).map_err(|e| {
-                Error::store(&shown, format!("cannot open it as a redb database: {e}"))
+            let mut db = Database::create(path).map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => Error {
+                    path: shown.clone(),
+                    kind: ErrorKind::InUse,
+                },
+                e => Error::store(&shown, format!("cannot open it as a redb database: {e}")),
             })?;
             if existed {
                 // Some damage makes redb panic twice inside a commit, where
@@ -216,6 +220,22 @@ impl StateStore {
             }
             Self::init(db, shown)
         })
+    }
+
+    /// [`StateStore::open`], waiting up to `wait` while another process
+    /// has the store open: for commands that only look (`sluice runs`,
+    /// `status`), since `sluice serve` holds a store only while it runs or
+    /// books a pipeline of it.
+    pub fn open_waiting(path: &Path, wait: std::time::Duration) -> Result<Self> {
+        let until = std::time::Instant::now() + wait;
+        loop {
+            match Self::open(path) {
+                Err(e) if e.in_use() && std::time::Instant::now() < until => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// A store that lives in memory (for tests and dry runs).

@@ -17,6 +17,17 @@ use sluice_protocol::{Catalog, ConfiguredCatalog, Role, SyncMode};
 use sluice_runtime::Connector;
 use sluice_runtime::pipeline::{SelectionError, StreamSelection, configure};
 
+/// Open a pipeline's state store for a command that reads or edits it
+/// between runs (`runs`, `status`, `state`, `schemas`): `sluice serve`
+/// holds a store only while it runs or books one of its pipelines, so a
+/// few seconds' wait gets in; a sync that holds it longer is named.
+pub fn open_store(path: &std::path::Path) -> Result<sluice_runtime::state::StateStore> {
+    Ok(sluice_runtime::state::StateStore::open_waiting(
+        path,
+        std::time::Duration::from_secs(5),
+    )?)
+}
+
 /// Fail, naming the file, unless `connector` exports `role`.
 pub fn require_role(connector: &Connector, role: Role) -> Result<()> {
     if connector.roles().contains(&role) {

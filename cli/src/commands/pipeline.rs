@@ -96,7 +96,7 @@ pub async fn sync(rt: &Runtime, a: SyncArgs) -> Result<ExitCode> {
 /// `sluice runs`.
 pub fn runs(a: RunsArgs) -> Result<ExitCode> {
     let pipeline = Pipeline::from_file(&a.pipeline)?;
-    let store = StateStore::open(&pipeline.state_path())?;
+    let store = super::open_store(&pipeline.state_path())?;
     let runs = store.runs(&pipeline.name)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&runs)?);

@@ -103,7 +103,7 @@ pub fn schemas(command: SchemasCommand) -> Result<ExitCode> {
 
 fn open(pipeline: &Path) -> Result<(Pipeline, StateStore)> {
     let pipeline = Pipeline::from_file(pipeline)?;
-    let store = StateStore::open(&pipeline.state_path())?;
+    let store = super::open_store(&pipeline.state_path())?;
     Ok((pipeline, store))
 }
 

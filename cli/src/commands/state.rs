@@ -96,7 +96,7 @@ pub fn state(command: StateCommand) -> Result<ExitCode> {
 /// The pipeline of `file` and its state store.
 fn open(file: &Path) -> Result<(Pipeline, StateStore)> {
     let pipeline = Pipeline::from_file(file)?;
-    let store = StateStore::open(&pipeline.state_path())?;
+    let store = super::open_store(&pipeline.state_path())?;
     Ok((pipeline, store))
 }
 

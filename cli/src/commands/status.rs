@@ -10,7 +10,7 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::Value;
 use sluice_runtime::pipeline::Pipeline;
-use sluice_runtime::state::{RunRecord, StateStore, StreamOutcome, now_ms};
+use sluice_runtime::state::{RunRecord, StreamOutcome, now_ms};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -126,7 +126,7 @@ fn pipeline_status(file: &Path) -> Result<PipelineStatus> {
     if !pipeline.state_path().exists() {
         return Ok(status);
     }
-    let store = StateStore::open(&pipeline.state_path())?;
+    let store = super::open_store(&pipeline.state_path())?;
     let runs = store.runs(&pipeline.name)?;
     let saved = store.saved_states(&pipeline.name)?;
     let versions = store.schema_streams(&pipeline.name)?;
