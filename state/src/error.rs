@@ -55,6 +55,14 @@ impl Error {
         }
     }
 
+    /// The store at `path` is open in another process.
+    pub(crate) fn in_use_at(path: &str) -> Self {
+        Error {
+            path: path.to_string(),
+            kind: ErrorKind::InUse,
+        }
+    }
+
     /// Whether another process has the store open.
     pub fn in_use(&self) -> bool {
         matches!(self.kind, ErrorKind::InUse)

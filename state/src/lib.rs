@@ -118,10 +118,7 @@ fn refuse_foreign(path: &Path, shown: &str) -> Result<()> {
         // open below does.
         Err(redb::DatabaseError::RepairAborted) => return Ok(()),
         Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
-            return Err(Error {
-                path: shown.to_string(),
-                kind: ErrorKind::InUse,
-            });
+            return Err(Error::in_use_at(shown));
         }
         Err(e) => return Err(foreign(format!("cannot read it as a redb database: {e}"))),
     };
@@ -201,10 +198,7 @@ impl StateStore {
                 refuse_foreign(path, &shown)?;
             }
             let mut db = Database::create(path).map_err(|e| match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => Error {
-                    path: shown.clone(),
-                    kind: ErrorKind::InUse,
-                },
+                redb::DatabaseError::DatabaseAlreadyOpen => Error::in_use_at(&shown),
                 e => Error::store(&shown, format!("cannot open it as a redb database: {e}")),
             })?;
             if existed {
@@ -223,9 +217,9 @@ impl StateStore {
     }
 
     /// [`StateStore::open`], waiting up to `wait` while another process
-    /// has the store open: for commands that only look (`sluice runs`,
-    /// `status`), since `sluice serve` holds a store only while it runs or
-    /// books a pipeline of it.
+    /// has the store open: for commands that use it between runs
+    /// (`sluice runs`, `status`, `state`), since `sluice serve` holds a
+    /// store only while it runs or books a pipeline of it.
     pub fn open_waiting(path: &Path, wait: std::time::Duration) -> Result<Self> {
         let until = std::time::Instant::now() + wait;
         loop {
