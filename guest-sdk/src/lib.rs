@@ -4,8 +4,9 @@
 //! [`Destination`] (or [`Transform`]), then exports itself with
 //! [`export_source!`], [`export_destination!`], [`export_duplex!`] or
 //! [`export_transform!`], against the contract `sluice:connector@0.2.0`.
-//! The SDK hides the component bindings, validates the config against the
-//! spec's JSON Schema (applying defaults) before connector code runs, and
+//! The SDK hides the component bindings, applies the config's defaults
+//! from the spec's JSON Schema before connector code runs (the host has
+//! validated it; natively, or with the `validate` feature, the SDK does), and
 //! offers batching ([`BatchBuilder`]: typed schemas registered once and
 //! stamped on batches, operations, extraction times), state ([`State`]) and
 //! stream-iteration ([`Streams`], [`StreamRead`]) helpers. A destination
@@ -81,6 +82,7 @@ mod batch;
 pub mod export;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod json;
 mod logging;
 pub mod native;
 pub mod registry;
@@ -113,9 +115,26 @@ pub fn io_error(what: &str, path: &std::path::Path, e: std::io::Error) -> Connec
     ConnectorError::config(format!("cannot {what} `{}`: {e}", path.display()))
 }
 
+/// How many readers of this source the host runs at once, each over its
+/// own streams (1 unless the host says otherwise through
+/// [`protocol::READERS_ENV`]). A limit a source keeps towards its system
+/// (requests a second, connections) is shared among them.
+pub fn readers() -> u32 {
+    std::env::var(protocol::READERS_ENV)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
 /// Parse `text` as the config of a connector with `spec`: defaults from
-/// the schema filled in, validated (errors name the field and never echo
-/// secret values), then deserialised.
+/// the schema filled in, then deserialised.
+///
+/// The sluice host validates every config against `spec.config_schema`
+/// (errors name the field and never echo secret values) before it calls
+/// the guest, so a component does not carry a validator of its own. Built
+/// natively, or with the `validate` feature (for hosts that do not
+/// validate), it checks the config here too.
 pub fn parse_config<T: serde::de::DeserializeOwned>(spec: &Spec, text: &str) -> Result<T> {
     let value = protocol::config::validated_config(&spec.config_schema, text)?;
     serde_json::from_value(value)

@@ -34,6 +34,13 @@ pub const CONTRACT_VERSION: &str = "0.2.0";
 /// Every contract version a sluice host loads, oldest first.
 pub const CONTRACT_VERSIONS: [&str; 2] = ["0.1.0", "0.2.0"];
 
+/// The environment variable through which the host tells each reader of
+/// a source how many read at once (`options.parallelism`), so that what a
+/// source promises an API per second is shared among them. A source that
+/// lists it in its capabilities' `env` may be read by several instances
+/// at once ([`Spec::reads_streams_in_parallel`]); any other by one.
+pub const READERS_ENV: &str = "SLUICE_READERS";
+
 /// What went wrong, so the host knows whether to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -281,6 +288,23 @@ impl Spec {
     /// `"airbyte_secret": true`).
     pub fn secret_fields(&self) -> Vec<String> {
         secret_fields(&self.config_schema)
+    }
+
+    /// This source's streams may be read by several instances at once,
+    /// each over its own streams (they share no snapshot, no parent and
+    /// child, no connection budget the source does not divide itself): it
+    /// reads [`READERS_ENV`], and says so in its capabilities.
+    pub fn reads_streams_in_parallel(mut self) -> Spec {
+        if !self.reads_in_parallel() {
+            self.capabilities.env.push(READERS_ENV.to_string());
+        }
+        self
+    }
+
+    /// Whether the host may run several readers of this source at once
+    /// ([`Self::reads_streams_in_parallel`]).
+    pub fn reads_in_parallel(&self) -> bool {
+        self.capabilities.env.iter().any(|e| e == READERS_ENV)
     }
 }
 

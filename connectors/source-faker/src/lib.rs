@@ -164,7 +164,8 @@ impl Connector for Faker {
              schema_version 2: orders.amount_cents int32 -> int64, optional orders.coupon."
                 .into(),
         );
-        spec
+        // Streams are generated independently: several readers may take them.
+        spec.reads_streams_in_parallel()
     }
 
     fn discover(config: &Config) -> Result<Catalog> {

@@ -9,6 +9,7 @@
 //! (every column optional: integer, number, boolean or string; nested
 //! JSON values as `Schema::from_json_schema` reads them).
 
+use rows::{Rows, data_error};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sluice_guest::{
@@ -20,6 +21,8 @@ use std::cmp::Ordering;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+
+mod rows;
 
 /// The source-file connector.
 pub struct FileSource;
@@ -64,151 +67,6 @@ fn stream_files(dir: &Path) -> Result<Vec<(String, PathBuf, Format)>> {
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(files)
-}
-
-/// Rows of a file as JSON objects, with CSV cells typed by `schema`.
-struct Rows {
-    stream: String,
-    inner: RowsInner,
-    line: u64,
-}
-
-enum RowsInner {
-    Csv {
-        reader: csv::Reader<BufReader<File>>,
-        headers: Vec<String>,
-        types: Vec<&'static str>,
-    },
-    Json(std::io::Lines<BufReader<File>>),
-}
-
-fn column_type(schema: &Value, column: &str) -> &'static str {
-    let types = &schema["properties"][column]["type"];
-    let has = |t: &str| types == t || types.as_array().is_some_and(|a| a.iter().any(|x| x == t));
-    if has("integer") {
-        "integer"
-    } else if has("number") {
-        "number"
-    } else if has("boolean") {
-        "boolean"
-    } else {
-        "string"
-    }
-}
-
-fn typed_cell(cell: &str, ty: &str) -> Value {
-    if cell.is_empty() {
-        return Value::Null;
-    }
-    let parsed = match ty {
-        "integer" => cell.parse::<i64>().ok().map(Value::from),
-        "number" => cell.parse::<f64>().ok().map(Value::from),
-        "boolean" => cell.parse::<bool>().ok().map(Value::from),
-        _ => None,
-    };
-    parsed.unwrap_or_else(|| Value::String(cell.to_string()))
-}
-
-impl Rows {
-    fn open(stream: &str, path: &Path, format: Format, schema: &Value) -> Result<Rows> {
-        let file = File::open(path).map_err(|e| io_error("open", path, e))?;
-        let reader = BufReader::with_capacity(1 << 20, file);
-        let inner = match format {
-            Format::Csv => {
-                let mut reader = csv::Reader::from_reader(reader);
-                let headers: Vec<String> = reader
-                    .headers()
-                    .map_err(|e| data_error(stream, 1, e))?
-                    .iter()
-                    .map(str::to_string)
-                    .collect();
-                let types = headers.iter().map(|h| column_type(schema, h)).collect();
-                RowsInner::Csv {
-                    reader,
-                    headers,
-                    types,
-                }
-            }
-            Format::JsonLines => RowsInner::Json(reader.lines()),
-        };
-        Ok(Rows {
-            stream: stream.into(),
-            inner,
-            line: 0,
-        })
-    }
-
-    /// The next JSON-lines row as it is in the file, checked to be one JSON
-    /// object but not decoded: the fast path when nothing needs reading out
-    /// of the row. `None` at the end, or for CSV files.
-    fn next_raw_line(&mut self) -> Result<Option<String>> {
-        let RowsInner::Json(lines) = &mut self.inner else {
-            return Ok(None);
-        };
-        loop {
-            self.line += 1;
-            let Some(line) = lines.next() else {
-                return Ok(None);
-            };
-            let line = line.map_err(|e| data_error(&self.stream, self.line, e))?;
-            let text = line.trim();
-            if text.is_empty() {
-                continue;
-            }
-            if !text.starts_with('{') {
-                return Err(data_error(&self.stream, self.line, "not a JSON object"));
-            }
-            serde_json::from_str::<serde::de::IgnoredAny>(text)
-                .map_err(|e| data_error(&self.stream, self.line, e))?;
-            return Ok(Some(line));
-        }
-    }
-
-    fn next_row(&mut self) -> Result<Option<Map<String, Value>>> {
-        loop {
-            self.line += 1;
-            match &mut self.inner {
-                RowsInner::Csv {
-                    reader,
-                    headers,
-                    types,
-                } => {
-                    let mut record = csv::StringRecord::new();
-                    let more = reader
-                        .read_record(&mut record)
-                        .map_err(|e| data_error(&self.stream, self.line + 1, e))?;
-                    if !more {
-                        return Ok(None);
-                    }
-                    let row = headers
-                        .iter()
-                        .zip(types.iter())
-                        .zip(record.iter())
-                        .map(|((h, t), cell)| (h.clone(), typed_cell(cell, t)))
-                        .collect();
-                    return Ok(Some(row));
-                }
-                RowsInner::Json(lines) => {
-                    let Some(line) = lines.next() else {
-                        return Ok(None);
-                    };
-                    let line = line.map_err(|e| data_error(&self.stream, self.line, e))?;
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    return match serde_json::from_str::<Value>(&line) {
-                        Ok(Value::Object(row)) => Ok(Some(row)),
-                        Ok(_) => Err(data_error(&self.stream, self.line, "not a JSON object")),
-                        Err(e) => Err(data_error(&self.stream, self.line, e)),
-                    };
-                }
-            }
-        }
-    }
-}
-
-fn data_error(stream: &str, line: u64, e: impl std::fmt::Display) -> ConnectorError {
-    ConnectorError::data(format!("line {line}: {e}")).in_stream(stream)
 }
 
 /// The JSON Schema type of one value.
@@ -377,7 +235,8 @@ impl Connector for FileSource {
             ..Capabilities::default()
         };
         spec.documentation = Some("CSV and JSON-lines files; one stream per file.".into());
-        spec
+        // Each stream is its own file: several readers may take them.
+        spec.reads_streams_in_parallel()
     }
 
     fn check(config: &Config) -> Result<()> {
@@ -464,14 +323,21 @@ impl FileStream {
         let rows = self.rows.as_mut().expect("opened above");
         let incremental = self.stream.sync_mode == SyncMode::Incremental;
         let cursor_field = self.stream.cursor_field.as_deref().unwrap_or_default();
-        // Full refresh of every field of a JSON-lines file: rows go through
-        // as they are, only checked.
-        let pass_through =
-            self.format == Format::JsonLines && !incremental && self.stream.fields.is_empty();
+        // Every field of a JSON-lines file: rows go through as they are,
+        // only checked, with just the cursor read out of them.
+        let pass_through = self.format == Format::JsonLines && self.stream.fields.is_empty();
+        let pick: &[&str] = if incremental { &[cursor_field] } else { &[] };
         while pass_through && !self.batch.is_full() {
-            let Some(line) = rows.next_raw_line()? else {
+            let Some((line, picked)) = rows.next_raw_line(pick)? else {
                 return Ok(true);
             };
+            if incremental {
+                let cursor = picked.into_iter().next().flatten();
+                let cursor = present(name, cursor_field, cursor, rows.line)?;
+                if !advance(&self.after, &mut self.max_cursor, cursor) {
+                    continue;
+                }
+            }
             self.batch.push_json_line(line.trim().as_bytes());
         }
         while !pass_through && !self.batch.is_full() {
@@ -479,32 +345,49 @@ impl FileStream {
                 return Ok(true);
             };
             if incremental {
-                let Some(cursor) = row.get(cursor_field).filter(|v| !v.is_null()) else {
-                    return Err(data_error(
-                        name,
-                        rows.line,
-                        format!("row has no value in cursor field `{cursor_field}`"),
-                    ));
-                };
-                if self
-                    .after
-                    .as_ref()
-                    .is_some_and(|a| compare(cursor, a) != Ordering::Greater)
-                {
+                let cursor = present(
+                    name,
+                    cursor_field,
+                    row.get(cursor_field).cloned(),
+                    rows.line,
+                )?;
+                if !advance(&self.after, &mut self.max_cursor, cursor) {
                     continue;
-                }
-                if self
-                    .max_cursor
-                    .as_ref()
-                    .is_none_or(|m| compare(cursor, m) == Ordering::Greater)
-                {
-                    self.max_cursor = Some(cursor.clone());
                 }
             }
             self.batch.push(&row)?;
         }
         Ok(false)
     }
+}
+
+/// A row's cursor value, or the error naming the line that has none.
+fn present(stream: &str, field: &str, cursor: Option<Value>, line: u64) -> Result<Value> {
+    cursor.filter(|v| !v.is_null()).ok_or_else(|| {
+        data_error(
+            stream,
+            line,
+            format!("row has no value in cursor field `{field}`"),
+        )
+    })
+}
+
+/// Whether a row with `cursor` comes after the saved bookmark `after`;
+/// the stream's new bookmark `max` moves up to it.
+fn advance(after: &Option<Value>, max: &mut Option<Value>, cursor: Value) -> bool {
+    if after
+        .as_ref()
+        .is_some_and(|a| compare(&cursor, a) != Ordering::Greater)
+    {
+        return false;
+    }
+    if max
+        .as_ref()
+        .is_none_or(|m| compare(&cursor, m) == Ordering::Greater)
+    {
+        *max = Some(cursor);
+    }
+    true
 }
 
 impl StreamRead for FileStream {
@@ -531,6 +414,7 @@ sluice_guest::export_source!(FileSource);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rows::typed_cell;
 
     #[test]
     fn widening_and_cells() {
