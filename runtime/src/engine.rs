@@ -1,6 +1,7 @@
-//! The one wasmtime engine of a process: its config (component model, fuel,
-//! epoch interruption), the epoch ticker, the linker with WASI and the host
-//! `log` import, and the on-disk cache of precompiled components. Nothing
+//! The wasmtime engines of a process, one metering fuel and one not, each
+//! built on first use: their config (component model, fuel, epoch
+//! interruption), epoch tickers, linkers with WASI and the host imports,
+//! and the on-disk cache of precompiled components (keyed by engine). Nothing
 //! here knows about connectors: [`Runtime::load`] lives with
 //! [`Connector`](crate::Connector).
 
@@ -10,7 +11,7 @@ use crate::host::HostState;
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
@@ -21,7 +22,11 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// The embeddable runtime: load connectors, then call them.
 ///
-/// Cheap to clone; one per process is enough.
+/// Cheap to clone; one per process is enough. It has two wasmtime
+/// engines, built when first needed: one that meters fuel and one that
+/// does not (metering costs about a fifth of a guest's speed). A call runs
+/// on the metered one exactly when its sandbox's `limits.fuel` is set
+/// (more than 0); the deadline and the memory limit hold on both.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), sluice_runtime::Error> {
@@ -35,13 +40,20 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 #[derive(Clone)]
 pub struct Runtime {
     inner: Arc<Inner>,
+    /// Which of the two engines this handle uses.
+    metered: bool,
 }
 
 struct Inner {
+    cache: Option<PathBuf>,
+    /// The engine that meters fuel, and the one that does not.
+    engines: [OnceLock<Engines>; 2],
+}
+
+/// One wasmtime engine and its linker.
+struct Engines {
     engine: Engine,
     linker: Linker<HostState>,
-    cache: Option<PathBuf>,
-    fuel: bool,
 }
 
 /// A component compiled (or mapped from the cache) by this engine.
@@ -58,6 +70,7 @@ impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
             .field("cache", &self.inner.cache)
+            .field("metered", &self.metered)
             .finish()
     }
 }
@@ -73,7 +86,7 @@ impl Default for RuntimeBuilder {
     fn default() -> Self {
         RuntimeBuilder {
             cache: default_cache_dir(),
-            fuel: true,
+            fuel: false,
         }
     }
 }
@@ -96,20 +109,36 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Meter fuel on every call (default: on). Without it the fuel limit is
-    /// not enforced and guest code runs faster; the wall-clock deadline and
-    /// the memory limit still apply. BENCHMARKS.md gives the difference.
+    /// Which engine [`Runtime::load`] compiles for first (default: the
+    /// unmetered one, as the default `limits.fuel` is 0). A call whose
+    /// limits ask for the other compiles the component for it then (once,
+    /// and cached); so a fuel limit is enforced whenever one is set.
     pub fn consume_fuel(mut self, on: bool) -> Self {
         self.fuel = on;
         self
     }
 
-    /// Build the runtime and start its epoch ticker.
+    /// Build the runtime (its first engine, and that engine's epoch ticker).
     pub fn build(self) -> Result<Runtime> {
+        let runtime = Runtime {
+            inner: Arc::new(Inner {
+                cache: self.cache,
+                engines: [OnceLock::new(), OnceLock::new()],
+            }),
+            metered: self.fuel,
+        };
+        runtime.metering(self.fuel)
+    }
+}
+
+impl Engines {
+    /// An engine, metering fuel or not, with every host import linked, and
+    /// its epoch ticker.
+    fn new(fuel: bool) -> Result<Self> {
         let mut config = Config::new();
         config
             .wasm_component_model(true)
-            .consume_fuel(self.fuel)
+            .consume_fuel(fuel)
             .epoch_interruption(true)
             .parallel_compilation(true)
             .cranelift_opt_level(wasmtime::OptLevel::Speed);
@@ -125,14 +154,7 @@ impl RuntimeBuilder {
             .map_err(|e| Error::wasmtime("linking WASI HTTP's outgoing handler", e))?;
         link_contract(&mut linker)?;
         start_ticker(&engine);
-        Ok(Runtime {
-            inner: Arc::new(Inner {
-                engine,
-                linker,
-                cache: self.cache,
-                fuel: self.fuel,
-            }),
-        })
+        Ok(Engines { engine, linker })
     }
 }
 
@@ -196,26 +218,45 @@ impl Runtime {
 
     fn engine_key(&self) -> String {
         let mut h = Sha256Hasher(Sha256::new());
-        self.inner
-            .engine
-            .precompile_compatibility_hash()
-            .hash(&mut h);
+        self.engine().precompile_compatibility_hash().hash(&mut h);
         hex::encode(&h.0.finalize()[..12])
+    }
+
+    /// This handle's engines; built by [`Self::metering`] before any
+    /// handle on them is made.
+    fn engines(&self) -> &Engines {
+        self.inner.engines[usize::from(self.metered)]
+            .get()
+            .expect("a runtime handle is made only once its engine is built")
     }
 
     /// The wasmtime engine.
     pub(crate) fn engine(&self) -> &Engine {
-        &self.inner.engine
+        &self.engines().engine
     }
 
     /// The linker: WASI 0.2 and the `sluice:connector/host` import.
     pub(crate) fn linker(&self) -> &Linker<HostState> {
-        &self.inner.linker
+        &self.engines().linker
     }
 
-    /// Whether calls meter fuel.
+    /// Whether calls on this handle meter fuel.
     pub fn consumes_fuel(&self) -> bool {
-        self.inner.fuel
+        self.metered
+    }
+
+    /// A handle on the engine that meters fuel (`true`) or the one that
+    /// does not, building it on first use; same cache.
+    pub fn metering(&self, fuel: bool) -> Result<Runtime> {
+        let slot = &self.inner.engines[usize::from(fuel)];
+        if slot.get().is_none() {
+            // Two callers may build one at once; the second is dropped.
+            let _ = slot.set(Engines::new(fuel)?);
+        }
+        Ok(Runtime {
+            inner: self.inner.clone(),
+            metered: fuel,
+        })
     }
 
     /// Compile the component at `path` on first use, mapping the cached
@@ -241,7 +282,7 @@ impl Runtime {
             return Err(not_a_connector("not a WebAssembly file".into()));
         }
         let hash = hex::encode(Sha256::digest(bytes));
-        let engine = &self.inner.engine;
+        let engine = self.engine();
         let cached = self
             .inner
             .cache

@@ -2,7 +2,10 @@
 //!
 //! Each operation runs in a fresh [`Instance`] built from the caller's
 //! [`Sandbox`]; every call gets its fuel and deadline, and a trap discards
-//! the instance (later calls return [`Error::Poisoned`]).
+//! the instance (later calls return [`Error::Poisoned`]). A sandbox that
+//! sets `limits.fuel` runs on the runtime's metered engine, one that does
+//! not on the unmetered one: a component is linked for each engine it is
+//! used on.
 
 mod contract;
 mod reader;
@@ -24,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 pub use transformer::Transformer;
-use wasmtime::component::InstancePre;
+use wasmtime::component::{Component, InstancePre};
 pub use writer::DestinationWriter;
 
 impl Runtime {
@@ -52,13 +55,46 @@ pub struct Connector {
 }
 
 struct ConnectorInner {
-    runtime: Runtime,
     name: String,
     path: PathBuf,
     hash: String,
+    /// The contract version it speaks.
+    version: String,
+    /// Linked for the engine it was loaded on.
+    linked: Linked,
+    /// Linked for the runtime's other engine, on the first call whose
+    /// fuel limit asks for it.
+    other: OnceCell<Linked>,
+    spec: OnceCell<Spec>,
+}
+
+/// A component linked for one engine: what its instances are made from.
+struct Linked {
+    runtime: Runtime,
     pre: InstancePre<HostState>,
     contract: Contract,
-    spec: OnceCell<Spec>,
+}
+
+impl Linked {
+    /// Link `component` (compiled by `runtime`'s engine), which speaks
+    /// contract `version`.
+    fn new(runtime: Runtime, component: &Component, path: &Path, version: &str) -> Result<Self> {
+        let pre = runtime.linker().instantiate_pre(component).map_err(|e| Error::NotAConnector {
+            path: path.to_path_buf(),
+            message: format!(
+                "it imports something the sandbox does not provide: {e:#} (connectors may import WASI 0.2 and the sluice:connector host and registry only)"
+            ),
+        })?;
+        let contract = Contract::new(&pre, version).map_err(|e| Error::NotAConnector {
+            path: path.to_path_buf(),
+            message: format!("it does not export `sluice:connector/connector@{version}` ({e:#})"),
+        })?;
+        Ok(Linked {
+            runtime,
+            pre,
+            contract,
+        })
+    }
 }
 
 impl std::fmt::Debug for Connector {
@@ -85,27 +121,42 @@ impl Connector {
             .map(|(name, _)| name.to_string())
             .collect();
         let version = contract_version(&path, &names)?;
-        let pre = runtime.linker().instantiate_pre(&component).map_err(|e| Error::NotAConnector {
-            path: path.clone(),
-            message: format!(
-                "it imports something the sandbox does not provide: {e:#} (connectors may import WASI 0.2 and the sluice:connector host and registry only)"
-            ),
-        })?;
-        let contract = Contract::new(&pre, &version).map_err(|e| Error::NotAConnector {
-            path: path.clone(),
-            message: format!("it does not export `sluice:connector/connector@{version}` ({e:#})"),
-        })?;
+        let linked = Linked::new(runtime, &component, &path, &version)?;
         Ok(Connector {
             inner: Arc::new(ConnectorInner {
-                runtime,
                 name,
                 path,
                 hash,
-                pre,
-                contract,
+                version,
+                linked,
+                other: OnceCell::new(),
                 spec: OnceCell::new(),
             }),
         })
+    }
+
+    /// The component linked for the engine `sandbox`'s fuel limit asks
+    /// for: metered when `limits.fuel` is set, unmetered when it is 0.
+    async fn linked(&self, sandbox: &Sandbox) -> Result<&Linked> {
+        let inner = &self.inner;
+        let metered = sandbox.limits.fuel > 0;
+        if inner.linked.runtime.consumes_fuel() == metered {
+            return Ok(&inner.linked);
+        }
+        inner
+            .other
+            .get_or_try_init(|| async {
+                let runtime = inner.linked.runtime.metering(metered)?;
+                let compiled = runtime.compile(&inner.path).await?;
+                if compiled.hash != inner.hash {
+                    return Err(Error::NotAConnector {
+                        path: inner.path.clone(),
+                        message: "the file changed since it was loaded; load it again".into(),
+                    });
+                }
+                Linked::new(runtime, &compiled.component, &inner.path, &inner.version)
+            })
+            .await
     }
 
     /// The connector's name (from its spec once known, else the file name).
@@ -130,10 +181,10 @@ impl Connector {
     /// Roles the component exports (not what its spec claims).
     pub fn roles(&self) -> Vec<Role> {
         let mut roles = Vec::new();
-        if self.inner.contract.is_source() {
+        if self.inner.linked.contract.is_source() {
             roles.push(Role::Source);
         }
-        if self.inner.contract.is_destination() {
+        if self.inner.linked.contract.is_destination() {
             roles.push(Role::Destination);
         }
         roles
@@ -141,25 +192,29 @@ impl Connector {
 
     /// The `sluice:connector` version the component was built against.
     pub fn contract_version(&self) -> &'static str {
-        self.inner.contract.version()
+        self.inner.linked.contract.version()
     }
 
+    /// A fresh instance for `sandbox`, with the contract of the engine it
+    /// runs on.
     async fn instance(
         &self,
         sandbox: &Sandbox,
         redactor: Redactor,
         registry: &Registry,
-    ) -> Result<Instance> {
+    ) -> Result<(Instance, &Contract)> {
         let name: Arc<str> = Arc::from(self.name());
-        Instance::new(
-            &self.inner.runtime,
-            &self.inner.pre,
+        let linked = self.linked(sandbox).await?;
+        let inst = Instance::new(
+            &linked.runtime,
+            &linked.pre,
             name,
             sandbox,
             redactor,
             registry.clone(),
         )
-        .await
+        .await?;
+        Ok((inst, &linked.contract))
     }
 
     /// The connector's spec (asked once, then remembered).
@@ -168,10 +223,10 @@ impl Connector {
             .spec
             .get_or_try_init(|| async {
                 let registry = Registry::memory();
-                let mut inst = self
+                let (mut inst, contract) = self
                     .instance(sandbox, Redactor::default(), &registry)
                     .await?;
-                self.inner.contract.spec(&mut inst).await
+                contract.spec(&mut inst).await
             })
             .await
             .cloned()
@@ -197,36 +252,32 @@ impl Connector {
         sandbox: &Sandbox,
         config: &Value,
         registry: &Registry,
-    ) -> Result<(Value, Instance)> {
+    ) -> Result<(Value, Instance, &Contract)> {
         let config = self.validate_config(sandbox, config).await?;
         let spec = self.spec(sandbox).await?;
         let redactor = Redactor::new(sluice_protocol::config::secret_values(
             &spec.config_schema,
             &config,
         ));
-        let inst = self.instance(sandbox, redactor, registry).await?;
-        Ok((config, inst))
+        let (inst, contract) = self.instance(sandbox, redactor, registry).await?;
+        Ok((config, inst, contract))
     }
 
     /// `check(config)`: validate the config, then ask the connector whether
     /// it can reach its system.
     pub async fn check(&self, sandbox: &Sandbox, config: &Value) -> Result<()> {
         let registry = Registry::memory();
-        let (config, mut inst) = self.configured_instance(sandbox, config, &registry).await?;
-        self.inner
-            .contract
-            .check(&mut inst, config.to_string())
-            .await
+        let (config, mut inst, contract) =
+            self.configured_instance(sandbox, config, &registry).await?;
+        contract.check(&mut inst, config.to_string()).await
     }
 
     /// `discover(config)`: the streams the connector offers.
     pub async fn discover(&self, sandbox: &Sandbox, config: &Value) -> Result<Catalog> {
         let registry = Registry::memory();
-        let (config, mut inst) = self.configured_instance(sandbox, config, &registry).await?;
-        self.inner
-            .contract
-            .discover(&mut inst, config.to_string())
-            .await
+        let (config, mut inst, contract) =
+            self.configured_instance(sandbox, config, &registry).await?;
+        contract.discover(&mut inst, config.to_string()).await
     }
 
     /// The error for a call this component's role does not offer.
@@ -248,11 +299,11 @@ impl Connector {
         state: &[StreamState],
         registry: &Registry,
     ) -> Result<SourceReader> {
-        if !self.inner.contract.is_source() {
+        if !self.inner.linked.contract.is_source() {
             return Err(self.wrong_role(Role::Source));
         }
-        let (config, mut inst) = self.configured_instance(sandbox, config, registry).await?;
-        let contract = &self.inner.contract;
+        let (config, mut inst, contract) =
+            self.configured_instance(sandbox, config, registry).await?;
         let (exports, reader) = contract
             .read(&mut inst, config.to_string(), catalog, state)
             .await?;
@@ -268,11 +319,11 @@ impl Connector {
         catalog: &ConfiguredCatalog,
         registry: &Registry,
     ) -> Result<DestinationWriter> {
-        if !self.inner.contract.is_destination() {
+        if !self.inner.linked.contract.is_destination() {
             return Err(self.wrong_role(Role::Destination));
         }
-        let (config, mut inst) = self.configured_instance(sandbox, config, registry).await?;
-        let contract = &self.inner.contract;
+        let (config, mut inst, contract) =
+            self.configured_instance(sandbox, config, registry).await?;
         let (exports, writer) = contract
             .write(&mut inst, config.to_string(), catalog)
             .await?;

@@ -32,7 +32,7 @@ impl std::fmt::Debug for Transformer {
 impl Connector {
     /// Whether the component exports `transform` (contract 0.2.0).
     pub fn is_transform(&self) -> bool {
-        self.inner.contract.is_transform()
+        self.inner.linked.contract.is_transform()
     }
 
     /// Open a transformer for `stream`, whose rows follow `input`; returns
@@ -45,15 +45,15 @@ impl Connector {
         input: Option<&Schema>,
         registry: &Registry,
     ) -> Result<(Transformer, Option<Schema>)> {
-        let Some(indices) = self.inner.contract.transform() else {
+        let (mut inst, contract) = self
+            .instance(sandbox, Redactor::default(), registry)
+            .await?;
+        let Some(indices) = contract.transform() else {
             return Err(Error::NotAConnector {
                 path: self.inner.path.clone(),
                 message: "it does not export `sluice:connector/transform@0.2.0`".into(),
             });
         };
-        let mut inst = self
-            .instance(sandbox, Redactor::default(), registry)
-            .await?;
         let exports = Arc::new(inst.exports(Call::Transform, |s, i| indices.load(s, i))?);
         let (config, stream, input) = (
             config.to_string(),
