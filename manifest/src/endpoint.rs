@@ -109,7 +109,10 @@ impl EnvVar {
 pub struct Limits {
     /// Linear memory per memory of the component, in MiB.
     pub memory_mib: u64,
-    /// Fuel (roughly, wasm instructions) per call.
+    /// Fuel (roughly, wasm instructions) per call; 0 (the default): not
+    /// metered. Set, the connector runs on an engine that meters fuel,
+    /// about a fifth slower; unset, `timeout_ms` is what stops a runaway
+    /// call (docs/security.md, "Fuel").
     pub fuel: u64,
     /// Wall-clock time per call, in milliseconds.
     pub timeout_ms: u64,
@@ -138,7 +141,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             memory_mib: 512,
-            fuel: 200_000_000_000,
+            fuel: 0,
             timeout_ms: 120_000,
             batch_mib: 64,
             log_kib: 1024,

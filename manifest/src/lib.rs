@@ -142,6 +142,10 @@ pub struct Options {
     pub retry_initial_ms: u64,
     /// The longest wait between retries (ms).
     pub retry_max_ms: u64,
+    /// Instances of the source reading at once, the streams dealt out
+    /// among them (0: one per core but one, which the destination and the
+    /// host keep). A process source runs once.
+    pub parallelism: usize,
 }
 
 impl Default for Options {
@@ -152,7 +156,22 @@ impl Default for Options {
             retries: 3,
             retry_initial_ms: 1_000,
             retry_max_ms: 60_000,
+            parallelism: 0,
         }
+    }
+}
+
+impl Options {
+    /// How many readers to run for `streams` streams: `parallelism` (or
+    /// the number of cores but one), never more than the streams, at least
+    /// one. On two cores a second reader only contends with the
+    /// destination and the host for the last core (BENCHMARKS.md, "Speed").
+    pub fn readers(&self, streams: usize) -> usize {
+        let wanted = match self.parallelism {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1)),
+            n => n,
+        };
+        wanted.min(streams).max(1)
     }
 }
 
@@ -344,6 +363,8 @@ dirs = [{ host = "out", guest = "/out", write = true }]
 
     #[test]
     fn a_schedule_is_checked_naming_the_file_and_key() {
+        // SAFETY: tests in this module are the only readers of this variable.
+        unsafe { std::env::set_var("SLUICE_TEST_TOKEN", "abc") };
         let good =
             format!("{MINIMAL}\n[schedule]\ncron = \"0 */6 * * *\"\ntimezone = \"Europe/Paris\"\n");
         let m = parse(&good, Path::new("/p"), "x.toml", "x").unwrap();
@@ -435,6 +456,127 @@ component = "b.wasm"
                 .unwrap_err()
                 .to_string();
             assert!(e.contains(needle), "{needle}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_policy_override_replaces_only_the_keys_it_sets() {
+        let base = Policy {
+            new_fields: Action::Freeze,
+            type_changes: Action::DiscardRow,
+        };
+        assert_eq!(PolicyOverride::default().over(&base), base);
+        let new_fields = PolicyOverride {
+            new_fields: Some(Action::Evolve),
+            type_changes: None,
+        };
+        assert_eq!(
+            new_fields.over(&base),
+            Policy {
+                new_fields: Action::Evolve,
+                type_changes: Action::DiscardRow,
+            }
+        );
+        let type_changes = PolicyOverride {
+            new_fields: None,
+            type_changes: Some(Action::DiscardValue),
+        };
+        assert_eq!(
+            type_changes.over(&base),
+            Policy {
+                new_fields: Action::Freeze,
+                type_changes: Action::DiscardValue,
+            }
+        );
+        let both = PolicyOverride {
+            new_fields: Some(Action::DiscardRow),
+            type_changes: Some(Action::Evolve),
+        };
+        assert_eq!(
+            both.over(&base),
+            Policy {
+                new_fields: Action::DiscardRow,
+                type_changes: Action::Evolve,
+            }
+        );
+    }
+
+    /// Two streams, the first with a `schema = { ... }` override (`STREAM_SCHEMA`
+    /// replaced), under a pipeline `[schema]` that freezes new fields.
+    const OVERRIDDEN: &str = r#"
+[source]
+component = "a.wasm"
+
+[destination]
+component = "b.wasm"
+
+[schema]
+new_fields = "freeze"
+
+[[streams]]
+name = "orders"
+schema = STREAM_SCHEMA
+
+[[streams]]
+name = "users"
+"#;
+
+    #[test]
+    fn a_streams_schema_override_reads_from_the_pipeline_file() {
+        let text = OVERRIDDEN.replace("STREAM_SCHEMA", "{ type_changes = \"discard_value\" }");
+        let m = parse(&text, Path::new("/p"), "x.toml", "x").unwrap();
+        let pipeline = Policy {
+            new_fields: Action::Freeze,
+            type_changes: Action::Evolve,
+        };
+        assert_eq!(m.schema, pipeline);
+        let orders = m.streams[0].schema.expect("orders has an override");
+        assert_eq!(
+            orders,
+            PolicyOverride {
+                new_fields: None,
+                type_changes: Some(Action::DiscardValue),
+            }
+        );
+        assert_eq!(
+            orders.over(&m.schema),
+            Policy {
+                new_fields: Action::Freeze,
+                type_changes: Action::DiscardValue,
+            }
+        );
+        assert_eq!(m.streams[1].schema, None, "users keeps the pipeline's");
+
+        let text = OVERRIDDEN.replace(
+            "STREAM_SCHEMA",
+            "{ new_fields = \"discard_row\", type_changes = \"freeze\" }",
+        );
+        let m = parse(&text, Path::new("/p"), "x.toml", "x").unwrap();
+        assert_eq!(
+            m.streams[0].schema,
+            Some(PolicyOverride {
+                new_fields: Some(Action::DiscardRow),
+                type_changes: Some(Action::Freeze),
+            })
+        );
+        let text = OVERRIDDEN.replace("STREAM_SCHEMA", "{}");
+        let m = parse(&text, Path::new("/p"), "x.toml", "x").unwrap();
+        assert_eq!(m.streams[0].schema, Some(PolicyOverride::default()));
+    }
+
+    #[test]
+    fn a_bad_stream_schema_override_is_named() {
+        for (value, needle) in [
+            ("{ new_field = \"evolve\" }", "unknown field `new_field`"),
+            ("{ type_changes = \"drop\" }", "unknown variant `drop`"),
+            ("\"evolve\"", "invalid type"),
+        ] {
+            let text = OVERRIDDEN.replace("STREAM_SCHEMA", value);
+            let e = parse(&text, Path::new("/p"), "x.toml", "x")
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("x.toml: "), "{value}: {e}");
+            assert!(e.contains(needle), "{value}: {e}");
         }
     }
 

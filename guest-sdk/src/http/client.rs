@@ -130,9 +130,12 @@ impl Client {
         self
     }
 
-    /// Send at most `per_second` requests a second (`None`: no limit).
+    /// Send at most `per_second` requests a second (`None`: no limit),
+    /// over all the readers the host runs at once ([`crate::readers`]):
+    /// each keeps to its share.
     pub fn requests_per_second(mut self, per_second: Option<f64>) -> Self {
-        self.limit = RateLimit::new(per_second);
+        let readers = f64::from(crate::readers());
+        self.limit = RateLimit::new(per_second.map(|r| r / readers));
         self
     }
 

@@ -95,11 +95,21 @@ impl StreamLedger {
         self.entries[i].run.outcome.is_failed()
     }
 
-    /// Count a batch the destination accepted.
-    pub(crate) fn add(&mut self, i: StreamId, records: u64, bytes: u64) -> &StreamRun {
+    /// Count a batch the destination accepted, extracted at
+    /// `extracted_at_ms` (0: unknown).
+    pub(crate) fn add(
+        &mut self,
+        i: StreamId,
+        records: u64,
+        bytes: u64,
+        extracted_at_ms: u64,
+    ) -> &StreamRun {
         let run = &mut self.entries[i].run;
         run.records += records;
         run.bytes += bytes;
+        if extracted_at_ms > 0 {
+            run.extracted_at_ms = run.extracted_at_ms.max(Some(extracted_at_ms));
+        }
         run
     }
 
@@ -274,7 +284,14 @@ mod tests {
         let mut l = StreamLedger::new(&all);
         assert_eq!(l.begin_attempt(&all).streams.len(), 2);
         let a = l.find("a").unwrap();
-        l.add(a, 10, 100);
+        l.add(a, 10, 100, 2_000);
+        // The latest extraction time is kept; a batch without one keeps it.
+        l.add(a, 5, 50, 1_000);
+        let run = l.add(a, 0, 0, 0);
+        assert_eq!(
+            (run.records, run.bytes, run.extracted_at_ms),
+            (15, 150, Some(2_000))
+        );
         l.checkpoint(a, json!({"c": 1}));
         l.source_finished(a);
         assert!(l.has_uncommitted());

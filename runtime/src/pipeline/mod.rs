@@ -12,6 +12,8 @@
 //! - [`configure`](configure()) turns stream selections into the configured catalog;
 //! - `prepare` loads and checks both connectors ([`Pipeline::prepare`]);
 //! - `run` makes attempts and retries them ([`Pipeline::run_with`]);
+//! - `shares` deals an attempt's streams out to the readers that read at
+//!   once (`options.parallelism`, by default one per core but one);
 //! - `transfer` is one attempt: readers -> channel -> check
 //!   ([`check_batch`]) -> write -> commit, with every stream's counts,
 //!   outcome and pending checkpoint in one ledger;
@@ -26,6 +28,7 @@ mod ledger;
 mod prepare;
 mod reshape;
 mod run;
+mod shares;
 mod transfer;
 
 use crate::engine::Runtime;
@@ -39,6 +42,7 @@ pub use events::{Progress, ProgressFn, RunOptions, Stop};
 pub use prepare::{Prepared, Side};
 pub use reshape::{ShapeError, Stages, StreamShape};
 use serde::{Deserialize, Serialize};
+pub use shares::{Share, shares};
 pub use sluice_manifest::{
     Action, CatchUp, Endpoint, Manifest, Options, PipelineFile, Policy, PolicyOverride, Schedule,
     ScheduleSpec, StreamSelection,
@@ -224,15 +228,33 @@ impl Pipeline {
             store,
             opts,
             async |catalog: &ConfiguredCatalog, state: Vec<StreamState>| {
-                // The reader first: a source that cannot start must not cost the
+                // The readers first: a source that cannot start must not cost the
                 // destination anything (an overwrite stream is cleared when its
                 // writer opens).
-                let reader = match &source {
-                    Side::Component(c) => Reader::Component(
-                        c.read(&src.sandbox(), &src.config, catalog, &state, &registry)
-                            .await?,
-                    ),
-                    Side::Process(p) => Reader::Process(Box::new(p.read(catalog, &state)?)),
+                let readers = match &source {
+                    Side::Component(c) => {
+                        let spec = c.spec(&src.sandbox()).await?;
+                        let n = match spec.reads_in_parallel() {
+                            true => self.options.readers(catalog.streams.len()),
+                            false => 1,
+                        };
+                        let sandbox = reader_sandbox(src, n);
+                        let mut readers = Vec::with_capacity(n);
+                        for share in shares(catalog, &state, n) {
+                            let reader = c
+                                .read(
+                                    &sandbox,
+                                    &src.config,
+                                    &share.catalog,
+                                    &share.state,
+                                    &registry,
+                                )
+                                .await?;
+                            readers.push(Reader::Component(reader));
+                        }
+                        readers
+                    }
+                    Side::Process(p) => vec![Reader::Process(Box::new(p.read(catalog, &state)?))],
                 };
                 let writer = match &destination {
                     Side::Component(c) => Writer::Component(
@@ -241,9 +263,20 @@ impl Pipeline {
                     ),
                     Side::Process(p) => Writer::Process(Box::new(p.write(catalog, &registry)?)),
                 };
-                Ok((reader, writer))
+                Ok((readers, writer))
             },
         )
         .await
     }
+}
+
+/// The sandbox of each of `readers` readers of `source`: its own, plus
+/// [`READERS_ENV`](sluice_protocol::READERS_ENV) saying how many read at
+/// once (not a secret).
+fn reader_sandbox(source: &Endpoint, readers: usize) -> sluice_manifest::Sandbox {
+    let mut sandbox = source.sandbox();
+    let name = sluice_protocol::READERS_ENV.to_string();
+    sandbox.grants.env.insert(name.clone(), readers.to_string());
+    sandbox.grants.plain_env.insert(name);
+    sandbox
 }

@@ -14,10 +14,11 @@ use sluice_state::{RunRecord, RunStatus, StateStore, now_ms};
 use std::time::{Duration, Instant};
 
 impl Pipeline {
-    /// Run `catalog` between any [`BatchSource`] and [`BatchSink`] that
+    /// Run `catalog` between any [`BatchSource`]s and [`BatchSink`] that
     /// `open` returns (for the streams of an attempt and their saved
-    /// state), with this pipeline's state, history, commit rule and
-    /// retries. Embedders use it for endpoints of their own; the benchmarks
+    /// state; several sources read at once, each its own streams, as
+    /// [`shares`](super::shares) deals them), with this pipeline's state,
+    /// history, commit rule and retries. Embedders use it for endpoints of their own; the benchmarks
     /// use it to run connectors built natively through the very same code
     /// as the sandboxed ones.
     ///
@@ -32,7 +33,7 @@ impl Pipeline {
         stages: &Stages,
         store: &StateStore,
         opts: &RunOptions,
-        mut open: impl AsyncFnMut(&ConfiguredCatalog, Vec<StreamState>) -> Result<(R, W)>,
+        mut open: impl AsyncFnMut(&ConfiguredCatalog, Vec<StreamState>) -> Result<(Vec<R>, W)>,
     ) -> Result<RunSummary>
     where
         R: BatchSource,
@@ -65,8 +66,8 @@ impl Pipeline {
                 "attempt begins: reading from the source"
             );
             let error = match open(&remaining, state).await {
-                Ok((reader, writer)) => {
-                    attempt(&ctx, &mut ledger, reader, writer, &remaining).await
+                Ok((readers, writer)) => {
+                    attempt(&ctx, &mut ledger, readers, writer, &remaining).await
                 }
                 Err(e) => Some(e),
             };
@@ -89,22 +90,36 @@ impl Pipeline {
             }
             ctx.events.retried();
         };
+        self.conclude(&ctx, ledger, outcome, attempts, (started, started_at_ms))
+    }
+
+    /// Record how the run ended (`began` at that instant and Unix time)
+    /// and tell subscribers.
+    fn conclude(
+        &self,
+        ctx: &RunContext<'_>,
+        ledger: StreamLedger,
+        outcome: Option<Error>,
+        attempts: u32,
+        began: (Instant, u64),
+    ) -> Result<RunSummary> {
         let (status, error) = verdict(outcome.as_ref(), &ledger, ctx.stop.is_requested());
         let record = RunRecord {
-            id: run_id,
-            started_at_ms,
+            id: ctx.run_id,
+            started_at_ms: began.1,
             ended_at_ms: Some(now_ms()),
             status,
             streams: ledger.into_runs(),
             attempts,
             error,
         };
+        let store = ctx.store;
         store.finish_run(&self.name, &record)?;
         ctx.events.ended(&record, store.path(), outcome.as_ref());
         Ok(RunSummary {
             pipeline: self.name.clone(),
             run: record,
-            duration_ms: started.elapsed().as_millis() as u64,
+            duration_ms: began.0.elapsed().as_millis() as u64,
             state_store: store.path().to_string(),
         })
     }

@@ -40,31 +40,42 @@ pub(super) struct RunContext<'a> {
 /// What the readers of an attempt send.
 type Item = Result<Vec<Message>>;
 
-/// Run one attempt over `catalog`; returns what stopped it, if anything.
+/// Run one attempt over `catalog` with `readers` (each reading its own
+/// streams); returns what stopped it, if anything.
 pub(super) async fn attempt<R: BatchSource, W: BatchSink>(
     ctx: &RunContext<'_>,
     ledger: &mut StreamLedger,
-    reader: R,
+    readers: Vec<R>,
     writer: W,
     catalog: &ConfiguredCatalog,
 ) -> Option<Error> {
-    let source = reader.name().to_string();
+    let source = readers
+        .first()
+        .map_or_else(|| "source".to_string(), |r| r.name().to_string());
     let buffer = ctx.pipeline.options.buffer_batches.clamp(1, 4096);
     let (tx, mut rx) = mpsc::channel(buffer);
-    // Every reader of the attempt sends into `tx` (one today; parallel
-    // readers add more); the channel closes when the last one has ended.
-    let producer = spawn_reader(reader, tx);
+    // Every reader sends into the one bounded channel, which closes when
+    // the last has ended: memory is bounded by it, not by the readers.
+    let producers: Vec<JoinHandle<()>> = readers
+        .into_iter()
+        .map(|reader| spawn_reader(reader, tx.clone()))
+        .collect();
+    drop(tx);
     let mut transfer = Transfer::new(ctx, ledger, writer, catalog, source);
-    if transfer.receive(&mut rx).await {
+    let ended = transfer.receive(&mut rx).await;
+    drop(rx);
+    if ended {
         transfer.ledger.source_ended();
     }
-    drop(rx);
     if ctx.stop.is_requested() {
-        // Stopping: the source may be deep in a call; nothing it sends
-        // from here on would be written.
-        producer.abort();
+        // Stopping: a reader may be deep in a call; nothing any of them
+        // sends from here on would be written. (After an error, each
+        // ends at its next send, into the closed channel.)
+        producers.iter().for_each(JoinHandle::abort);
     }
-    let _ = producer.await;
+    for producer in producers {
+        let _ = producer.await;
+    }
     transfer.finish().await
 }
 
@@ -216,7 +227,7 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
             self.ctx
                 .events
                 .wrote(self.ledger.name(i), count, bytes, extracted_at);
-            let run = self.ledger.add(i, count, bytes);
+            let run = self.ledger.add(i, count, bytes, extracted_at);
             self.ctx.events.emit(RunEvent::Written(run));
         }
         ControlFlow::Continue(())
