@@ -113,11 +113,22 @@ pub enum Limit {
         /// The limit, in bytes.
         max_bytes: u64,
     },
+    /// An HTTP request took longer than allowed to connect, to its
+    /// response's first byte, or between two parts of its body.
+    HttpTimeout {
+        /// The timeout, in milliseconds.
+        millis: u64,
+        /// The pipeline key that sets it (`limits.http_connect_timeout_ms`,
+        /// `limits.http_first_byte_timeout_ms`,
+        /// `limits.http_between_bytes_timeout_ms`).
+        key: &'static str,
+    },
 }
 
 impl Limit {
     /// The limit's short name, as metrics label it: `fuel`, `deadline`,
-    /// `memory`, `stack`, `batch`, `log`, `handles`, `data`, `http_body`.
+    /// `memory`, `stack`, `batch`, `log`, `handles`, `data`, `http_body`,
+    /// `http_timeout`.
     pub fn name(&self) -> &'static str {
         match self {
             Limit::Fuel { .. } => "fuel",
@@ -129,6 +140,7 @@ impl Limit {
             Limit::Handles { .. } => "handles",
             Limit::Data { .. } => "data",
             Limit::HttpBody { .. } => "http_body",
+            Limit::HttpTimeout { .. } => "http_timeout",
         }
     }
 }
@@ -169,6 +181,9 @@ impl fmt::Display for Limit {
                 "HTTP response body limit of {} MiB (raise limits.http_body_mib)",
                 max_bytes >> 20
             ),
+            Limit::HttpTimeout { millis, key } => {
+                write!(f, "HTTP timeout of {millis} ms (raise {key})")
+            }
         }
     }
 }

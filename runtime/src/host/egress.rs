@@ -4,10 +4,11 @@
 //! pair or a URL prefix (`https://api.example.com/v2/`). Redirects are
 //! never followed by the host: a guest that follows one makes a new
 //! request, checked like the first. Timeouts come from the pipeline's
-//! limits and response bodies are bounded by `limits.http_body_mib`;
-//! [`super::send`] sends what is granted.
+//! limits and response bodies are bounded by `limits.http_body_mib`; a
+//! request that runs into one of these limits is recorded so the
+//! connector's error can name it. [`super::send`] sends what is granted.
 
-use super::send::{SendError, TlsFailure, send};
+use super::send::{SendError, Timeout, TlsFailure, send};
 use super::tls::Tls;
 use crate::error::Limit;
 use crate::redact::Redactor;
@@ -46,7 +47,8 @@ pub(crate) struct Denied {
 pub(crate) struct Seen {
     /// The last request refused.
     pub(crate) denied: Option<Denied>,
-    /// A response body over the limit.
+    /// A named HTTP limit a request ran into: a response body over
+    /// `limits.http_body_mib`, or one of the pipeline's HTTP timeouts.
     pub(crate) body_limit: Option<Limit>,
     /// A TLS handshake that failed.
     pub(crate) tls: Option<TlsFailure>,
@@ -129,6 +131,30 @@ impl Egress {
         }
     }
 
+    /// The limit that set `timeout` in `options`, if the pipeline's limit
+    /// (not a shorter timeout the guest asked for) is what ran out.
+    fn timeout_limit(&self, timeout: Timeout, options: &RequestOptions) -> Option<Limit> {
+        let (effective, millis, key) = match timeout {
+            Timeout::Connect => (
+                options.connect_timeout,
+                self.limits.http_connect_timeout_ms,
+                "limits.http_connect_timeout_ms",
+            ),
+            Timeout::FirstByte => (
+                options.first_byte_timeout,
+                self.limits.http_first_byte_timeout_ms,
+                "limits.http_first_byte_timeout_ms",
+            ),
+            Timeout::BetweenBytes => (
+                options.between_bytes_timeout,
+                self.limits.http_between_bytes_timeout_ms,
+                "limits.http_between_bytes_timeout_ms",
+            ),
+        };
+        (effective == Some(Duration::from_millis(millis)))
+            .then_some(Limit::HttpTimeout { millis, key })
+    }
+
     /// The request options the guest asked for, within the pipeline's limits.
     fn options(&self, asked: Option<RequestOptions>) -> RequestOptions {
         let asked = asked.unwrap_or_default();
@@ -176,37 +202,80 @@ impl WasiHttpHooks for Egress {
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
         let options = self.options(options);
-        let max = self.limits.http_body_bytes();
+        let limits = Named {
+            max_body: self.limits.http_body_bytes(),
+            connect: self.timeout_limit(Timeout::Connect, &options),
+            first_byte: self.timeout_limit(Timeout::FirstByte, &options),
+            gap: self.timeout_limit(Timeout::BetweenBytes, &options),
+        };
         let (seen, tls) = (self.seen.clone(), self.tls.clone());
         Box::new(async move {
             match send(request, options, &tls).await {
-                Ok((response, io)) => Ok((response.map(|body| bounded(body, max, seen)), io)),
+                Ok((response, io)) => Ok((response.map(|body| bounded(body, &limits, seen)), io)),
                 Err(SendError::Http(e)) => Err(e),
                 Err(SendError::Tls(failure)) => {
                     seen.lock().expect("egress record").tls = Some(failure);
                     Err(HttpError::TlsCertificateError)
+                }
+                Err(SendError::Timeout(timeout)) => {
+                    if let Some(limit) = limits.timeout(timeout) {
+                        seen.lock().expect("egress record").body_limit = Some(limit);
+                    }
+                    Err(timeout.error())
                 }
             }
         })
     }
 }
 
-/// `body`, failing once more than `max` bytes came through (and recording
-/// the limit, so the connector's error can be replaced by one naming it).
+/// The named limits one request can run into.
+struct Named {
+    /// `limits.http_body_mib`, in bytes.
+    max_body: u64,
+    /// The timeouts that are the pipeline's (`None`: the guest asked for a
+    /// shorter one, and its own error says so).
+    connect: Option<Limit>,
+    first_byte: Option<Limit>,
+    gap: Option<Limit>,
+}
+
+impl Named {
+    /// The limit `timeout` names, if it is the pipeline's.
+    fn timeout(&self, timeout: Timeout) -> Option<Limit> {
+        match timeout {
+            Timeout::Connect => self.connect.clone(),
+            Timeout::FirstByte => self.first_byte.clone(),
+            Timeout::BetweenBytes => self.gap.clone(),
+        }
+    }
+}
+
+/// `body`, failing once more than the body limit came through or a gap
+/// between its parts ran out, recording the limit so the connector's error
+/// can be replaced by one naming it.
 fn bounded(
     body: impl http_body::Body<Data = bytes::Bytes, Error = HttpError> + Send + 'static,
-    max: u64,
+    limits: &Named,
     seen: Arc<Mutex<Seen>>,
 ) -> WasiBody {
+    let (max, gap) = (limits.max_body, limits.timeout(Timeout::BetweenBytes));
     let limited = http_body_util::Limited::new(body, usize::try_from(max).unwrap_or(usize::MAX));
     limited
-        .map_err(move |e| match e.downcast::<HttpError>() {
-            Ok(inner) => *inner,
-            Err(_) => {
-                seen.lock().expect("egress record").body_limit =
-                    Some(Limit::HttpBody { max_bytes: max });
-                HttpError::HttpResponseBodySize(Some(max))
+        .map_err(move |e| {
+            let (hit, error) = match e.downcast::<HttpError>() {
+                Ok(inner) if matches!(*inner, HttpError::ConnectionReadTimeout) => {
+                    (gap.clone(), *inner)
+                }
+                Ok(inner) => (None, *inner),
+                Err(_) => (
+                    Some(Limit::HttpBody { max_bytes: max }),
+                    HttpError::HttpResponseBodySize(Some(max)),
+                ),
+            };
+            if let Some(limit) = hit {
+                seen.lock().expect("egress record").body_limit = Some(limit);
             }
+            error
         })
         .boxed_unsync()
 }
@@ -334,6 +403,32 @@ mod tests {
         assert_eq!(o.connect_timeout, Some(Duration::from_secs(10)));
         assert_eq!(o.first_byte_timeout, Some(Duration::from_millis(5)));
         assert_eq!(o.between_bytes_timeout, Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn a_timeout_is_named_only_when_it_is_the_pipelines() {
+        let e = egress(&[]);
+        let o = e.options(Some(RequestOptions {
+            connect_timeout: Some(Duration::from_millis(5)),
+            first_byte_timeout: None,
+            between_bytes_timeout: Some(Duration::from_secs(3600)),
+        }));
+        // The guest's own 5 ms connect timeout is its business, not a limit.
+        assert_eq!(e.timeout_limit(Timeout::Connect, &o), None);
+        assert_eq!(
+            e.timeout_limit(Timeout::FirstByte, &o),
+            Some(Limit::HttpTimeout {
+                millis: 60_000,
+                key: "limits.http_first_byte_timeout_ms"
+            })
+        );
+        assert_eq!(
+            e.timeout_limit(Timeout::BetweenBytes, &o),
+            Some(Limit::HttpTimeout {
+                millis: 60_000,
+                key: "limits.http_between_bytes_timeout_ms"
+            })
+        );
     }
 
     #[test]

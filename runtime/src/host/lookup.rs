@@ -5,6 +5,7 @@
 //! to wasmtime-wasi's own.
 
 use super::HostState;
+use crate::redact::Redactor;
 use std::collections::HashSet;
 use wasmtime::component::{HasData, Linker, Resource};
 use wasmtime_wasi::p2::DynPollable;
@@ -15,11 +16,26 @@ use wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::{
 use wasmtime_wasi::p2::bindings::sockets::network::{self, ErrorCode, IpAddress, Network};
 use wasmtime_wasi::sockets::WasiSocketsCtxView;
 
+/// Whether `name` may be looked up: it is one of the granted `names`
+/// (lower-case), compared without regard to ASCII case. Nothing else is:
+/// not a subdomain, not the name with a trailing dot, not an address.
+fn is_granted(names: &HashSet<String>, name: &str) -> bool {
+    names.contains(&name.to_ascii_lowercase())
+}
+
+/// Log a refused lookup. The name is the guest's own text (a name made up
+/// to carry data out may carry a secret), so it is scrubbed like a log line.
+fn log_refused(connector: &str, redactor: &Redactor, name: &str) {
+    let name = redactor.scrub(name);
+    tracing::warn!(connector, name = %name, "name lookup denied: not a granted host");
+}
+
 /// Name lookups of one store, held to `names`.
 pub(crate) struct GrantedLookup<'a> {
     inner: WasiSocketsCtxView<'a>,
     names: &'a HashSet<String>,
     connector: &'a str,
+    redactor: &'a Redactor,
 }
 
 impl Host for GrantedLookup<'_> {
@@ -28,8 +44,8 @@ impl Host for GrantedLookup<'_> {
         network: Resource<Network>,
         name: String,
     ) -> Result<Resource<ResolveAddressStream>, SocketError> {
-        if !self.names.contains(&name.to_ascii_lowercase()) {
-            tracing::warn!(connector = self.connector, name = %name, "name lookup denied: not a granted host");
+        if !is_granted(self.names, &name) {
+            log_refused(self.connector, self.redactor, &name);
             return Err(ErrorCode::AccessDenied.into());
         }
         self.inner.resolve_addresses(network, name)
@@ -89,6 +105,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     let added = ip_name_lookup::add_to_linker::<HostState, Lookup>(linker, |s| {
         let names = &s.lookup_names;
         let connector = &*s.connector;
+        let redactor = &s.redactor;
         let inner = WasiSocketsCtxView {
             ctx: s.wasi.sockets(),
             table: &mut s.table,
@@ -97,8 +114,52 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             inner,
             names,
             connector,
+            redactor,
         }
     });
     linker.allow_shadowing(false);
     added
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_granted, log_refused};
+    use crate::host::capture;
+    use crate::redact::Redactor;
+    use std::collections::HashSet;
+
+    #[test]
+    fn only_the_granted_names_themselves_may_be_looked_up() {
+        let names: HashSet<String> = ["api.example.com", "localhost"].map(String::from).into();
+        assert!(is_granted(&names, "api.example.com"));
+        assert!(is_granted(&names, "API.Example.COM"));
+        assert!(is_granted(&names, "localhost"));
+        for name in [
+            "data-sent-out.example.com",
+            "secret.api.example.com",
+            "api.example.com.",
+            "api.example.com.evil.test",
+            "example.com",
+            "localhost.localdomain",
+            "127.0.0.1",
+            "",
+        ] {
+            assert!(!is_granted(&names, name), "{name}");
+        }
+        assert!(!is_granted(&HashSet::new(), "localhost"));
+    }
+
+    #[test]
+    fn a_refused_name_is_logged_scrubbed() {
+        let redactor = Redactor::new(vec!["tok-4f9a2c71e8".into()]);
+        let events = capture::events(|| {
+            log_refused("c", &redactor, "tok-4f9a2c71e8.data-sent-out.example.com");
+        });
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert!(
+            events[0].contains("name=**********.data-sent-out.example.com"),
+            "{events:?}"
+        );
+        assert!(!events[0].contains("4f9a"), "{events:?}");
+    }
 }

@@ -4,6 +4,9 @@
 //! its log budget, its stderr tail, the redactor of its secrets). Also the
 //! contract's host imports (`imports`: `log`, the schema `registry`).
 
+#[cfg(test)]
+mod capture;
+mod descriptors;
 mod egress;
 mod handler;
 mod imports;
@@ -66,6 +69,8 @@ impl HostState {
         redactor: Redactor,
         registry: Registry,
     ) -> Result<Self> {
+        // Before the first guest can hold a descriptor: see `descriptors`.
+        descriptors::raise_soft_limit();
         let mut b = WasiCtxBuilder::new();
         b.allow_blocking_current_thread(true);
         // Granted env values are secrets too, unless granted `secret = false`.

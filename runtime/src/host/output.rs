@@ -82,6 +82,8 @@ struct OutputState {
     line: Vec<u8>,
     budget: LogBudget,
     tail: Vec<u8>,
+    /// Whether older output was dropped from the front of `tail`.
+    cut: bool,
     redactor: Redactor,
 }
 
@@ -101,17 +103,24 @@ impl GuestOutput {
                 line: Vec::new(),
                 budget,
                 tail: Vec::new(),
+                cut: false,
                 redactor,
             })),
         }
     }
 
-    /// The last bytes the guest wrote, scrubbed of secrets.
+    /// The last bytes the guest wrote, scrubbed of secrets. Once older
+    /// output was dropped, the tail may begin inside a secret, where no
+    /// whole value is left to find: so its first bytes, up to one short of
+    /// the longest secret, are dropped too.
     pub(crate) fn tail(&self) -> String {
         let state = self.inner.lock().expect("output lock");
-        state
-            .redactor
-            .scrub(String::from_utf8_lossy(&state.tail).trim())
+        let mut tail = &state.tail[..];
+        if state.cut {
+            let longest = state.redactor.values().first().map_or(0, String::len);
+            tail = &tail[longest.saturating_sub(1).min(tail.len())..];
+        }
+        state.redactor.scrub(String::from_utf8_lossy(tail).trim())
     }
 
     /// Forward `buf`; an error once the call's log budget is spent (the
@@ -122,6 +131,7 @@ impl GuestOutput {
         if s.tail.len() > TAIL {
             let cut = s.tail.len() - TAIL;
             s.tail.drain(..cut);
+            s.cut = true;
         }
         if !s.budget.spend(buf.len()) {
             return Err(std::io::Error::other("log budget of this call exceeded"));
@@ -191,5 +201,50 @@ impl tokio::io::AsyncWrite for GuestOutput {
 
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::capture;
+
+    const SECRET: &str = "tok-4f9a2c71e8";
+
+    fn output(stream: &'static str) -> GuestOutput {
+        let redactor = Redactor::new(vec![SECRET.into()]);
+        GuestOutput::new("c".into(), stream, redactor, LogBudget::new(1 << 20))
+    }
+
+    #[test]
+    fn printed_lines_are_logged_scrubbed_even_when_a_secret_spans_writes() {
+        let out = output("stdout");
+        let events = capture::events(|| {
+            out.write(b"token=tok-4f9a").unwrap();
+            out.write(b"2c71e8 region=eu-west-3\n").unwrap();
+            out.write(format!("{SECRET}\n").as_bytes()).unwrap();
+        });
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(events.iter().all(|e| !e.contains("4f9a")), "{events:?}");
+        assert!(
+            events[0].contains("token=********** region=eu-west-3"),
+            "{events:?}"
+        );
+        assert!(events[0].contains("stream=stdout"), "{events:?}");
+    }
+
+    #[test]
+    fn a_tail_cut_inside_a_secret_keeps_none_of_it() {
+        let out = output("stderr");
+        // The last TAIL bytes begin with the secret's last 5 bytes: a piece
+        // of it that no scrub would find.
+        let text = format!("{}{SECRET}{}", "a".repeat(100), "b".repeat(TAIL - 5));
+        let _ = capture::events(|| out.write(text.as_bytes()).unwrap());
+        let tail = out.tail();
+        assert!(!tail.contains("71e8"), "{tail}");
+        assert!(tail.starts_with('b') && tail.ends_with('b'), "{tail}");
+        let whole = output("stderr");
+        let _ = capture::events(|| whole.write(format!("x {SECRET} y").as_bytes()).unwrap());
+        assert_eq!(whole.tail(), "x ********** y");
     }
 }

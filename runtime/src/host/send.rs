@@ -1,9 +1,10 @@
 //! Sending one request the egress check let through: TCP within the
 //! connect timeout, TLS for `https` with the instance's trust ([`Tls`]:
 //! the system's roots and the pipeline's CA bundle), HTTP/1.1 over hyper,
-//! the first byte and every gap between body bytes within their timeouts.
-//! One connection per request; a guest that follows a redirect makes a new
-//! request, checked again.
+//! the first byte and every gap between body bytes within their timeouts
+//! (each reported as the [`Timeout`] that ran out, so the error can name
+//! its limit). One connection per request; a guest that follows a redirect
+//! makes a new request, checked again.
 
 use super::tls::Tls;
 use bytes::Bytes;
@@ -28,12 +29,34 @@ pub(crate) struct TlsFailure {
     pub(crate) reason: String,
 }
 
+/// A timeout of one request, as wasi:http's request options hold them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Timeout {
+    /// TCP connect, the TLS handshake and the HTTP handshake.
+    Connect,
+    /// From the request sent to the response's head.
+    FirstByte,
+    /// Between two parts of the response body.
+    BetweenBytes,
+}
+
+impl Timeout {
+    /// What wasi:http tells the guest.
+    pub(crate) fn error(self) -> HttpError {
+        match self {
+            Timeout::Connect => HttpError::ConnectionTimeout,
+            Timeout::FirstByte | Timeout::BetweenBytes => HttpError::ConnectionReadTimeout,
+        }
+    }
+}
+
 /// A byte stream of either kind.
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
 /// Send `request` (absolute URI) within `options`' timeouts. A failed TLS
-/// handshake is returned as its own error so the caller can name it.
+/// handshake and a timeout are returned as their own errors so the caller
+/// can name them.
 pub(crate) async fn send(
     mut request: http::Request<WasiBody>,
     options: RequestOptions,
@@ -47,7 +70,7 @@ pub(crate) async fn send(
     let connect = options.connect_timeout.unwrap_or(Duration::from_secs(10));
     let tcp = tokio::time::timeout(connect, TcpStream::connect((host.as_str(), port)))
         .await
-        .map_err(|_| HttpError::ConnectionTimeout)?
+        .map_err(|_| SendError::Timeout(Timeout::Connect))?
         .map_err(HttpError::Connect)?;
     let _ = tcp.set_nodelay(true);
     let stream: Box<dyn Stream> = if https {
@@ -60,7 +83,7 @@ pub(crate) async fn send(
         hyper::client::conn::http1::handshake(TokioIo::new(stream)),
     )
     .await
-    .map_err(|_| HttpError::ConnectionTimeout)?
+    .map_err(|_| SendError::Timeout(Timeout::Connect))?
     .map_err(HttpError::from)?;
     let conn = tokio::spawn(conn);
     // The request line carries the path only (no proxy in between).
@@ -71,7 +94,7 @@ pub(crate) async fn send(
         .unwrap_or(Duration::from_secs(60));
     let response = tokio::time::timeout(first_byte, sender.send_request(request))
         .await
-        .map_err(|_| HttpError::ConnectionReadTimeout)?
+        .map_err(|_| SendError::Timeout(Timeout::FirstByte))?
         .map_err(HttpError::from)?;
     let gap = options
         .between_bytes_timeout
@@ -98,6 +121,8 @@ pub(crate) enum SendError {
     Http(HttpError),
     /// The TLS handshake failed.
     Tls(TlsFailure),
+    /// A timeout ran out before the response's head came.
+    Timeout(Timeout),
 }
 
 impl From<HttpError> for SendError {
@@ -127,11 +152,13 @@ async fn handshake_tls(
     let connector = tokio_rustls::TlsConnector::from(config);
     tokio::time::timeout(within, connector.connect(name, tcp))
         .await
-        .map_err(|_| SendError::Http(HttpError::ConnectionTimeout))?
+        .map_err(|_| SendError::Timeout(Timeout::Connect))?
         .map_err(|e| failure(e.to_string()))
 }
 
-/// A response body whose every gap between frames is bounded.
+/// A response body whose every gap between frames is bounded: a gap that
+/// runs out is the body's only `ConnectionReadTimeout` (hyper's own errors
+/// are `HttpError::Hyper`), which is how [`super::egress`] tells it apart.
 pub(crate) struct ResponseBody {
     incoming: hyper::body::Incoming,
     gap: tokio::time::Interval,
@@ -165,7 +192,7 @@ impl http_body::Body for ResponseBody {
             }
             Poll::Pending => {
                 ready!(self.gap.poll_tick(cx));
-                Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout)))
+                Poll::Ready(Some(Err(Timeout::BetweenBytes.error())))
             }
         }
     }

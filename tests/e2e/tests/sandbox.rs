@@ -104,6 +104,37 @@ async fn an_endless_loop_is_stopped_by_fuel() {
 }
 
 #[tokio::test]
+async fn one_component_runs_unmetered_or_metered_as_its_fuel_limit_says() {
+    let rt = runtime();
+    let hostile = rt.load(artifacts::HOSTILE).await.unwrap();
+    let endless = json!({"attack": "loop", "target": ""});
+    let unmetered = limits(|l| l.timeout_ms = 300);
+    let metered = limits(|l| {
+        l.timeout_ms = 60_000;
+        l.fuel = 50_000_000;
+    });
+    // No fuel limit (the default): nothing counts; the deadline stops it.
+    let err = hostile.check(&unmetered, &endless).await.unwrap_err();
+    assert_eq!(err.limit(), Some(&Limit::Deadline { millis: 300 }), "{err}");
+    // A fuel limit: the same component on the engine that meters, long
+    // before the deadline.
+    let started = Instant::now();
+    let err = hostile.check(&metered, &endless).await.unwrap_err();
+    assert_eq!(
+        err.limit(),
+        Some(&Limit::Fuel {
+            per_call: 50_000_000
+        }),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30), "{err}");
+    // And back: each call runs on the engine its limits ask for.
+    let err = hostile.check(&unmetered, &endless).await.unwrap_err();
+    assert_eq!(err.limit(), Some(&Limit::Deadline { millis: 300 }), "{err}");
+    host_still_works(&rt).await;
+}
+
+#[tokio::test]
 async fn a_memory_bomb_is_stopped_at_the_memory_limit() {
     let rt = runtime();
     let err = attack(&rt, &limits(|l| l.memory_mib = 48), "memory", "").await;

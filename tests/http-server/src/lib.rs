@@ -20,6 +20,8 @@
 //! | `GET /users/{id}/orders` | `{"data":[...]}`, 404 for an unknown user |
 //! | `GET /redirect?to=URL` | 302, `Location: URL` |
 //! | `GET /big?mib=M` | about M MiB of `{"data":[...]}`, streamed |
+//! | `GET /stall?ms=N` | `{"data":[]}`, after N ms of silence (no first byte) |
+//! | `GET /gap?ms=N` | `{"data":[]}` in two parts, N ms of silence between them |
 //!
 //! Every list takes `updated_since=<RFC 3339>` and keeps only records
 //! updated strictly after it, in `updated_at` order. Pages count from 1;
@@ -48,6 +50,7 @@ mod query;
 mod routes;
 mod server;
 mod service;
+mod stall;
 mod tls;
 
 pub use auth::{API_KEY_PARAM, BASIC_USER};

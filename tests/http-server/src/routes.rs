@@ -1,10 +1,12 @@
 //! The endpoints: one function per pagination style over the users, one
-//! user's orders, a redirect and a big streamed body. Faults and auth are
-//! decided before a request gets here (see [`crate::service`]).
+//! user's orders, a redirect, a big streamed body and two that stall.
+//! Faults and auth are decided before a request gets here (see
+//! [`crate::service`]).
 
 use crate::big::BigBody;
 use crate::dataset::{self, Dataset};
 use crate::query::{BadParam, Query};
+use crate::stall::{GapBody, Stall};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
@@ -15,12 +17,16 @@ use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 use std::convert::Infallible;
 use std::ops::RangeInclusive;
+use std::time::Duration;
 
 /// Every response's body: a whole JSON document or a streamed one.
 pub type Body = BoxBody<Bytes, Infallible>;
 
 /// The largest `/big` body, in MiB.
 const MAX_BIG_MIB: u64 = 4096;
+
+/// The longest `/stall` or `/gap` wait, in milliseconds.
+const MAX_STALL_MS: u64 = 600_000;
 
 /// What an endpoint needs to know besides its query.
 #[derive(Debug)]
@@ -43,6 +49,8 @@ pub fn route(ctx: &Ctx<'_>, path: &str, query: &Query) -> Response<Body> {
         "/link/users" => link(ctx, query),
         "/redirect" => redirect(query),
         "/big" => big(query),
+        "/stall" => stall(query),
+        "/gap" => gap(query),
         _ => match orders_path(path) {
             Some(user) => orders(ctx, user, query),
             None => Ok(not_found()),
@@ -219,6 +227,31 @@ fn big(query: &Query) -> Result<Response<Body>, BadParam> {
         return Err(BadParam(format!("mib is at most {MAX_BIG_MIB}")));
     }
     let mut response = Response::new(BigBody::new(mib).boxed());
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
+}
+
+/// The `ms` of `/stall` and `/gap` (default one second).
+fn wait(query: &Query) -> Result<Duration, BadParam> {
+    let ms = query.number("ms", 1000, 0)?;
+    if ms > MAX_STALL_MS {
+        return Err(BadParam(format!("ms is at most {MAX_STALL_MS}")));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+/// `GET /stall?ms=N` -> `{"data":[]}`, but nothing at all is sent for N ms.
+fn stall(query: &Query) -> Result<Response<Body>, BadParam> {
+    let mut response = json_response(StatusCode::OK, &json!({ "data": [] }));
+    response.extensions_mut().insert(Stall(wait(query)?));
+    Ok(response)
+}
+
+/// `GET /gap?ms=N` -> `{"data":[]}` in two parts, N ms apart.
+fn gap(query: &Query) -> Result<Response<Body>, BadParam> {
+    let mut response = Response::new(GapBody::new(wait(query)?).boxed());
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

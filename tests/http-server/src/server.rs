@@ -4,6 +4,7 @@
 use crate::dataset::MAX_ORDERS_PER_USER;
 use crate::log::LoggedRequest;
 use crate::service::Shared;
+use crate::stall::Stall;
 use crate::{Error, Options, tls};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -204,8 +205,14 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let service = service_fn(move |request| {
-        let answer = shared.handle(&request);
-        async move { Ok::<_, Infallible>(answer) }
+        let mut answer = shared.handle(&request);
+        let stall = answer.extensions_mut().remove::<Stall>();
+        async move {
+            if let Some(Stall(wait)) = stall {
+                tokio::time::sleep(wait).await;
+            }
+            Ok::<_, Infallible>(answer)
+        }
     });
     // A client that hangs up mid-request is its own business.
     let _ = http1::Builder::new()

@@ -1,6 +1,6 @@
 //! The server's behaviour beyond pagination: the four auth forms, the
-//! fault cadence, the request log, redirects, the big body, errors, and
-//! its life (async use, shutdown on drop, bad options).
+//! fault cadence, the request log, redirects, the big body, the stalls,
+//! errors, and its life (async use, shutdown on drop, bad options).
 
 mod client;
 
@@ -8,8 +8,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use client::{get, get_async, get_with};
 use sluice_http_server::{Error, HttpServer, Options, REDACTED};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 const TOKEN: &str = "t0k3n+/=";
 
@@ -171,6 +172,52 @@ fn redirect_big_and_errors() {
         assert_eq!(reply.status, status, "{path}");
         assert_eq!(reply.header("content-type"), Some("application/json"));
         assert!(reply.json()["error"].is_string(), "{path}");
+    }
+}
+
+/// Read from `stream` until what came holds `what`; everything so far.
+fn read_until(stream: &mut TcpStream, got: &mut Vec<u8>, what: &str) {
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(got).contains(what) {
+        let n = stream.read(&mut buf).expect("the server answers");
+        assert!(
+            n > 0,
+            "closed before {what:?}: {}",
+            String::from_utf8_lossy(got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[test]
+fn stall_holds_back_the_head_and_gap_the_rest_of_the_body() {
+    let server = HttpServer::start(Options::default()).unwrap();
+    let base = server.base_url();
+    let started = Instant::now();
+    let reply = get(&format!("{base}/stall?ms=400"));
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json(), serde_json::json!({"data": []}));
+
+    // The head and the first part come at once, the rest after the gap.
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(b"GET /gap?ms=600 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    read_until(&mut stream, &mut got, "{\"data\":");
+    let first = started.elapsed();
+    assert!(first < Duration::from_millis(400), "{first:?}");
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"));
+    read_until(&mut stream, &mut got, "[]}");
+    assert!(started.elapsed() >= Duration::from_millis(600));
+
+    for path in ["/stall?ms=x", "/gap?ms=999999999"] {
+        assert_eq!(get(&format!("{base}{path}")).status, 400, "{path}");
     }
 }
 

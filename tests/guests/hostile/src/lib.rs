@@ -2,7 +2,9 @@
 //! its config names; any call runs the attack named by the env vars
 //! `HOSTILE_ATTACK` and `HOSTILE_CALL` (`spec`, `check`, `discover`, `read`,
 //! `next`, `write`, `write_batch`, `commit`) when the test grants them. Tests
-//! assert that the sandbox contains every one.
+//! assert that the sandbox contains every one. `huge-spec` and
+//! `huge-catalog` are what `spec` and `discover` return when granted as
+//! `HOSTILE_ATTACK` for that call.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -56,6 +58,7 @@ fn attack(config: &Config) -> Result<String> {
         "connect" => std::net::TcpStream::connect(config.target.as_str())
             .map(|_| "connected".to_string())
             .map_err(|e| ConnectorError::config(format!("connect {}: {e}", config.target))),
+        "dns-raw" => resolve(&config.target),
         "dns" => {
             use std::net::ToSocketAddrs;
             (config.target.as_str(), 80)
@@ -98,24 +101,110 @@ fn attack(config: &Config) -> Result<String> {
                 }
             }
         }
+        "hoard-dirs" => {
+            // A directory stream of the preopened target, again and again.
+            let (dir, _) = wasip2::filesystem::preopens::get_directories()
+                .into_iter()
+                .find(|(_, path)| *path == config.target)
+                .ok_or_else(|| ConnectorError::config(format!("no preopen {}", config.target)))?;
+            let mut held = Vec::new();
+            loop {
+                match dir.read_directory() {
+                    Ok(stream) => held.push(stream),
+                    Err(e) => {
+                        return Err(ConnectorError::config(format!(
+                            "read-directory failed after {} streams: {e}",
+                            held.len()
+                        )));
+                    }
+                }
+            }
+        }
+        "hoard-sockets" => {
+            // Connect to the target again and again, never closing one.
+            let mut held = Vec::new();
+            loop {
+                match std::net::TcpStream::connect(config.target.as_str()) {
+                    Ok(s) => held.push(s),
+                    Err(e) => {
+                        return Err(ConnectorError::config(format!(
+                            "connect failed after {} sockets: {e}",
+                            held.len()
+                        )));
+                    }
+                }
+            }
+        }
+        "hoard-pollables" => {
+            let mut held = Vec::new();
+            loop {
+                held.push(wasip2::clocks::monotonic_clock::subscribe_duration(
+                    3_600_000_000_000,
+                ));
+            }
+        }
+        "huge-spec" | "huge-catalog" => Ok("returned by spec or discover".into()),
         "huge-error" => Err(ConnectorError::config("e".repeat(300 << 20))),
         "huge-log" => {
             sluice_guest::log(Level::Info, &"l".repeat(300 << 20));
             Ok("logged".into())
         }
-        "env-error" => Err(ConnectorError::config(
-            std::env::vars()
-                .filter(|(k, _)| k.starts_with("GRANTED_"))
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(","),
-        )),
+        "env-error" => Err(ConnectorError::config(granted_env())),
+        "env-leak" => {
+            // Everything a careless connector might do with its env values.
+            let values = granted_env();
+            sluice_guest::log(Level::Info, &format!("logged {values}"));
+            sluice_guest::log(Level::Error, &format!("logged {values}"));
+            println!("printed {values}");
+            eprintln!("printed to stderr {values}");
+            Err(ConnectorError::config(format!("failed with {values}")))
+        }
+        "env-panic" => {
+            let values = granted_env();
+            eprintln!("about to panic with {values}");
+            panic!("panicked with {values}")
+        }
         "env" => Ok(std::env::vars()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(",")),
         other => Err(ConnectorError::config(format!("unknown attack {other}"))),
     }
+}
+
+/// `NAME=value` of every env var whose name starts with `GRANTED_`.
+fn granted_env() -> String {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("GRANTED_"))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Look `name` up through `wasi:sockets/ip-name-lookup` itself, so the
+/// host's error code reaches the test as it is (std's lookup folds it into
+/// a resolver error).
+fn resolve(name: &str) -> Result<String> {
+    use wasip2::sockets::{instance_network, ip_name_lookup, network::ErrorCode};
+    let failed = |e: ErrorCode| ConnectorError::config(format!("lookup {name}: {e}"));
+    let network = instance_network::instance_network();
+    let addresses = ip_name_lookup::resolve_addresses(&network, name).map_err(failed)?;
+    let mut n = 0;
+    loop {
+        match addresses.resolve_next_address() {
+            Ok(Some(_)) => n += 1,
+            Ok(None) => return Ok(format!("resolved {n}")),
+            Err(ErrorCode::WouldBlock) => addresses.subscribe().block(),
+            Err(e) => return Err(failed(e)),
+        }
+    }
+}
+
+/// 300 MiB to hand the host from `call`, when granted `huge-<what>` for it.
+fn huge(call: &str, what: &str) -> Option<String> {
+    let granted = std::env::var("HOSTILE_CALL").as_deref() == Ok(call)
+        && std::env::var("HOSTILE_ATTACK").as_deref() == Ok(&format!("huge-{what}"));
+    granted.then(|| "h".repeat(300 << 20))
 }
 
 /// Run the attack named by the env grant if `call` is its target.
@@ -147,6 +236,7 @@ impl Connector for Hostile {
             }),
         );
         spec.roles.push(Role::Destination);
+        spec.documentation = huge("spec", "spec");
         spec
     }
 
@@ -160,11 +250,15 @@ impl Connector for Hostile {
 
     fn discover(_: &Config) -> Result<Catalog> {
         attack_in("discover");
+        let mut items = sluice_guest::StreamInfo::new(
+            "items",
+            json!({"type": "object", "properties": {"id": {"type": "integer"}}}),
+        );
+        if let Some(name) = huge("discover", "catalog") {
+            items.name = name;
+        }
         Ok(Catalog {
-            streams: vec![sluice_guest::StreamInfo::new(
-                "items",
-                json!({"type": "object", "properties": {"id": {"type": "integer"}}}),
-            )],
+            streams: vec![items],
         })
     }
 }
