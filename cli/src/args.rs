@@ -66,7 +66,9 @@ pub struct SandboxArgs {
     /// Deadline per call in milliseconds.
     #[arg(long)]
     pub timeout_ms: Option<u64>,
-    /// Fuel per call.
+    /// Fuel per call (roughly, wasm instructions), metered on an engine
+    /// that counts it; 0 (the default): not metered, the deadline stops a
+    /// runaway call.
     #[arg(long)]
     pub fuel: Option<u64>,
     /// Largest batch a source may hand over, in MiB.

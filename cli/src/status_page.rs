@@ -1,10 +1,10 @@
 //! `sluice serve --ui-addr`: a status page, server-rendered HTML with a
 //! small stylesheet and no script: every pipeline with its schedule, last
-//! and next run, per-stream counts, freshness and errors, a bar chart of
+//! and next run, per-stream counts, freshness, lag and errors, a bar chart of
 //! records per run, and a button that runs it now (a form POST, with the
 //! `--ui-token` when one is set).
 
-use crate::ui::{ago, iso8601};
+use crate::ui::{ago, iso8601, span};
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::extract::{Form, Path, State};
@@ -181,7 +181,9 @@ fn status_class(r: &RunRecord) -> &'static str {
 }
 
 /// Per stream: last successful sync, how long ago (freshness), what that
-/// run moved, the saved state, the last error.
+/// run moved, its lag (now minus the extraction time of the latest batch
+/// it wrote, as `sluice_export_lag_seconds`), the saved state, the last
+/// error.
 fn streams(runs: &[RunRecord], saved: &BTreeMap<String, SavedState>, now: u64) -> Markup {
     let mut names: Vec<String> = saved.keys().cloned().collect();
     for r in runs {
@@ -195,7 +197,7 @@ fn streams(runs: &[RunRecord], saved: &BTreeMap<String, SavedState>, now: u64) -
     html! {
         @if !names.is_empty() {
             table {
-                tr { th { "stream" } th { "last synced" } th { "freshness" } th { "records" } th { "bytes" } th { "state" } th { "last error" } }
+                tr { th { "stream" } th { "last synced" } th { "freshness" } th { "records" } th { "bytes" } th title="now minus the extraction time of the latest batch written" { "lag" } th { "state" } th { "last error" } }
                 @for name in &names {
                     @let ok = runs.iter().find_map(|r| r.streams.iter().find(|s| &s.stream == name && s.outcome == StreamOutcome::Succeeded).map(|s| (r, s)));
                     @let error = runs.iter().flat_map(|r| &r.streams).find(|s| &s.stream == name).and_then(|s| s.outcome.error());
@@ -205,8 +207,9 @@ fn streams(runs: &[RunRecord], saved: &BTreeMap<String, SavedState>, now: u64) -
                             Some((r, s)) => {
                                 @let at = r.ended_at_ms.unwrap_or(r.started_at_ms);
                                 td { (iso8601(at)) } td { (ago(now, at)) } td { (s.records) } td { (s.bytes) }
+                                td { (s.extracted_at_ms.map(|e| span(now.saturating_sub(e))).unwrap_or_default()) }
                             }
-                            None => { td { "never" } td {} td { "0" } td { "0" } }
+                            None => { td { "never" } td {} td { "0" } td { "0" } td {} }
                         }
                         td { code { (saved.get(name).map(|s| s.state.to_string()).unwrap_or_default()) } }
                         td.bad { (error.unwrap_or("")) }

@@ -301,13 +301,23 @@ pub fn iso8601(ms: u64) -> String {
 /// How long before `now` the time `then` was, as people say it: "just
 /// now", "42 s ago", "3 min ago", "5 h ago", "2 days ago".
 pub fn ago(now: u64, then: u64) -> String {
-    let secs = now.saturating_sub(then) / 1000;
+    let ms = now.saturating_sub(then);
+    if ms < 5_000 {
+        "just now".into()
+    } else {
+        format!("{} ago", span(ms))
+    }
+}
+
+/// A length of time in milliseconds as people say it: "3 s", "3 min",
+/// "5 h", "2 days".
+pub fn span(ms: u64) -> String {
+    let secs = ms / 1000;
     match secs {
-        0..5 => "just now".into(),
-        5..120 => format!("{secs} s ago"),
-        120..7_200 => format!("{} min ago", secs / 60),
-        7_200..172_800 => format!("{} h ago", secs / 3600),
-        _ => format!("{} days ago", secs / 86_400),
+        0..120 => format!("{secs} s"),
+        120..7_200 => format!("{} min", secs / 60),
+        7_200..172_800 => format!("{} h", secs / 3600),
+        _ => format!("{} days", secs / 86_400),
     }
 }
 
@@ -325,5 +335,7 @@ mod tests {
         assert_eq!(ago(now, now - 5 * 3_600_000), "5 h ago");
         assert_eq!(ago(now, now - 2 * 86_400_000), "2 days ago");
         assert_eq!(ago(now, now + 5_000), "just now", "a clock that went back");
+        assert_eq!(span(3_400), "3 s");
+        assert_eq!(span(180_000), "3 min");
     }
 }

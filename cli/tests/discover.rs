@@ -165,3 +165,97 @@ fn a_sync_writes_what_discover_of_the_pipeline_shows() {
          {\"id\":2,\"_sluice_operation__\":\"c\",\"_sluice_operation_\":\"d\"}\n"
     );
 }
+
+/// The field names of stream `name` in a `discover --json` catalog, in
+/// the schema's order.
+fn ordered_fields(catalog: &Value, name: &str) -> Vec<String> {
+    let stream = catalog["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no stream `{name}` in {catalog}"));
+    stream["schema"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn discover_of_a_pipeline_shows_its_transforms_then_the_reserved_renames() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("in")).unwrap();
+    std::fs::write(
+        dir.path().join("in/events.jsonl"),
+        "{\"id\":1,\"name\":\"a\",\"_sluice_operation\":\"x\",\"_sluice_operation_\":\"y\"}\n\
+         {\"id\":2,\"name\":\"b\",\"_sluice_operation\":\"z\",\"_sluice_operation_\":\"w\"}\n",
+    )
+    .unwrap();
+    // Dropping `_sluice_operation_` frees that name, so the reserved
+    // `_sluice_operation` takes it (not `_sluice_operation__`).
+    let toml = PipelineToml::new(artifacts::SOURCE_FILE, json!({"path": "/in"}))
+        .source_dirs(json!([{"host": "in", "guest": "/in"}]))
+        .stream(json!({"name": "events", "transforms": [
+            {"rename": {"from": "name", "to": "title"}},
+            {"drop": ["_sluice_operation_"]}
+        ]}));
+    let p = toml.write(dir.path(), "p.toml");
+
+    let o = sluice()
+        .arg("discover")
+        .arg("--pipeline")
+        .arg(&p)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.contains("as destination `dest-file` receives them"),
+        "{out}"
+    );
+    let shown: Vec<&str> = out
+        .lines()
+        .find_map(|l| l.strip_prefix("  fields: "))
+        .unwrap_or_else(|| panic!("no fields line in:\n{out}"))
+        .split(", ")
+        .map(|f| f.split(':').next().unwrap())
+        .collect();
+    assert_eq!(shown, ["id", "title", "_sluice_operation_"], "{out}");
+    assert!(
+        out.contains(
+            "renamed (a key the destination reserves): _sluice_operation -> _sluice_operation_\n"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("_sluice_operation__"), "{out}");
+    assert_eq!(
+        out.matches("renamed (a key the destination reserves)")
+            .count(),
+        1,
+        "{out}"
+    );
+
+    let o = sluice()
+        .args(["discover", "--json", "--pipeline"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let catalog: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        ordered_fields(&catalog, "events"),
+        ["id", "title", "_sluice_operation_"]
+    );
+
+    let o = sluice().arg("sync").arg(&p).arg("--json").output().unwrap();
+    assert!(o.status.success(), "{}", text(&o).1);
+    let written = std::fs::read_to_string(dir.path().join("out/events.jsonl")).unwrap();
+    assert_eq!(
+        written,
+        "{\"id\":1,\"title\":\"a\",\"_sluice_operation_\":\"x\"}\n\
+         {\"id\":2,\"title\":\"b\",\"_sluice_operation_\":\"z\"}\n"
+    );
+}

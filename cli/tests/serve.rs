@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use support::kill::on_pipeline;
-use support::{PipelineToml, sluice};
+use support::{PipelineToml, sluice, url_from_stderr};
 
 /// A source-faker pipeline `name.toml` in `dir` with `[schedule]`
 /// `schedule`, into `out/<name>/`.
@@ -35,8 +35,14 @@ fn users(mode: &str) -> Value {
 
 /// `sluice serve dir`, its stderr in `dir/serve-N.log`.
 fn serve(dir: &Path, n: usize) -> Child {
+    serve_with(dir, n, &[])
+}
+
+/// [`serve`] with more flags.
+fn serve_with(dir: &Path, n: usize, flags: &[&str]) -> Child {
     sluice()
         .args(["serve", "--rescan-secs", "0.2", "--grace-secs", "20"])
+        .args(flags)
         .arg(dir)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join(format!("serve-{n}.log"))).unwrap())
@@ -87,6 +93,8 @@ fn pipelines_run_on_their_schedules_as_files_come_and_go() {
     let child = serve(dir.path(), 1);
     std::thread::sleep(Duration::from_millis(2500));
     let c = pipeline(dir.path(), "c", 500, "every = \"1s\"", users("overwrite"));
+    // A changed file is read again: `a`'s later runs move 700 users.
+    pipeline(dir.path(), "a", 700, "every = \"1s\"", users("overwrite"));
     let b_runs_when_removed = runs(&b).len();
     let b_text = std::fs::read_to_string(&b).unwrap();
     std::fs::remove_file(&b).unwrap();
@@ -118,7 +126,9 @@ fn pipelines_run_on_their_schedules_as_files_come_and_go() {
     );
     assert!(log.contains("b.toml: removed"), "{log}");
     let lines = std::fs::read_to_string(dir.path().join("out/a/users.jsonl")).unwrap();
-    assert_eq!(lines.lines().count(), 500);
+    assert_eq!(lines.lines().count(), 700, "the changed file is used");
+    assert_eq!(a_runs.last().unwrap()["streams"][0]["records"], 700);
+    assert_eq!(a_runs[0]["streams"][0]["records"], 500);
 
     // `status` of the directory: the good pipelines, and the broken file
     // named on stderr.
@@ -143,7 +153,7 @@ fn pipelines_run_on_their_schedules_as_files_come_and_go() {
     assert_eq!(a["last_run"]["status"], "succeeded", "{a}");
     let users = &a["streams"][0];
     assert_eq!(users["stream"], "users", "{a}");
-    assert_eq!(users["records"], 500, "{a}");
+    assert_eq!(users["records"], 700, "{a}");
     assert_eq!(users["schema_version"], 1, "{a}");
     assert!(users["last_synced_ms"].as_u64().unwrap() > 0, "{a}");
 }
@@ -160,6 +170,36 @@ fn two_services_on_one_store_never_run_a_pipeline_at_once() {
     let all = runs(&a);
     assert!(all.len() >= 2, "{all:?}");
     assert_no_overlap(&a, &all);
+}
+
+#[test]
+fn with_a_concurrency_of_one_no_two_runs_are_ever_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pipeline(
+        dir.path(),
+        "a",
+        20_000,
+        "every = \"1s\"",
+        users("overwrite"),
+    );
+    let b = pipeline(
+        dir.path(),
+        "b",
+        20_000,
+        "every = \"1s\"",
+        users("overwrite"),
+    );
+    let child = serve_with(dir.path(), 1, &["--concurrency", "1"]);
+    std::thread::sleep(Duration::from_millis(4000));
+    assert_eq!(terminate(child).0, Some(0));
+    let (a_runs, b_runs) = (runs(&a), runs(&b));
+    assert!(
+        !a_runs.is_empty() && !b_runs.is_empty(),
+        "{a_runs:?} {b_runs:?}"
+    );
+    let mut all: Vec<Value> = a_runs.into_iter().chain(b_runs).collect();
+    all.sort_by_key(|r| r["started_at_ms"].as_u64());
+    assert_no_overlap(dir.path(), &all);
 }
 
 #[test]
@@ -199,6 +239,109 @@ fn sigterm_during_a_run_saves_what_was_written_and_exits_zero() {
         .collect();
     assert_eq!(text.lines().count(), 2_000_000, "every record once");
     assert_eq!(ids.len(), 2_000_000, "every record once");
+
+    // What the re-run moved, its cursor and its lag, as `status` shows
+    // them; the same cursor from `state show --json`.
+    let o = on_pipeline(&file, &["status", "--json"]).output().unwrap();
+    let status: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let users = &status[0]["streams"][0];
+    let rerun = runs(&file).pop().unwrap();
+    assert_eq!(users["records"], rerun["streams"][0]["records"], "{status}");
+    assert_eq!(users["bytes"], rerun["streams"][0]["bytes"], "{status}");
+    let moved = users["records"].as_u64().unwrap();
+    assert!(moved > 0 && moved < 2_000_000, "{status}");
+    assert!(users["bytes"].as_u64().unwrap() > moved * 20, "{status}");
+    let extracted = users["extracted_at_ms"]
+        .as_u64()
+        .expect("an extraction time");
+    assert!(
+        extracted >= rerun["started_at_ms"].as_u64().unwrap(),
+        "{status}"
+    );
+    let cursor = &users["state"]["cursor"];
+    assert!(!cursor.is_null(), "{status}");
+    let o = on_pipeline(&file, &["state", "show", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let saved: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(&saved["users"]["state"]["cursor"], cursor, "{saved}");
+    assert_eq!(saved["users"]["run_id"], rerun["id"], "{saved}");
+}
+
+/// Serve `dir` until the pipeline `file` has `n` finished runs; then stop.
+fn serve_until(dir: &Path, file: &Path, n: usize, log: usize) {
+    let child = serve(dir, log);
+    let waited = Instant::now();
+    while runs(file)
+        .iter()
+        .filter(|r| r["status"] != "running")
+        .count()
+        < n
+    {
+        assert!(waited.elapsed() < Duration::from_secs(60), "run {n}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(terminate(child).0, Some(0));
+}
+
+/// A run missed while no service was up: with `catch_up = "once"` it runs
+/// as the service starts, with `"skip"` at the next time on the schedule.
+fn catch_up(policy: &str) -> (Vec<Value>, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let schedule = format!("every = \"4s\"\ncatch_up = \"{policy}\"");
+    let file = pipeline(dir.path(), "p", 100, &schedule, users("overwrite"));
+    serve_until(dir.path(), &file, 1, 1);
+    let first = runs(&file)[0]["started_at_ms"].as_u64().unwrap();
+    // Down past the next time (first + 4 s), up before the one after.
+    let down = Duration::from_millis((first + 4_500).saturating_sub(now_ms()));
+    std::thread::sleep(down);
+    let child = serve(dir.path(), 2);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(terminate(child).0, Some(0));
+    let o = on_pipeline(&file, &["status", "--json"]).output().unwrap();
+    let status: Value = serde_json::from_slice(&o.stdout).unwrap();
+    (runs(&file), status[0].clone())
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[test]
+fn a_missed_run_runs_once_as_the_service_starts_with_catch_up_once() {
+    let (runs, status) = catch_up("once");
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let (first, second) = (&runs[0], &runs[1]);
+    let gap = second["started_at_ms"].as_u64().unwrap() - first["started_at_ms"].as_u64().unwrap();
+    assert!(
+        gap >= 4_500,
+        "the second run is the service's restart: {gap} ms"
+    );
+    assert_eq!(second["status"], "succeeded", "{second}");
+    // And on from there: the next time counts from the run at start.
+    let next = status["next_run_ms"].as_u64().unwrap();
+    assert_eq!(
+        next,
+        second["started_at_ms"].as_u64().unwrap() + 4_000,
+        "{status}"
+    );
+}
+
+#[test]
+fn a_missed_run_waits_for_its_next_time_with_catch_up_skip() {
+    let (runs, status) = catch_up("skip");
+    assert_eq!(runs.len(), 1, "nothing ran at start: {runs:?}");
+    let first = runs[0]["started_at_ms"].as_u64().unwrap();
+    // The missed time (first + 4 s) is skipped for the one after it.
+    assert_eq!(
+        status["next_run_ms"].as_u64().unwrap(),
+        first + 8_000,
+        "{status}"
+    );
 }
 
 /// GET `url`: the status and the body.
@@ -212,7 +355,6 @@ fn get(url: &str) -> (u16, String) {
 
 #[test]
 fn metrics_count_what_a_run_moved_and_the_probes_answer() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let file = pipeline(dir.path(), "m", 3000, "every = \"1h\"", users("overwrite"));
     let mut child = sluice()
@@ -228,14 +370,7 @@ fn metrics_count_what_a_run_moved_and_the_probes_answer() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("the metrics address").unwrap();
-        if let Some(url) = line.strip_prefix("sluice: metrics on ") {
-            break url.to_string();
-        }
-    };
-    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let (url, drain) = url_from_stderr(&mut child, "sluice: metrics on ");
     let done = "sluice_runs_total{pipeline=\"m\",status=\"succeeded\"} 1";
     let waited = Instant::now();
     let body = loop {

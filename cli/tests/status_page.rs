@@ -1,17 +1,17 @@
 //! The status page of `sluice serve --ui-addr`, in a real headless
 //! Chromium: the pipelines with their schedule, last run, per-stream
-//! counts and chart; a screenshot saved under `target/`; the "Run now"
-//! button refused without the token and running the pipeline with it.
+//! counts, lag, errors and chart; a screenshot saved under `target/`; the
+//! "Run now" button refused without the token and running the pipeline
+//! with it.
 
 mod support;
 
 use serde_json::{Value, json};
-use std::io::BufRead;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use support::kill::on_pipeline;
-use support::{PipelineToml, browser, sluice};
+use support::{PipelineToml, browser, sluice, url_from_stderr};
 
 const TOKEN: &str = "ui-token-3f9a";
 
@@ -28,6 +28,13 @@ fn the_status_page_shows_every_pipeline_and_runs_one_on_demand() {
         .stream(json!({"name": "users", "sync_mode": "full_refresh", "write_mode": "overwrite"}))
         .extra("\n[schedule]\nevery = \"1h\"\n")
         .write(dir.path(), "users-hourly.toml");
+    // A pipeline whose destination writes where it was granted nothing.
+    let broken = PipelineToml::faker(json!({"count": 10}))
+        .name("nowhere-hourly")
+        .destination_config(json!({"path": "/nowhere"}))
+        .stream(json!({"name": "users", "sync_mode": "full_refresh", "write_mode": "overwrite"}))
+        .extra("\n[schedule]\nevery = \"1h\"\n")
+        .write(dir.path(), "nowhere-hourly.toml");
     let mut child = sluice()
         .args([
             "serve",
@@ -43,21 +50,18 @@ fn the_status_page_shows_every_pipeline_and_runs_one_on_demand() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("the page's address").unwrap();
-        if let Some(url) = line.strip_prefix("sluice: status page on ") {
-            break url.to_string();
-        }
-    };
-    let log = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let (url, log) = url_from_stderr(&mut child, "sluice: status page on ");
     let waited = Instant::now();
     while runs(&file)
         .first()
         .is_none_or(|r| r["status"] != "succeeded")
+        || runs(&broken)
+            .first()
+            .is_none_or(|r| r["status"] == "running")
     {
         assert!(waited.elapsed() < Duration::from_secs(60), "the first run");
-        std::thread::sleep(Duration::from_millis(50));
+        // Each look opens the store, which the service then finds busy.
+        std::thread::sleep(Duration::from_millis(200));
     }
 
     let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/status-page.png");
@@ -69,6 +73,10 @@ fn the_status_page_shows_every_pipeline_and_runs_one_on_demand() {
         "1234",
         "Run now",
         "records per run",
+        "lag",
+        "nowhere-hourly",
+        "failed",
+        "/nowhere",
     ] {
         assert!(dom.contains(text), "{text} in the page:\n{dom}");
     }

@@ -296,3 +296,80 @@ fn pipeline_labels(pipeline: &str) -> PipelineLabels {
         pipeline: pipeline.into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_state::{RunStatus, StreamRun};
+
+    /// The sample lines of `text` that start with `prefix`.
+    fn samples<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+        text.lines().filter(|l| l.starts_with(prefix)).collect()
+    }
+
+    #[test]
+    fn both_sides_count_documents_bytes_errors_and_lag() {
+        let m = Metrics::new();
+        let extracted = sluice_state::now_ms() - 2_000;
+        m.read("p", "users", 10, 100, extracted);
+        m.read("p", "users", 5, 50, 0);
+        m.written("p", "users", 15, 150, extracted);
+        m.stream_failed("p", "users", true);
+        m.stream_failed("p", "orders", false);
+        let text = m.encode();
+        for line in [
+            "sluice_ingested_documents_total{pipeline=\"p\",stream=\"users\"} 15",
+            "sluice_ingested_bytes_total{pipeline=\"p\",stream=\"users\"} 150",
+            "sluice_exported_documents_total{pipeline=\"p\",stream=\"users\"} 15",
+            "sluice_exported_bytes_total{pipeline=\"p\",stream=\"users\"} 150",
+            "sluice_ingest_errors_total{pipeline=\"p\",stream=\"users\"} 1",
+            "sluice_export_errors_total{pipeline=\"p\",stream=\"orders\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        for gauge in ["sluice_ingest_lag_seconds{", "sluice_export_lag_seconds{"] {
+            let lines = samples(&text, gauge);
+            assert_eq!(lines.len(), 1, "{gauge} in\n{text}");
+            let lag: f64 = lines[0].rsplit(' ').next().unwrap().parse().unwrap();
+            // A batch with no extraction time leaves the gauge as it was.
+            assert!((2.0..60.0).contains(&lag), "{lag} in {}", lines[0]);
+        }
+    }
+
+    #[test]
+    fn runs_count_by_status_with_retries_limit_hits_and_the_last_success() {
+        let m = Metrics::new();
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("state.redb");
+        std::fs::write(&store, vec![0u8; 4096]).unwrap();
+        let mut run = RunRecord::start(1, &["users"]);
+        run.started_at_ms = 1_000_000;
+        run.ended_at_ms = Some(1_003_000);
+        run.status = RunStatus::Succeeded;
+        run.streams = vec![StreamRun::new("users")];
+        m.run_ended("p", &run, &store.to_string_lossy());
+        run.status = RunStatus::Failed;
+        m.run_ended("p", &run, &store.to_string_lossy());
+        m.retried("p");
+        m.retried("p");
+        m.limit_hit("p", "memory");
+        let text = m.encode();
+        for line in [
+            "sluice_runs_total{pipeline=\"p\",status=\"succeeded\"} 1",
+            "sluice_runs_total{pipeline=\"p\",status=\"failed\"} 1",
+            "sluice_retries_total{pipeline=\"p\"} 2",
+            "sluice_limit_hits_total{pipeline=\"p\",limit=\"memory\"} 1",
+            "sluice_run_duration_seconds_count{pipeline=\"p\"} 2",
+            "sluice_run_duration_seconds_sum{pipeline=\"p\"} 6.0",
+            "sluice_last_success_timestamp_seconds{pipeline=\"p\"} 1003.0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        let size = format!(
+            "sluice_state_store_bytes{{store=\"{}\"}} 4096",
+            store.display()
+        );
+        assert!(text.lines().any(|l| l == size), "{size} in\n{text}");
+        assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    }
+}

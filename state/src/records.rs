@@ -114,6 +114,11 @@ pub struct StreamRun {
     /// source's, after the evolution policy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
+    /// The latest extraction time (Unix milliseconds) of a batch written in
+    /// this run, when the source stamps batches: now minus this is the
+    /// stream's lag, as `sluice_export_lag_seconds` measures it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extracted_at_ms: Option<u64>,
     /// How it ended (`status`, and `error` when it failed).
     #[serde(flatten)]
     pub outcome: StreamOutcome,

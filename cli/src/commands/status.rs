@@ -60,6 +60,9 @@ struct StreamStatus {
     run: Option<u64>,
     records: u64,
     bytes: u64,
+    /// The latest extraction time of what that run wrote (Unix ms): the
+    /// stream's lag is now minus this.
+    extracted_at_ms: Option<u64>,
     /// The saved state (the cursor).
     state: Option<Value>,
     /// The version of the schema that run wrote with.
@@ -166,6 +169,7 @@ fn pipeline_status(file: &Path) -> Result<PipelineStatus> {
             run: run.map(|r| r.id),
             records: synced.map_or(0, |s| s.records),
             bytes: synced.map_or(0, |s| s.bytes),
+            extracted_at_ms: synced.and_then(|s| s.extracted_at_ms),
             state: saved.get(&name).map(|s| s.state.clone()),
             schema_version,
             stream: name,
@@ -225,6 +229,7 @@ fn print(s: &PipelineStatus) {
         "run",
         "records",
         "bytes",
+        "lag",
         "state",
         "schema",
     ]);
@@ -235,12 +240,18 @@ fn print(s: &PipelineStatus) {
             st.run.map_or_else(String::new, |r| r.to_string()),
             st.records.to_string(),
             st.bytes.to_string(),
+            st.extracted_at_ms.map_or_else(String::new, lag),
             st.state.as_ref().map_or_else(String::new, short),
             st.schema_version
                 .map_or_else(String::new, |v| format!("v{v}")),
         ]);
     }
     println!("{t}\n");
+}
+
+/// Now minus an extraction time, as people read it ("4 min").
+fn lag(extracted_at_ms: u64) -> String {
+    ui::span(now_ms().saturating_sub(extracted_at_ms))
 }
 
 /// A saved state in a table cell: its cursor when it has one, else its

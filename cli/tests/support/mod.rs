@@ -21,6 +21,30 @@ pub fn sluice_in(cache: &Path) -> Command {
     sluice_command(env!("CARGO_BIN_EXE_sluice"), cache)
 }
 
+/// Read `child`'s stderr (piped) up to the line that starts with
+/// `prefix` (`sluice: metrics on `, `sluice: status page on `) and return
+/// the rest of that line (the URL), with a thread collecting the lines
+/// after it.
+pub fn url_from_stderr(
+    child: &mut std::process::Child,
+    prefix: &str,
+) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("stderr piped");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("no line starting `{prefix}`"))
+            .unwrap();
+        if let Some(url) = line.strip_prefix(prefix) {
+            break url.to_string();
+        }
+    };
+    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect());
+    (url, rest)
+}
+
 /// Run `cmd` with `input` on its stdin; its output.
 pub fn with_stdin(cmd: &mut Command, input: &str) -> Output {
     let mut child = cmd

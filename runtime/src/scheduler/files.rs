@@ -5,7 +5,7 @@
 use super::{PipelineView, ServeEvent, ServeEventFn};
 use crate::pipeline::Pipeline;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -16,7 +16,14 @@ struct Entry {
     modified: Option<SystemTime>,
     /// When it runs next; none: not on a schedule (or never again).
     next: Option<DateTime<Utc>>,
-    running: bool,
+}
+
+/// What a run is of: a pipeline in its store. A file removed and added
+/// again (or renamed) while its run goes on is still that pipeline.
+type RunKey = (String, PathBuf);
+
+fn key(pipeline: &Pipeline) -> RunKey {
+    (pipeline.name.clone(), pipeline.state_path())
 }
 
 /// The watched files and what the scheduler knows of each.
@@ -25,6 +32,8 @@ pub(super) struct Watched {
     entries: BTreeMap<PathBuf, Entry>,
     /// Files that did not parse, with the modification time reported.
     invalid: BTreeMap<PathBuf, Option<SystemTime>>,
+    /// The pipelines with a run going on.
+    running: BTreeSet<RunKey>,
 }
 
 impl Watched {
@@ -34,6 +43,7 @@ impl Watched {
             paths,
             entries: BTreeMap::new(),
             invalid: BTreeMap::new(),
+            running: BTreeSet::new(),
         }
     }
 
@@ -70,12 +80,10 @@ impl Watched {
                         pipeline: &pipeline,
                         next,
                     });
-                    let running = self.entries.get(&file).is_some_and(|e| e.running);
                     let entry = Entry {
                         pipeline: Arc::new(pipeline),
                         modified,
                         next,
-                        running,
                     };
                     self.entries.insert(file, entry);
                 }
@@ -134,7 +142,7 @@ impl Watched {
         let mut due: Vec<(DateTime<Utc>, PathBuf, Arc<Pipeline>)> = self
             .entries
             .iter()
-            .filter(|(_, e)| !e.running)
+            .filter(|(_, e)| !self.is_running(e))
             .filter_map(|(f, e)| {
                 Some((
                     e.next.filter(|at| *at <= now)?,
@@ -151,7 +159,7 @@ impl Watched {
     pub(super) fn earliest(&self) -> Option<DateTime<Utc>> {
         self.entries
             .values()
-            .filter(|e| !e.running)
+            .filter(|e| !self.is_running(e))
             .filter_map(|e| e.next)
             .min()
     }
@@ -164,7 +172,7 @@ impl Watched {
                 file: file.clone(),
                 pipeline: e.pipeline.clone(),
                 next: e.next,
-                running: e.running,
+                running: self.is_running(e),
             })
             .collect()
     }
@@ -183,11 +191,17 @@ impl Watched {
         self.entries.len()
     }
 
-    /// Mark `file`'s pipeline running or not.
-    pub(super) fn set_running(&mut self, file: &Path, running: bool) {
-        if let Some(e) = self.entries.get_mut(file) {
-            e.running = running;
+    /// Mark `pipeline` running or not, whichever file names it now.
+    pub(super) fn set_running(&mut self, pipeline: &Pipeline, running: bool) {
+        if running {
+            self.running.insert(key(pipeline));
+        } else {
+            self.running.remove(&key(pipeline));
         }
+    }
+
+    fn is_running(&self, entry: &Entry) -> bool {
+        self.running.contains(&key(&entry.pipeline))
     }
 
     /// Set when `file`'s pipeline runs next.
@@ -200,4 +214,35 @@ impl Watched {
 
 fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PIPELINE: &str = "name = \"p\"\n[source]\ncomponent = \"a.wasm\"\n[destination]\ncomponent = \"b.wasm\"\n[schedule]\nevery = \"1s\"\n";
+
+    #[test]
+    fn a_pipeline_whose_file_comes_back_under_a_new_name_mid_run_does_not_run_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.toml"), PIPELINE).unwrap();
+        let quiet: ServeEventFn = Arc::new(|_| {});
+        let now = Utc::now();
+        let mut watched = Watched::new(vec![dir.path().to_path_buf()]);
+        watched.rescan(|_| Some(now), &quiet);
+        let due = watched.due(now);
+        assert_eq!(due.len(), 1);
+        let pipeline = due[0].1.clone();
+        watched.set_running(&pipeline, true);
+        assert!(watched.due(now).is_empty());
+
+        std::fs::rename(dir.path().join("p.toml"), dir.path().join("q.toml")).unwrap();
+        watched.rescan(|_| Some(now), &quiet);
+        assert_eq!(watched.len(), 1);
+        assert!(watched.due(now).is_empty(), "its run is still going on");
+        assert!(watched.views()[0].running);
+
+        watched.set_running(&pipeline, false);
+        assert_eq!(watched.due(now).len(), 1);
+    }
 }

@@ -12,7 +12,7 @@
 //! persisted in its state store. A store is held open only while runs of
 //! its pipelines are going on, and a store is open in one process at a
 //! time, so two services on one store never run the same pipeline at once
-//! either: the one that finds the store busy skips that time.
+//! either: the one that finds the store busy tries again a second later.
 //!
 //! When `stop` is asked, no run starts any more; the running ones stop
 //! after their current batch (they share the same [`Stop`]), commit and
@@ -37,6 +37,9 @@ use std::time::{Duration, Instant, SystemTime};
 use stores::Stores;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+
+/// How soon a run whose state store another process holds is tried again.
+const STORE_BUSY_RETRY: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
 
 /// How a [`Scheduler`] serves.
 #[derive(Debug, Clone)]
@@ -242,7 +245,7 @@ impl Scheduler {
                 let Ok(permit) = permits.clone().try_acquire_owned() else {
                     break;
                 };
-                watched.set_running(&file, true);
+                watched.set_running(&pipeline, true);
                 on_event(&ServeEvent::Started {
                     pipeline: &pipeline.name,
                 });
@@ -339,7 +342,7 @@ impl Scheduler {
 
     /// A run ended: plan the next one, persist it, tell.
     fn finished(&self, watched: &mut Watched, done: Done, on_event: &ServeEventFn) {
-        watched.set_running(&done.file, false);
+        watched.set_running(&done.pipeline, false);
         let name = &done.pipeline.name;
         match &done.outcome {
             Ok(summary) => {
@@ -354,11 +357,18 @@ impl Scheduler {
                 });
             }
             Err(e) => {
-                let next = done
-                    .pipeline
-                    .schedule
-                    .as_ref()
-                    .and_then(|s| s.next_after(now()));
+                // A store another process holds for a moment (a `sluice
+                // runs`, another service's run) is tried again soon, not at
+                // the next time on the schedule, which may be hours away.
+                let busy = matches!(e, crate::Error::State(s) if s.in_use());
+                let next = match busy {
+                    true => Some(now() + STORE_BUSY_RETRY),
+                    false => done
+                        .pipeline
+                        .schedule
+                        .as_ref()
+                        .and_then(|s| s.next_after(now())),
+                };
                 watched.set_next(&done.file, next);
                 on_event(&ServeEvent::Failed {
                     pipeline: name,
