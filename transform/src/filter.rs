@@ -267,6 +267,71 @@ mod tests {
     }
 
     #[test]
+    fn less_than_matches_below_and_rejects_at_and_above() {
+        let minor = p(json!({"field": "age", "op": "<", "value": 18}));
+        assert_eq!(
+            minor,
+            Predicate::Field {
+                field: "age".into(),
+                test: Test::Lt(json!(18))
+            }
+        );
+        assert!(minor.matches(&row(json!({"age": 17}))));
+        assert!(minor.matches(&row(json!({"age": 17.5}))));
+        assert!(minor.matches(&row(json!({"age": -1}))));
+        assert!(!minor.matches(&row(json!({"age": 18}))));
+        assert!(!minor.matches(&row(json!({"age": 18.0}))));
+        assert!(!minor.matches(&row(json!({"age": 30}))));
+        assert!(
+            !minor.matches(&row(json!({"age": "17"}))),
+            "a string is not below 18"
+        );
+        assert!(!minor.matches(&row(json!({"age": null}))));
+        assert!(
+            !minor.matches(&row(json!({}))),
+            "a missing field is not below 18"
+        );
+        let early = p(json!({"field": "name", "op": "<", "value": "m"}));
+        assert!(early.matches(&row(json!({"name": "ada"}))));
+        assert!(
+            early.matches(&row(json!({"name": "Zoe"}))),
+            "upper case sorts first"
+        );
+        assert!(!early.matches(&row(json!({"name": "m"}))));
+        assert!(!early.matches(&row(json!({"name": "zoe"}))));
+        let big = p(json!({"field": "n", "op": "<", "value": 9007199254740993_i64}));
+        assert!(big.matches(&row(json!({"n": 9007199254740992_i64}))));
+        assert!(!big.matches(&row(json!({"n": 9007199254740993_i64}))));
+    }
+
+    #[test]
+    fn at_most_matches_below_and_at_and_rejects_above() {
+        let at_most = p(json!({"field": "age", "op": "<=", "value": 18}));
+        assert_eq!(
+            at_most,
+            Predicate::Field {
+                field: "age".into(),
+                test: Test::Le(json!(18))
+            }
+        );
+        assert!(at_most.matches(&row(json!({"age": 17}))));
+        assert!(at_most.matches(&row(json!({"age": 18}))));
+        assert!(at_most.matches(&row(json!({"age": 18.0}))));
+        assert!(!at_most.matches(&row(json!({"age": 18.5}))));
+        assert!(!at_most.matches(&row(json!({"age": 19}))));
+        assert!(!at_most.matches(&row(json!({"age": "18"}))));
+        assert!(!at_most.matches(&row(json!({}))));
+        let upto_m = p(json!({"field": "name", "op": "<=", "value": "m"}));
+        assert!(upto_m.matches(&row(json!({"name": "m"}))));
+        assert!(upto_m.matches(&row(json!({"name": "ada"}))));
+        assert!(!upto_m.matches(&row(json!({"name": "ma"}))));
+        assert!(
+            err(json!({"field": "a", "op": "<=", "value": [1]}))
+                .contains("`<=` needs a number or string")
+        );
+    }
+
+    #[test]
     fn mismatched_kinds_and_nulls_are_false_even_for_not_equal() {
         let ne = p(json!({"field": "age", "op": "!=", "value": 18}));
         assert!(!ne.matches(&row(json!({"age": "18"}))));

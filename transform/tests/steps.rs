@@ -78,11 +78,26 @@ fn upper_and_lower_change_strings_only() {
         out,
         "{\"name\":\"ADA\",\"email\":\"ada@x.com\"}\n{\"name\":null,\"email\":\"b\"}\n"
     );
-    assert_eq!(schema.fields[0], Field::optional("name", Type::String));
+    let expected = vec![
+        Field::optional("name", Type::String),
+        Field::required("email", Type::String),
+    ];
+    assert_eq!(schema, Schema::new(expected));
     // A schemaless stream may carry a number there: it is left unchanged.
     let plan = Plan::new("s", &steps(json!([{"upper": "name"}])), None).unwrap();
     let out = plan.apply(b"{\"name\":42}\n").unwrap();
     assert_eq!(out.data, b"{\"name\":42}\n");
+}
+
+#[test]
+fn lower_alone_keeps_every_field_and_its_type() {
+    let (out, schema) = run(json!([{"lower": "email"}, {"lower": "name"}]), ROWS);
+    assert_eq!(
+        out,
+        "{\"id\":1,\"name\":\"ada\",\"email\":\"ada@example.com\",\"age\":36}\n\
+         {\"id\":2,\"name\":null,\"email\":\"bob@example.com\",\"age\":17}\n"
+    );
+    assert_eq!(schema, users());
 }
 
 #[test]

@@ -9,9 +9,10 @@ use sluice_artifacts as artifacts;
 use sluice_e2e::{PipelineToml, pipeline, runtime};
 use sluice_http_server::{HttpServer, Options};
 use sluice_runtime::pipeline::{Pipeline, RunOptions};
-use sluice_runtime::state::StateStore;
-use sluice_runtime::{Grants, Sandbox};
+use sluice_runtime::state::{StateStore, StreamOutcome};
+use sluice_runtime::{Call, Error, Grants, Sandbox};
 use std::path::Path;
+use std::time::Duration;
 
 const TOKEN: &str = "tok-7d1e9c44a0";
 
@@ -201,6 +202,27 @@ async fn every_pagination_style_and_auth_moves_exactly_the_apis_records() {
             log.iter().all(|r| r.status == 200 && r.path == path),
             "{path}: {log:?}"
         );
+        // No schema declared: the one inferred from the first page is
+        // registered, names every field of the records, and the run wrote
+        // under it.
+        let versions = store.schema_versions("http", "users").unwrap();
+        assert_eq!(versions.len(), 1, "{path}: {versions:?}");
+        let inferred = store.fetch_schema(&versions[0].id).unwrap().unwrap();
+        let fields: std::collections::BTreeSet<&str> =
+            inferred.fields.iter().map(|f| f.name.as_str()).collect();
+        let users = server.users();
+        let keys: std::collections::BTreeSet<&str> = users[0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(fields, keys, "{path}");
+        assert_eq!(
+            s.run.streams[0].schema.as_ref(),
+            Some(&versions[0].id.0),
+            "{path}"
+        );
     }
 }
 
@@ -353,7 +375,7 @@ async fn child_streams_call_each_parents_endpoint_and_roll_their_bookmark_up() {
 }
 
 #[tokio::test]
-async fn a_redirect_to_a_host_not_granted_is_refused_and_never_sent() {
+async fn a_redirect_to_a_host_not_granted_is_refused_and_never_sent_and_followed_once_granted() {
     let granted = HttpServer::start(Options::default()).unwrap();
     let other = HttpServer::start(Options::default()).unwrap();
     let target = format!("{}/page/users", other.base_url());
@@ -370,15 +392,40 @@ async fn a_redirect_to_a_host_not_granted_is_refused_and_never_sent() {
     };
     let c = runtime().load(artifacts::SOURCE_HTTP).await.unwrap();
     let err = c.check(&sandbox, &config).await.unwrap_err();
-    let text = err.to_string();
-    assert!(
-        text.contains(&format!("127.0.0.1:{}", other.port())),
-        "{text}"
-    );
+    // Denied at the redirect's target: the URL the Location named, and the
+    // grant it lacks.
+    let Error::Egress {
+        url, missing, call, ..
+    } = &err
+    else {
+        panic!("expected an egress denial, got {err}");
+    };
+    assert_eq!(url, &target, "{err}");
+    assert_eq!(missing, &format!("127.0.0.1:{}", other.port()), "{err}");
+    assert_eq!(*call, Call::Check);
+    assert!(err.to_string().contains(&target), "{err}");
     assert_eq!(granted.requests().len(), 1, "the redirect itself was asked");
     assert!(
         other.requests().is_empty(),
         "nothing reached the other host"
+    );
+    // With the target granted too, the same redirect is followed there.
+    let both = Sandbox {
+        grants: Grants {
+            hosts: vec![
+                format!("127.0.0.1:{}", granted.port()),
+                format!("127.0.0.1:{}", other.port()),
+            ],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    c.check(&both, &config).await.unwrap();
+    let followed = other.requests();
+    assert_eq!(followed.len(), 1, "{followed:?}");
+    assert_eq!(
+        (followed[0].path.as_str(), followed[0].status),
+        ("/page/users", 200)
     );
 }
 
@@ -469,4 +516,81 @@ async fn many_more_requests_than_the_handle_limit_leave_no_handle_behind() {
         .unwrap();
     assert!(s.succeeded(), "{s:?}");
     assert_eq!(written(dir.path(), "users").len(), 2000);
+}
+
+#[tokio::test]
+async fn the_rate_limit_spaces_every_request_the_server_sees() {
+    let server = HttpServer::start(Options {
+        users: 60,
+        token: Some(TOKEN.into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&server.base_url(), TOKEN);
+    config["requests_per_second"] = json!(10.0);
+    config["streams"][0]["pagination"]["size"] = json!(10);
+    let stream = json!({"name": "users", "write_mode": "overwrite"});
+    let p = http_pipeline(dir.path(), &server, config, &[stream]);
+    let store = StateStore::open(&p.state_path()).unwrap();
+    let s = p
+        .run(&runtime(), &store, &RunOptions::default())
+        .await
+        .unwrap();
+    assert!(s.succeeded(), "{s:?}");
+    assert_eq!(written(dir.path(), "users"), server.users());
+    let log = server.requests();
+    // Six full pages and the empty one after them.
+    assert_eq!(log.len(), 7, "{log:?}");
+    for pair in log.windows(2) {
+        let gap = pair[1].at.duration_since(pair[0].at).unwrap_or_default();
+        // 10 a second: 100 ms apart, less what a clock tick may shave off.
+        assert!(gap >= Duration::from_millis(90), "{gap:?} between {pair:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_spent_retry_budget_fails_the_stream_as_transient_after_exactly_its_retries() {
+    let server = HttpServer::start(Options {
+        users: 10,
+        token: Some(TOKEN.into()),
+        fail_every: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&server.base_url(), TOKEN);
+    config["retry"] = json!({"max_retries": 2, "base_ms": 10, "max_ms": 50});
+    let host = format!("127.0.0.1:{}", server.port());
+    // No retries of the run itself: only the source's own are counted.
+    let toml = PipelineToml::new(artifacts::SOURCE_HTTP, config)
+        .name("http")
+        .source_hosts(&[&host])
+        .options(json!({"retries": 0}))
+        .stream(json!({"name": "users", "write_mode": "overwrite"}));
+    let p = pipeline(&toml, dir.path(), "http.toml", "http");
+    let store = StateStore::open(&p.state_path()).unwrap();
+    let s = p
+        .run(&runtime(), &store, &RunOptions::default())
+        .await
+        .unwrap();
+    assert!(!s.succeeded(), "{s:?}");
+    let users = s.run.streams.iter().find(|r| r.stream == "users").unwrap();
+    assert!(
+        matches!(
+            users.outcome,
+            StreamOutcome::Failed {
+                transient: true,
+                ..
+            }
+        ),
+        "{users:?}"
+    );
+    let log = server.requests();
+    assert_eq!(log.len(), 3, "one request and its two retries: {log:?}");
+    assert!(log.iter().all(|r| r.status == 503), "{log:?}");
+    assert!(
+        !s.run.error.unwrap_or_default().contains(TOKEN),
+        "no secret in the error"
+    );
 }

@@ -103,6 +103,40 @@ async fn a_full_sync_puts_exactly_the_source_records_in_the_destination() {
 }
 
 #[tokio::test]
+async fn three_readers_at_once_move_exactly_what_one_does() {
+    let config = json!({"count": 3000, "orders_per_user": 2, "batch_size": 250});
+    let mut outcomes = Vec::new();
+    for parallelism in [1, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = format!("[options]\nparallelism = {parallelism}\n");
+        let p = faker_pipeline(dir.path(), config.clone(), &options);
+        assert_eq!(p.options.parallelism, parallelism);
+        let store = StateStore::open(&p.state_path()).unwrap();
+        let summary = p
+            .run(&runtime(), &store, &RunOptions::default())
+            .await
+            .unwrap();
+        assert!(summary.succeeded(), "{summary:?}");
+        let files: Vec<Vec<u8>> = ["users", "orders", "events"]
+            .iter()
+            .map(|s| std::fs::read(dir.path().join(format!("out/{s}.jsonl"))).unwrap())
+            .collect();
+        let states: Vec<(String, Value)> = store
+            .saved_states("faker-to-file")
+            .unwrap()
+            .into_iter()
+            .map(|(s, saved)| (s, saved.state))
+            .collect();
+        outcomes.push((summary.records(), files, states));
+    }
+    assert_eq!(outcomes[0].0, 3000 + 6000 + 3000);
+    assert!(
+        outcomes[0] == outcomes[1],
+        "the same records, in stream order, and the same state"
+    );
+}
+
+#[tokio::test]
 async fn a_second_incremental_sync_adds_only_new_and_changed_records() {
     let dir = tempfile::tempdir().unwrap();
     let streams = r#"
