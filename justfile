@@ -24,6 +24,10 @@ bench:
 bench-quick:
     cargo xtask bench --quick
 
+# Every benchmark scenario at the smallest sizes on the debug build (CI).
+bench-smoke:
+    cargo xtask bench --smoke
+
 # The SIGKILL crash test with `kills` kills; figures in target/crash-report.json.
 crash kills="30":
     cargo xtask crash --kills {{kills}}

@@ -155,10 +155,21 @@ async fn run_wasm(
 ) -> Result<(RunSummary, Duration), String> {
     let cache = work.join("cache");
     let rt = Runtime::builder()
-        .consume_fuel(crate::flag(args, "--fuel") != Some("off"))
         .cache_dir(Some(cache))
         .build()
         .map_err(|e| e.to_string())?;
+    // `--fuel N`: both connectors metered with that budget per call.
+    let mut pipeline = pipeline.clone();
+    if let Some(fuel) = crate::flag(args, "--fuel") {
+        let fuel: u64 = fuel.parse().map_err(|e| format!("--fuel {fuel}: {e}"))?;
+        pipeline.source.limits.fuel = fuel;
+        pipeline.destination.limits.fuel = fuel;
+    }
+    // `--parallelism N`: that many readers (default: one per core but one).
+    if let Some(n) = crate::flag(args, "--parallelism") {
+        pipeline.options.parallelism = n.parse().map_err(|e| format!("--parallelism {n}: {e}"))?;
+    }
+    let pipeline = &pipeline;
     let prepared = pipeline.prepare(&rt).await.map_err(|e| e.to_string())?;
     let started = Instant::now();
     let s = pipeline
@@ -168,7 +179,9 @@ async fn run_wasm(
     Ok((s, started.elapsed()))
 }
 
-/// The native baseline: the same connector crates linked into the host.
+/// The native baseline: the same connector crates linked into the host,
+/// one reader (a single-threaded native pipeline; the sandboxed run reads
+/// with `options.parallelism` readers, by default one per core but one).
 async fn run_native(
     pipeline: &Pipeline,
     store: &StateStore,
@@ -194,7 +207,7 @@ async fn run_native(
                 let writer =
                     native::write::<FileDestination>(&dst_config.to_string(), configured.clone())
                         .map_err(|e| native_error(Call::Write, e))?;
-                Ok((NativeSource { reader }, NativeSink { writer }))
+                Ok((vec![NativeSource { reader }], NativeSink { writer }))
             },
         )
         .await

@@ -23,11 +23,11 @@ mod singer_sluice;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
-  sluice-bench report [--quick] --sluice PATH --components DIR --work DIR --out FILE
+  sluice-bench report [--quick|--smoke] --sluice PATH --components DIR --work DIR --out FILE
   sluice-bench postgres [--quick] --sluice PATH --components DIR --work DIR
   sluice-bench singer [--quick] --sluice PATH --components DIR --work DIR
   sluice-bench http [--quick] --sluice PATH --components DIR --work DIR
-  sluice-bench e2e --mode wasm|native [--fuel off] --source faker|file --streams all|users --records N --components DIR --work DIR";
+  sluice-bench e2e --mode wasm|native [--fuel N] [--parallelism N] --source faker|file --streams all|users --records N --components DIR --work DIR";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -5,7 +5,9 @@
 //! - `demo`: setup, then a demo sync of source-faker -> dest-file.
 //! - `test`: setup, then fmt, clippy and every test (host and connectors).
 //! - `bench [--quick]`: setup, a release build, then every benchmark;
-//!   writes BENCHMARKS.md.
+//!   writes BENCHMARKS.md. `bench --smoke`: every scenario and peer at the
+//!   smallest sizes on the debug build the tests use (CI's check that no
+//!   harness rots; report in `target/bench-smoke.md`, figures meaningless).
 //! - `crash [--kills N]`: the SIGKILL crash tests: N kills into dest-file
 //!   (default 30), a third of N into dest-postgres and a third during a
 //!   Singer tap; writes the figures of the first two
@@ -26,7 +28,7 @@ mod postgres;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <setup|build-connectors|demo|test|bench [--quick]|crash [--kills N]|soak [--minutes N]|fuzz [--seconds N] [target...]|postgres <start [--json]|stop|status [--json]>>";
+const USAGE: &str = "usage: cargo xtask <setup|build-connectors|demo|test|bench [--quick|--smoke]|crash [--kills N]|soak [--minutes N]|fuzz [--seconds N] [target...]|postgres <start [--json]|stop|status [--json]>>";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -36,8 +38,8 @@ fn main() -> ExitCode {
         "demo" => setup().and_then(|()| demo()),
         "test" => setup().and_then(|()| test()),
         "bench" => {
-            let quick = std::env::args().skip(2).any(|a| a == "--quick");
-            setup().and_then(|()| bench(quick))
+            let size = std::env::args().nth(2).unwrap_or_default();
+            setup().and_then(|()| bench(&size))
         }
         "crash" => kills().and_then(|n| setup().and_then(|()| crash(n))),
         "soak" => minutes().and_then(|n| setup().and_then(|()| soak(n))),
@@ -246,41 +248,54 @@ fn lint(root: &Path, connectors: &Path) -> Result<(), String> {
     )
 }
 
-fn bench(quick: bool) -> Result<(), String> {
+/// The benchmarks at `size`: full (no flag), `--quick` (both on a
+/// release build, writing BENCHMARKS.md) or `--smoke` (the debug build).
+fn bench(size: &str) -> Result<(), String> {
     let root = root();
-    run(
-        "building sluice and the benchmarks (release)",
-        cargo().current_dir(&root).args([
+    let (profile, out) = match size {
+        "" | "--quick" => ("release", root.join("BENCHMARKS.md")),
+        "--smoke" => ("debug", root.join("target/bench-smoke.md")),
+        other => {
+            return Err(format!(
+                "bench takes --quick or --smoke, not {other}; {USAGE}"
+            ));
+        }
+    };
+    let mut build = cargo();
+    build.current_dir(&root);
+    if profile == "release" {
+        build.args([
             "build",
             "--release",
-            "--package",
+            "-p",
             "sluice-cli",
-            "--package",
+            "-p",
             "sluice-bench",
-        ]),
+        ]);
+    } else {
+        // The workspace, as the tests build it: nothing new to compile.
+        build.args(["build", "--workspace"]);
+    }
+    run(
+        &format!("building sluice and the benchmarks ({profile})"),
+        &mut build,
     )?;
-    let mut cmd = Command::new(root.join("target/release/sluice-bench"));
+    let bin = root.join("target").join(profile);
+    let mut cmd = Command::new(bin.join("sluice-bench"));
     cmd.current_dir(&root)
         .arg("report")
         .arg("--sluice")
-        .arg(root.join("target/release/sluice"))
+        .arg(bin.join("sluice"))
         .arg("--components")
         .arg(root.join("target/components"))
         .arg("--work")
         .arg(root.join("target/bench"))
         .arg("--out")
-        .arg(root.join("BENCHMARKS.md"));
-    if quick {
-        cmd.arg("--quick");
+        .arg(out);
+    if !size.is_empty() {
+        cmd.arg(size);
     }
-    run(
-        if quick {
-            "benchmarks (--quick)"
-        } else {
-            "benchmarks"
-        },
-        &mut cmd,
-    )
+    run(format!("benchmarks {size}").trim_end(), &mut cmd)
 }
 
 /// `--kills N` (default 30).
