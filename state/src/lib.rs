@@ -22,12 +22,14 @@
 #![warn(missing_docs)]
 
 mod error;
+mod history;
 mod records;
 mod schedules;
 mod schema_registry;
 mod unwind;
 
 pub use error::{Error, ErrorKind, Result};
+pub use history::RUNS_KEPT;
 
 pub use records::{RunRecord, RunStatus, SavedState, StreamOutcome, StreamRun};
 use redb::{
@@ -65,6 +67,14 @@ const SCHEDULES: TableDefinition<&str, &str> = TableDefinition::new("schedules")
 fn pair_key(pipeline: &str, stream: &str) -> String {
     format!("({pipeline:?}, {stream:?})")
 }
+
+/// The most memory redb keeps for pages it read or wrote. Its default is
+/// 1 GiB, and a page once touched stays until that is full, so a store
+/// open in a long-running service held every page it ever read (the run
+/// history, read at every run, grew the service's memory with it). A
+/// store's hot pages (checkpoints, the B-tree's inner pages) fit in a
+/// fraction of this; the rest is read again from the OS's page cache.
+const CACHE_BYTES: usize = 4 << 20;
 
 /// The value of `META["format"]` in stores this version writes.
 pub const FORMAT: &str = "sluice-state/1";
@@ -197,10 +207,13 @@ impl StateStore {
             if existed {
                 refuse_foreign(path, &shown)?;
             }
-            let mut db = Database::create(path).map_err(|e| match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => Error::in_use_at(&shown),
-                e => Error::store(&shown, format!("cannot open it as a redb database: {e}")),
-            })?;
+            let mut db = Database::builder()
+                .set_cache_size(CACHE_BYTES)
+                .create(path)
+                .map_err(|e| match e {
+                    redb::DatabaseError::DatabaseAlreadyOpen => Error::in_use_at(&shown),
+                    e => Error::store(&shown, format!("cannot open it as a redb database: {e}")),
+                })?;
             if existed {
                 // Some damage makes redb panic twice inside a commit, where
                 // nothing outside redb can catch the second panic (see
@@ -235,6 +248,7 @@ impl StateStore {
     /// A store that lives in memory (for tests and dry runs).
     pub fn in_memory() -> Result<Self> {
         let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(|e| Error::store(":memory:", e.to_string()))?;
         Self::init(db, ":memory:".into())
@@ -472,80 +486,6 @@ impl StateStore {
             }
             self.commit(txn)?;
             Ok(removed)
-        })
-    }
-
-    /// Record the start of a run of `streams`; returns its id.
-    ///
-    /// A last run of the same pipeline still recorded as running was left
-    /// by a process that stopped before it ended (a store is open in one
-    /// process at a time): it is marked [`RunStatus::Interrupted`].
-    pub fn start_run(&self, pipeline: &str, streams: &[&str]) -> Result<u64> {
-        self.guarded(|| {
-            let txn = self.write_txn()?;
-            let id;
-            {
-                let mut table = self.open_write(&txn, RUNS)?;
-                let last = table
-                    .range((pipeline, 0)..=(pipeline, u64::MAX))
-                    .map_err(|e| self.err(e))?
-                    .next_back()
-                    .transpose()
-                    .map_err(|e| self.err(e))?
-                    .map(|(k, v)| (k.value().1, v.value().to_string()));
-                let (last, left) = match last {
-                    Some((id, text)) => (id, serde_json::from_str::<RunRecord>(&text).ok()),
-                    None => (0, None),
-                };
-                if let Some(run) = left.filter(RunRecord::is_running) {
-                    let text = serde_json::to_string(&run.interrupted()).expect("run serialises");
-                    table
-                        .insert((pipeline, last), text.as_str())
-                        .map_err(|e| self.err(e))?;
-                }
-                id = last + 1;
-                let record = RunRecord::start(id, streams);
-                let text = serde_json::to_string(&record).expect("run serialises");
-                table
-                    .insert((pipeline, id), text.as_str())
-                    .map_err(|e| self.err(e))?;
-            }
-            self.commit(txn)?;
-            Ok(id)
-        })
-    }
-
-    /// Store the final record of a run.
-    pub fn finish_run(&self, pipeline: &str, record: &RunRecord) -> Result<()> {
-        self.guarded(|| {
-            let txn = self.write_txn()?;
-            {
-                let mut table = self.open_write(&txn, RUNS)?;
-                let text = serde_json::to_string(record).expect("run serialises");
-                table
-                    .insert((pipeline, record.id), text.as_str())
-                    .map_err(|e| self.err(e))?;
-            }
-            self.commit(txn)
-        })
-    }
-
-    /// Runs of `pipeline`, newest first.
-    pub fn runs(&self, pipeline: &str) -> Result<Vec<RunRecord>> {
-        self.guarded(|| {
-            let txn = self.read_txn()?;
-            let table = self.open_read(&txn, RUNS)?;
-            let mut out = Vec::new();
-            for entry in table
-                .range((pipeline, 0)..=(pipeline, u64::MAX))
-                .map_err(|e| self.err(e))?
-                .rev()
-            {
-                let (key, value) = entry.map_err(|e| self.err(e))?;
-                let key = || format!("({pipeline:?}, {})", key.value().1);
-                out.push(self.decode("runs", key, value.value().as_bytes())?);
-            }
-            Ok(out)
         })
     }
 }

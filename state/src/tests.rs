@@ -54,6 +54,37 @@ fn runs_count_up_and_list_newest_first() {
 }
 
 #[test]
+fn a_store_keeps_the_newest_runs_of_each_pipeline() {
+    let s = StateStore::in_memory().unwrap();
+    let extra = 7;
+    for _ in 0..RUNS_KEPT + extra {
+        s.start_run("p", &["users"]).unwrap();
+    }
+    s.start_run("q", &[]).unwrap();
+    let runs = s.runs("p").unwrap();
+    assert_eq!(runs.len() as u64, RUNS_KEPT);
+    assert_eq!(runs[0].id, RUNS_KEPT + extra, "newest first");
+    assert_eq!(runs.last().unwrap().id, extra + 1, "the oldest kept");
+    assert_eq!(s.runs("q").unwrap().len(), 1, "other pipelines untouched");
+    let recent: Vec<u64> = s
+        .recent_runs("p", 3)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    let newest = RUNS_KEPT + extra;
+    assert_eq!(recent, [newest, newest - 1, newest - 2]);
+    assert!(s.recent_runs("p", 0).unwrap().is_empty());
+    let mut seen = 0;
+    s.runs_while("p", |_| {
+        seen += 1;
+        seen < 5
+    })
+    .unwrap();
+    assert_eq!(seen, 5, "the visit stops when told");
+}
+
+#[test]
 fn corrupt_states_and_runs_name_their_table_and_key() {
     let s = StateStore::in_memory().unwrap();
     let txn = s.db().begin_write().unwrap();

@@ -50,19 +50,28 @@ pub use sluice_manifest::{
 use sluice_protocol::{Catalog, ConfiguredCatalog, Spec, StreamState};
 use std::path::{Path, PathBuf};
 
-/// The schema each stream accepted last: the newest run that recorded one.
+/// The schema each stream accepted last: the newest run that recorded one
+/// (the history is read newest first, only as far as that run).
 fn store_known(
     store: &StateStore,
     pipeline: &str,
     mut shapes: Vec<StreamShape>,
     registry: &crate::Registry,
 ) -> Result<Vec<StreamShape>> {
-    let runs = store.runs(pipeline)?;
-    for shape in &mut shapes {
-        let last = runs.iter().find_map(|run| {
-            let s = run.streams.iter().find(|s| s.stream == shape.stream)?;
-            s.schema.clone()
-        });
+    let mut last: Vec<Option<String>> = vec![None; shapes.len()];
+    store.runs_while(pipeline, |run| {
+        for (shape, last) in shapes.iter().zip(&mut last) {
+            if last.is_none() {
+                *last = run
+                    .streams
+                    .iter()
+                    .find(|s| s.stream == shape.stream)
+                    .and_then(|s| s.schema.clone());
+            }
+        }
+        last.iter().any(Option::is_none)
+    })?;
+    for (shape, last) in shapes.iter_mut().zip(last) {
         if let Some(id) = last {
             shape.known =
                 registry

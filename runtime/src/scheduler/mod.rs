@@ -386,7 +386,7 @@ impl Scheduler {
         let schedule = pipeline.schedule.as_ref()?;
         let store = self.stores.open(&pipeline.state_path()).ok();
         let last = last.or_else(|| {
-            let runs = store.as_ref()?.runs(&pipeline.name).ok()?;
+            let runs = store.as_ref()?.recent_runs(&pipeline.name, 1).ok()?;
             DateTime::from_timestamp_millis(runs.first()?.started_at_ms as i64)
         });
         let next = schedule.next_run(last, now());
