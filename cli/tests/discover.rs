@@ -10,6 +10,26 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use support::{PipelineToml, sluice, text};
 
+/// `sluice discover --json --pipeline p`'s catalog.
+fn discovered(p: &Path) -> Value {
+    let o = sluice()
+        .args(["discover", "--json", "--pipeline"])
+        .arg(p)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+/// `sluice sync p`, then what dest-file wrote to `out/events.jsonl` below
+/// `dir`.
+fn synced_events(p: &Path, dir: &Path) -> String {
+    let o = sluice().arg("sync").arg(p).arg("--json").output().unwrap();
+    assert!(o.status.success(), "{}", text(&o).1);
+    std::fs::read_to_string(dir.join("out/events.jsonl")).unwrap()
+}
+
 /// Input rows holding dest-file's reserved `_sluice_operation` and the
 /// name its first rename would take, `_sluice_operation_`.
 const ROWS: &str = "{\"id\":1,\"_sluice_operation\":\"a\",\"_sluice_operation_\":\"b\"}\n\
@@ -145,20 +165,13 @@ fn a_sync_writes_what_discover_of_the_pipeline_shows() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert!(out.contains(RENAMED), "{out}");
-    let o = sluice()
-        .args(["discover", "--json", "--pipeline"])
-        .arg(&p)
-        .output()
-        .unwrap();
-    let catalog: Value = serde_json::from_str(&text(&o).0).unwrap();
+    let catalog = discovered(&p);
     assert_eq!(
         fields(&catalog, "events"),
         ["_sluice_operation_", "_sluice_operation__", "id"]
     );
 
-    let o = sluice().arg("sync").arg(&p).arg("--json").output().unwrap();
-    assert!(o.status.success(), "{}", text(&o).1);
-    let written = std::fs::read_to_string(dir.path().join("out/events.jsonl")).unwrap();
+    let written = synced_events(&p, dir.path());
     assert_eq!(
         written,
         "{\"id\":1,\"_sluice_operation__\":\"a\",\"_sluice_operation_\":\"b\"}\n\
@@ -237,22 +250,13 @@ fn discover_of_a_pipeline_shows_its_transforms_then_the_reserved_renames() {
         "{out}"
     );
 
-    let o = sluice()
-        .args(["discover", "--json", "--pipeline"])
-        .arg(&p)
-        .output()
-        .unwrap();
-    let (out, err) = text(&o);
-    assert!(o.status.success(), "{err}");
-    let catalog: Value = serde_json::from_str(&out).unwrap();
+    let catalog = discovered(&p);
     assert_eq!(
         ordered_fields(&catalog, "events"),
         ["id", "title", "_sluice_operation_"]
     );
 
-    let o = sluice().arg("sync").arg(&p).arg("--json").output().unwrap();
-    assert!(o.status.success(), "{}", text(&o).1);
-    let written = std::fs::read_to_string(dir.path().join("out/events.jsonl")).unwrap();
+    let written = synced_events(&p, dir.path());
     assert_eq!(
         written,
         "{\"id\":1,\"title\":\"a\",\"_sluice_operation_\":\"x\"}\n\

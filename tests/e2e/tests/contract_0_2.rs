@@ -5,28 +5,13 @@
 
 use serde_json::{Value, json};
 use sluice_artifacts as artifacts;
-use sluice_e2e::{PipelineToml, pipeline, runtime};
+use sluice_e2e::{PipelineToml, jsonl, pipeline, run, runtime};
 use sluice_protocol::schema::{Field, Schema, Type};
 use sluice_protocol::{Batch, ConfiguredCatalog, ConfiguredStream};
-use sluice_runtime::pipeline::{Pipeline, RunOptions, RunSummary};
+use sluice_runtime::pipeline::RunOptions;
 use sluice_runtime::state::{StateStore, StreamOutcome};
 use sluice_runtime::{Registry, Sandbox};
 use std::collections::BTreeSet;
-use std::path::Path;
-
-fn jsonl(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path).unwrap();
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-async fn run(p: &Pipeline) -> RunSummary {
-    let store = StateStore::open(&p.state_path()).unwrap();
-    p.run(&runtime(), &store, &RunOptions::default())
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn a_0_1_0_component_syncs_both_ways() {

@@ -7,11 +7,11 @@
 //! state store's run history.
 
 use serde_json::{Value, json};
-use sluice_e2e::{PipelineToml, pipeline, runtime};
+use sluice_e2e::{PipelineToml, jsonl, pipeline, run};
 use sluice_guest::{Reader, native};
 use sluice_protocol::schema::{Field, Schema, SchemaId, Type};
 use sluice_protocol::{ConfiguredCatalog, ConfiguredStream, Message};
-use sluice_runtime::pipeline::{Pipeline, RunOptions, RunSummary};
+use sluice_runtime::pipeline::{Pipeline, RunSummary};
 use sluice_runtime::state::{RunRecord, StateStore, StreamOutcome, StreamRun};
 use sluice_source_faker::Faker;
 use std::path::Path;
@@ -131,22 +131,8 @@ fn faker(dir: &Path, version: u64, format: &str, policy: &str) -> Pipeline {
     pipeline(&toml, dir, "shop.toml", "shop")
 }
 
-async fn run(p: &Pipeline) -> RunSummary {
-    let store = StateStore::open(&p.state_path()).unwrap();
-    p.run(&runtime(), &store, &RunOptions::default())
-        .await
-        .unwrap()
-}
-
 fn stream<'a>(s: &'a RunSummary, name: &str) -> &'a StreamRun {
     s.run.streams.iter().find(|r| r.stream == name).unwrap()
-}
-
-fn jsonl(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path).unwrap();
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 /// Both runs of one policy; returns the second run's summary.

@@ -5,8 +5,8 @@
 //! print exactly the bad output under test.
 
 use serde_json::{Value, json};
-use sluice_e2e::runtime;
-use sluice_runtime::pipeline::{Pipeline, RunOptions, RunSummary};
+use sluice_e2e::{run, run_ok};
+use sluice_runtime::pipeline::Pipeline;
 use sluice_runtime::state::StateStore;
 use sluice_test_support::{pyenv, toml_inline};
 use std::path::{Path, PathBuf};
@@ -48,19 +48,6 @@ fn pipeline(dir: &Path, parts: &[&str]) -> Pipeline {
     let text = parts.join("\n");
     std::fs::write(dir.join("p.toml"), &text).unwrap();
     Pipeline::from_file(&dir.join("p.toml")).unwrap()
-}
-
-async fn sync(p: &Pipeline) -> RunSummary {
-    let store = StateStore::open(&p.state_path()).unwrap();
-    p.run(&runtime(), &store, &RunOptions::default())
-        .await
-        .unwrap()
-}
-
-async fn sync_ok(p: &Pipeline) -> RunSummary {
-    let s = sync(p).await;
-    assert!(s.succeeded(), "{s:#?}");
-    s
 }
 
 fn saved(p: &Pipeline) -> Value {
@@ -130,7 +117,7 @@ async fn singer_tap_into_a_sluice_destination_with_its_state_round_tripped() {
     let tap = recording(d, &bin(pyenv::TAP_JSONL).join("tap-jsonl"));
     let p = pipeline(d, &[&tap_jsonl(d, tap), &dest_file()]);
 
-    let s = sync_ok(&p).await;
+    let s = run_ok(&p).await;
     assert_eq!(s.records(), 3);
     let rows = lines(&d.join("out/items.jsonl"));
     for (row, want) in rows.iter().zip(&first) {
@@ -143,7 +130,7 @@ async fn singer_tap_into_a_sluice_destination_with_its_state_round_tripped() {
 
     // ... and the next run hands the tap exactly its own state back.
     std::fs::write(d.join("in/b.jsonl"), "{\"id\": 4, \"name\": \"n4\"}\n").unwrap();
-    let s = sync_ok(&p).await;
+    let s = run_ok(&p).await;
     let handed: Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("state-in-0.json")).unwrap()).unwrap();
     assert_eq!(
@@ -176,7 +163,7 @@ async fn sluice_source_into_a_singer_target_persists_only_what_it_echoed() {
             "[[streams]]\nname = \"users\"\n",
         ],
     );
-    let s = sync_ok(&p).await;
+    let s = run_ok(&p).await;
     assert_eq!(s.records(), 40);
     let rows = lines(&d.join("out/users.jsonl"));
     let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
@@ -191,7 +178,7 @@ async fn sluice_source_into_a_singer_target_persists_only_what_it_echoed() {
     assert_eq!(echoed.len(), 1, "{echoed:?}");
     assert_eq!(saved(&p)["users"], echoed[0]["bookmarks"]["users"]);
     assert_eq!(
-        sync_ok(&p).await.records(),
+        run_ok(&p).await.records(),
         0,
         "the echoed state resumes the source"
     );
@@ -211,7 +198,7 @@ async fn airbyte_source_faker_incremental_into_dest_file() {
             "[[streams]]\nname = \"users\"\nsync_mode = \"incremental\"\n",
         ],
     );
-    let s = sync_ok(&p).await;
+    let s = run_ok(&p).await;
     assert_eq!(s.records(), 60);
     let rows = lines(&d.join("out/users.jsonl"));
     let mut ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
@@ -219,7 +206,7 @@ async fn airbyte_source_faker_incremental_into_dest_file() {
     assert_eq!(ids, (1..=60).collect::<Vec<_>>());
     assert_eq!(saved(&p)["users"]["loop_offset"], 60);
     assert_eq!(
-        sync_ok(&p).await.records(),
+        run_ok(&p).await.records(),
         0,
         "the saved state reads 0 new records"
     );
@@ -252,7 +239,7 @@ async fn singer_tap_into_singer_target_and_airbyte_source_into_singer_target() {
             ),
         ],
     );
-    assert_eq!(sync_ok(&p).await.records(), 2);
+    assert_eq!(run_ok(&p).await.records(), 2);
     assert_eq!(lines(&d.join("singer/items.jsonl")).len(), 2);
     assert!(saved(&p)["items"]["partitions"].is_array(), "{}", saved(&p));
 
@@ -270,10 +257,10 @@ async fn singer_tap_into_singer_target_and_airbyte_source_into_singer_target() {
             "[[streams]]\nname = \"users\"\nsync_mode = \"incremental\"\n",
         ],
     );
-    assert_eq!(sync_ok(&p).await.records(), 15);
+    assert_eq!(run_ok(&p).await.records(), 15);
     assert_eq!(lines(&d.join("airbyte-out/users.jsonl")).len(), 15);
     assert_eq!(saved(&p)["users"]["loop_offset"], 15);
-    assert_eq!(sync_ok(&p).await.records(), 0);
+    assert_eq!(run_ok(&p).await.records(), 0);
 }
 
 /// A Singer "tap" that prints `body` (shell) and nothing else: a catalog
@@ -326,7 +313,7 @@ async fn a_malformed_message_names_its_line_and_nothing_after_the_last_state_is_
         "{\"type\": \"RECORD\", \"stream\"".into(),
     ]);
     let p = pipeline(d, &[&script_tap(d, &body), &dest_file()]);
-    let s = sync(&p).await;
+    let s = run(&p).await;
     assert!(!s.succeeded());
     let error = s.run.error.clone().unwrap_or_default();
     assert!(
@@ -350,7 +337,7 @@ async fn a_tap_exiting_non_zero_fails_with_its_code_and_stderr() {
         echoes(&[SCHEMA.into(), record(1), state(1), record(2)])
     );
     let p = pipeline(d, &[&script_tap(d, &body), &dest_file()]);
-    let s = sync(&p).await;
+    let s = run(&p).await;
     assert!(!s.succeeded());
     let error = s.run.error.clone().unwrap_or_default();
     assert!(
@@ -371,7 +358,7 @@ async fn a_record_before_its_schema_is_an_error_naming_the_stream() {
     let d = dir.path();
     let body = echoes(&[record(1), SCHEMA.into(), state(1)]);
     let p = pipeline(d, &[&script_tap(d, &body), &dest_file()]);
-    let s = sync(&p).await;
+    let s = run(&p).await;
     assert!(!s.succeeded());
     let error = s.run.error.clone().unwrap_or_default();
     assert!(
@@ -403,7 +390,7 @@ async fn the_tap_jsonl_example_runs() {
     );
     let dir = tempfile::tempdir().unwrap();
     let p = pipeline(dir.path(), &[&text]);
-    assert_eq!(sync_ok(&p).await.records(), 3);
+    assert_eq!(run_ok(&p).await.records(), 3);
     let names: Vec<Value> = lines(&dir.path().join("out/people.jsonl"))
         .iter()
         .map(|r| r["name"].clone())
@@ -431,7 +418,7 @@ async fn a_process_sees_only_its_env_and_its_secrets_are_scrubbed() {
         "config = { token = \"${SLUICE_TEST_TAP_TOKEN}\" }\nenv = { TAP_TOKEN = \"${SLUICE_TEST_TAP_TOKEN}\", TZ = \"UTC\" }",
     );
     let p = pipeline(d, &[&tap, &dest_file()]);
-    let s = sync(&p).await;
+    let s = run(&p).await;
     let error = s.run.error.clone().unwrap_or_default();
     assert!(error.contains("auth failed for token"), "{error}");
     assert!(
@@ -479,7 +466,7 @@ async fn sluice_source_into_an_airbyte_destination_built_on_the_cdk() {
             "[[streams]]\nname = \"users\"\n",
         ],
     );
-    let s = sync_ok(&p).await;
+    let s = run_ok(&p).await;
     assert_eq!(s.records(), 25);
     let ids: Vec<i64> = lines(&d.join("out/users.jsonl"))
         .iter()
@@ -499,7 +486,7 @@ async fn sluice_source_into_an_airbyte_destination_built_on_the_cdk() {
     );
     assert_eq!(saved(&p)["users"], last["state"]["stream"]["stream_state"]);
     assert_eq!(
-        sync_ok(&p).await.records(),
+        run_ok(&p).await.records(),
         0,
         "the echoed state resumes the source"
     );

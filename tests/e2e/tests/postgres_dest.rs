@@ -8,8 +8,8 @@ mod pg;
 
 use pg::{FakerModel, Version, sql_lines, users_rows};
 use serde_json::{Value, json};
-use sluice_e2e::{PipelineToml, pipeline, runtime};
-use sluice_runtime::pipeline::{Pipeline, RunOptions, RunSummary};
+use sluice_e2e::{PipelineToml, pipeline, run, run_ok, runtime};
+use sluice_runtime::pipeline::{Pipeline, RunOptions};
 use sluice_runtime::state::StateStore;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -38,18 +38,6 @@ fn faker_to_pg(
     pipeline(&toml, dir, "pg.toml", schema)
 }
 
-async fn run(p: &Pipeline) -> RunSummary {
-    let store = StateStore::open(&p.state_path()).unwrap();
-    p.run(&runtime(), &store, &RunOptions::default())
-        .await
-        .unwrap()
-}
-
-async fn sync_ok(p: &Pipeline) {
-    let s = run(p).await;
-    assert!(s.succeeded(), "{s:#?}");
-}
-
 fn users(mode: &str, sync: &str) -> Value {
     json!({"name": "users", "sync_mode": sync, "write_mode": mode})
 }
@@ -65,7 +53,7 @@ async fn three_generations(dir: &Path, schema: &str, mode: &str, delete_every: u
     let mut model = FakerModel::default();
     for generation in 0..3 {
         let config = faker(generation, delete_every);
-        sync_ok(&faker_to_pg(
+        run_ok(&faker_to_pg(
             dir,
             schema,
             config.clone(),
@@ -122,7 +110,7 @@ async fn history_keeps_every_version_with_exact_validity_intervals() {
         &[users("history", "full_refresh")],
         json!({}),
     );
-    sync_ok(&p).await;
+    run_ok(&p).await;
     assert_history(schema, &expected);
 }
 
@@ -191,7 +179,7 @@ async fn overwrite_swaps_the_new_table_in_at_once() {
             json!({}),
         )
     };
-    sync_ok(&load(3_000)).await;
+    run_ok(&load(3_000)).await;
     assert_eq!(
         sql_lines(&format!("select count(*) from {schema}.users")),
         ["3000"]
@@ -212,7 +200,7 @@ async fn overwrite_swaps_the_new_table_in_at_once() {
             seen
         })
     };
-    sync_ok(&load(20_000)).await;
+    run_ok(&load(20_000)).await;
     stop.store(true, Ordering::Relaxed);
     let seen = reader.join().unwrap();
     assert!(seen.keys().all(|k| k == "3000" || k == "20000"), "{seen:?}");
@@ -237,7 +225,7 @@ async fn a_schema_change_adds_the_column_and_widens_the_type() {
         json!({"name": "orders", "sync_mode": "full_refresh", "write_mode": "append_dedup"});
     for version in [1, 2] {
         let config = json!({"count": 300, "events_per_user": 0, "schema_version": version});
-        sync_ok(&faker_to_pg(
+        run_ok(&faker_to_pg(
             dir.path(),
             schema,
             config,
@@ -288,7 +276,7 @@ async fn foreign_keys_are_created_and_never_violated() {
             &streams,
             json!({"foreign_keys": true}),
         );
-        sync_ok(&p).await;
+        run_ok(&p).await;
     }
     let fks = sql_lines(&format!(
         "select conrelid::regclass::text || '->' || confrelid::regclass::text from pg_constraint \

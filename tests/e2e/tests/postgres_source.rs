@@ -9,9 +9,8 @@ mod pg;
 
 use pg::sql_lines;
 use serde_json::{Value, json};
-use sluice_e2e::{PipelineToml, pipeline, runtime};
-use sluice_runtime::pipeline::{Pipeline, RunOptions, RunSummary};
-use sluice_runtime::state::StateStore;
+use sluice_e2e::{PipelineToml, pipeline, run_ok};
+use sluice_runtime::pipeline::Pipeline;
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -32,16 +31,6 @@ fn pg_to_file(dir: &Path, schema: &str, streams: &[Value]) -> Pipeline {
         toml = toml.stream(s.clone());
     }
     pipeline(&toml, dir, "pg.toml", schema)
-}
-
-async fn sync_ok(p: &Pipeline) -> RunSummary {
-    let store = StateStore::open(&p.state_path()).unwrap();
-    let s = p
-        .run(&runtime(), &store, &RunOptions::default())
-        .await
-        .unwrap();
-    assert!(s.succeeded(), "{s:#?}");
-    s
 }
 
 fn jsonl(path: &Path) -> Vec<Value> {
@@ -80,7 +69,7 @@ async fn every_type_round_trips_exactly_to_json_lines() {
     let dir = tempfile::tempdir().unwrap();
     let schema = "e2e_src_types";
     create_types_table(schema);
-    sync_ok(&pg_to_file(
+    run_ok(&pg_to_file(
         dir.path(),
         schema,
         &[json!({"name": "things"})],
@@ -134,7 +123,7 @@ async fn a_table_round_trips_exactly_into_dest_postgres() {
             &[&pg::addr()],
         )
         .stream(json!({"name": "things", "write_mode": "append_dedup"}));
-    sync_ok(&pipeline(&toml, dir.path(), "pg.toml", "pg-to-pg")).await;
+    run_ok(&pipeline(&toml, dir.path(), "pg.toml", "pg-to-pg")).await;
     // Scalars keep their types; arrays and JSON arrive as jsonb.
     let columns = sql_lines(&pg::columns(to, "things"));
     for c in [
@@ -185,7 +174,7 @@ async fn incremental_syncs_pick_up_new_rows_and_ties_with_the_bookmark() {
     let schema = "e2e_src_incr";
     create_events(schema, 1_000);
     let p = pg_to_file(dir.path(), schema, &[incremental_events()]);
-    sync_ok(&p).await;
+    run_ok(&p).await;
     let out = dir.path().join("out/events.jsonl");
     assert_eq!(jsonl(&out).len(), 1_000);
     // Rows with the bookmark's own cursor value, and later ones.
@@ -195,13 +184,13 @@ async fn incremental_syncs_pick_up_new_rows_and_ties_with_the_bookmark() {
              insert into {schema}.events select i, '2030-01-01', 'new' || i from generate_series(3001, 3003) i;"
         ))
         .unwrap();
-    sync_ok(&p).await;
+    run_ok(&p).await;
     let rows = jsonl(&out);
     assert_eq!(
         ids(&rows[1_000..]),
         [2001, 2002, 2003, 2004, 2005, 3001, 3002, 3003]
     );
-    sync_ok(&p).await;
+    run_ok(&p).await;
     assert_eq!(jsonl(&out).len(), 1_008, "nothing new, nothing again");
 }
 
@@ -211,20 +200,20 @@ async fn a_bulk_update_to_one_timestamp_moves_its_rows_once() {
     let schema = "e2e_src_bulk";
     create_events(schema, 100_000);
     let p = pg_to_file(dir.path(), schema, &[incremental_events()]);
-    sync_ok(&p).await;
+    run_ok(&p).await;
     pg::pg()
         .sql(&format!(
             "update {schema}.events set updated_at = '2031-06-01', v = 'bulk'"
         ))
         .unwrap();
     let out = dir.path().join("out/events.jsonl");
-    sync_ok(&p).await;
+    run_ok(&p).await;
     let rows = jsonl(&out);
     assert_eq!(rows.len(), 200_000);
     let moved: BTreeSet<i64> = ids(&rows[100_000..]).into_iter().collect();
     assert_eq!(moved.len(), 100_000, "every updated row once");
     assert!(rows[100_000..].iter().all(|r| r["v"] == "bulk"));
-    sync_ok(&p).await;
+    run_ok(&p).await;
     assert_eq!(jsonl(&out).len(), 200_000, "the run after moves none");
 }
 
@@ -238,7 +227,7 @@ async fn partitions_together_read_exactly_the_table() {
         for index in 0..count {
             let d = dir.path().join(format!("of{count}-{index}"));
             let stream = json!({"name": "events", "partition": {"index": index, "count": count}});
-            sync_ok(&pg_to_file(&d, schema, &[stream])).await;
+            run_ok(&pg_to_file(&d, schema, &[stream])).await;
             let part = ids(&jsonl(&d.join("out/events.jsonl")));
             assert!(
                 !part.is_empty(),

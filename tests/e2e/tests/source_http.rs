@@ -16,6 +16,16 @@ use std::time::Duration;
 
 const TOKEN: &str = "tok-7d1e9c44a0";
 
+/// The loopback API with `users` users behind [`TOKEN`].
+fn users_server(users: usize) -> HttpServer {
+    HttpServer::start(Options {
+        users,
+        token: Some(TOKEN.into()),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
 fn config(base: &str, token: &str) -> serde_json::Value {
     json!({
         "base_url": base,
@@ -127,12 +137,7 @@ struct Style {
 
 #[tokio::test]
 async fn every_pagination_style_and_auth_moves_exactly_the_apis_records() {
-    let server = HttpServer::start(Options {
-        users: 250,
-        token: Some(TOKEN.into()),
-        ..Default::default()
-    })
-    .unwrap();
+    let server = users_server(250);
     let base = server.base_url();
     let styles = [
         (
@@ -228,12 +233,7 @@ async fn every_pagination_style_and_auth_moves_exactly_the_apis_records() {
 
 #[tokio::test]
 async fn a_second_incremental_run_asks_only_for_records_after_the_bookmark() {
-    let server = HttpServer::start(Options {
-        users: 120,
-        token: Some(TOKEN.into()),
-        ..Default::default()
-    })
-    .unwrap();
+    let server = users_server(120);
     let dir = tempfile::tempdir().unwrap();
     let stream = json!({"name": "users", "sync_mode": "incremental", "cursor_field": "updated_at", "write_mode": "append"});
     let p = http_pipeline(
@@ -520,12 +520,7 @@ async fn many_more_requests_than_the_handle_limit_leave_no_handle_behind() {
 
 #[tokio::test]
 async fn the_rate_limit_spaces_every_request_the_server_sees() {
-    let server = HttpServer::start(Options {
-        users: 60,
-        token: Some(TOKEN.into()),
-        ..Default::default()
-    })
-    .unwrap();
+    let server = users_server(60);
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(&server.base_url(), TOKEN);
     config["requests_per_second"] = json!(10.0);
