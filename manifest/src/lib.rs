@@ -162,16 +162,17 @@ impl Default for Options {
 }
 
 impl Options {
-    /// How many readers to run for `streams` streams: `parallelism` (or
-    /// the number of cores but one), never more than the streams, at least
-    /// one. On two cores a second reader only contends with the
-    /// destination and the host for the last core (BENCHMARKS.md, "Speed").
-    pub fn readers(&self, streams: usize) -> usize {
+    /// How many readers to run at most: `parallelism` (or the number of
+    /// cores but one), at least one; the host runs no more than the
+    /// streams and partitions to read. On two cores a second reader only
+    /// contends with the destination and the host for the last core
+    /// (BENCHMARKS.md, "Speed").
+    pub fn readers(&self) -> usize {
         let wanted = match self.parallelism {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1)),
             n => n,
         };
-        wanted.min(streams).max(1)
+        wanted.max(1)
     }
 }
 

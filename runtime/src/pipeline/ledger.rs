@@ -23,6 +23,17 @@ struct Entry {
     told_complete: bool,
     /// Part of the current attempt.
     in_attempt: bool,
+    /// The stream's partitions, when the attempt reads it in several.
+    parts: Option<Parts>,
+}
+
+/// The partitions of a stream read in several at once.
+#[derive(Debug)]
+struct Parts {
+    /// Each partition's latest state (saved or checkpointed).
+    states: Vec<Option<Value>>,
+    /// Which partitions the source finished.
+    done: Vec<bool>,
 }
 
 /// Every stream of a run, in the catalog's order.
@@ -44,6 +55,7 @@ impl StreamLedger {
                 source_done: false,
                 told_complete: false,
                 in_attempt: false,
+                parts: None,
             })
             .collect();
         let by_name = entries
@@ -69,6 +81,7 @@ impl StreamLedger {
             e.source_done = false;
             e.told_complete = false;
             e.pending = None;
+            e.parts = None;
             if again {
                 e.run.outcome = StreamOutcome::Running;
                 streams.extend(catalog.stream(&e.run.stream).cloned());
@@ -130,6 +143,42 @@ impl StreamLedger {
         let e = &mut self.entries[i];
         if !e.run.outcome.is_failed() {
             e.pending = Some(state);
+        }
+    }
+
+    /// This attempt reads the stream in partitions, saved with `states`.
+    pub(crate) fn split(&mut self, i: StreamId, states: Vec<Option<Value>>) {
+        let done = vec![false; states.len()];
+        self.entries[i].parts = Some(Parts { states, done });
+    }
+
+    /// Partition `part` of a split stream checkpointed `state`; returns
+    /// the state of the whole stream, every partition's latest. A stream
+    /// that is not split has only its own state.
+    pub(crate) fn part_state(&mut self, i: StreamId, part: Option<u32>, state: Value) -> Value {
+        let (Some(parts), Some(part)) = (&mut self.entries[i].parts, part) else {
+            return state;
+        };
+        if let Some(slot) = parts.states.get_mut(part as usize) {
+            *slot = Some(state);
+        }
+        super::shares::partitioned_state(&parts.states)
+    }
+
+    /// The source finished partition `part` of the stream (or, with
+    /// `None`, the stream): the stream is finished once every partition is.
+    pub(crate) fn part_finished(&mut self, i: StreamId, part: Option<u32>) {
+        let whole = match (&mut self.entries[i].parts, part) {
+            (Some(parts), Some(part)) => {
+                if let Some(done) = parts.done.get_mut(part as usize) {
+                    *done = true;
+                }
+                parts.done.iter().all(|d| *d)
+            }
+            _ => true,
+        };
+        if whole {
+            self.source_finished(i);
         }
     }
 
@@ -323,5 +372,25 @@ mod tests {
         assert_eq!(runs[0].outcome.error(), Some("bad row"));
         assert!(runs[1].outcome.is_running());
         assert_eq!(runs[2].outcome.error(), Some("the destination went away"));
+    }
+
+    #[test]
+    fn a_split_stream_keeps_every_partitions_state_and_ends_with_the_last() {
+        let all = catalog(&["a"]);
+        let mut l = StreamLedger::new(&all);
+        l.begin_attempt(&all);
+        let a = l.find("a").unwrap();
+        l.split(a, vec![Some(json!(1)), None]);
+        let whole = l.part_state(a, Some(1), json!(7));
+        assert_eq!(whole, json!({"_sluice_partitions": [1, 7]}));
+        l.checkpoint(a, whole);
+        l.part_finished(a, Some(1));
+        assert!(l.take_finished().is_empty(), "partition 0 is still reading");
+        l.part_finished(a, Some(0));
+        assert_eq!(l.take_finished(), [(a, "a".to_string())]);
+        // A new attempt reads from what is persisted, split afresh.
+        l.fail(a, true, "busy".into());
+        l.begin_attempt(&all);
+        assert_eq!(l.part_state(a, Some(0), json!(2)), json!(2), "not split");
     }
 }

@@ -12,8 +12,9 @@
 //! - [`configure`](configure()) turns stream selections into the configured catalog;
 //! - `prepare` loads and checks both connectors ([`Pipeline::prepare`]);
 //! - `run` makes attempts and retries them ([`Pipeline::run_with`]);
-//! - `shares` deals an attempt's streams out to the readers that read at
-//!   once (`options.parallelism`, by default one per core but one);
+//! - `shares` deals an attempt's streams, and the partitions of the
+//!   streams the source can split, out to the readers that read at once
+//!   (`options.parallelism`, by default one per core but one);
 //! - `transfer` is one attempt: readers -> channel -> check
 //!   ([`check_batch`]) -> write -> commit, with every stream's counts,
 //!   outcome and pending checkpoint in one ledger;
@@ -42,12 +43,14 @@ pub use events::{Progress, ProgressFn, RunOptions, Stop};
 pub use prepare::{Prepared, Side};
 pub use reshape::{ShapeError, Stages, StreamShape};
 use serde::{Deserialize, Serialize};
-pub use shares::{Share, shares};
+pub use shares::{
+    PARTITIONS_KEY, Parallel, Plan, Share, partition_states, partitioned_state, plan,
+};
 pub use sluice_manifest::{
     Action, CatchUp, Endpoint, Manifest, Options, PipelineFile, Policy, PolicyOverride, Schedule,
     ScheduleSpec, StreamSelection,
 };
-use sluice_protocol::{Catalog, ConfiguredCatalog, Spec, StreamState};
+use sluice_protocol::{Catalog, ConfiguredCatalog, Spec};
 use std::path::{Path, PathBuf};
 
 /// The schema each stream accepted last: the newest run that recorded one
@@ -218,6 +221,7 @@ impl Pipeline {
         store: &StateStore,
         opts: &RunOptions,
     ) -> Result<RunSummary> {
+        let parallel = self.parallel(&prepared).await?;
         let Prepared {
             source,
             destination,
@@ -236,20 +240,16 @@ impl Pipeline {
             &stages,
             store,
             opts,
-            async |catalog: &ConfiguredCatalog, state: Vec<StreamState>| {
+            &parallel,
+            async |catalog: &ConfiguredCatalog, shares: &[Share]| {
                 // The readers first: a source that cannot start must not cost the
                 // destination anything (an overwrite stream is cleared when its
                 // writer opens).
                 let readers = match &source {
                     Side::Component(c) => {
-                        let spec = c.spec(&src.sandbox()).await?;
-                        let n = match spec.reads_in_parallel() {
-                            true => self.options.readers(catalog.streams.len()),
-                            false => 1,
-                        };
-                        let sandbox = reader_sandbox(src, n);
-                        let mut readers = Vec::with_capacity(n);
-                        for share in shares(catalog, &state, n) {
+                        let sandbox = reader_sandbox(src, shares.len());
+                        let mut readers = Vec::with_capacity(shares.len());
+                        for share in shares {
                             let reader = c
                                 .read(
                                     &sandbox,
@@ -263,7 +263,10 @@ impl Pipeline {
                         }
                         readers
                     }
-                    Side::Process(p) => vec![Reader::Process(Box::new(p.read(catalog, &state)?))],
+                    Side::Process(p) => {
+                        let state = shares.first().map_or(&[][..], |s| &s.state[..]);
+                        vec![Reader::Process(Box::new(p.read(catalog, state)?))]
+                    }
                 };
                 let writer = match &destination {
                     Side::Component(c) => Writer::Component(
@@ -276,6 +279,29 @@ impl Pipeline {
             },
         )
         .await
+    }
+}
+
+impl Pipeline {
+    /// How many readers of the source may read at once, and which streams
+    /// they may split: a component that says it reads in parallel gets
+    /// `options.parallelism` readers and splits the streams its catalog
+    /// calls `partitioned` (a stream saved in partitions stays split with
+    /// one reader); anything else reads alone.
+    async fn parallel(&self, prepared: &Prepared) -> Result<Parallel> {
+        let Side::Component(c) = &prepared.source else {
+            return Ok(Parallel::one());
+        };
+        if !c.spec(&self.source.sandbox()).await?.reads_in_parallel() {
+            return Ok(Parallel::one());
+        }
+        Ok(Parallel {
+            readers: self.options.readers(),
+            partitioned: (prepared.discovered.streams.iter())
+                .filter(|s| s.partitioned)
+                .map(|s| s.name.clone())
+                .collect(),
+        })
     }
 }
 

@@ -5,6 +5,7 @@ use super::endpoint::{BatchSink, BatchSource};
 use super::events::{Events, RunOptions, Stop};
 use super::ledger::StreamLedger;
 use super::reshape::Stages;
+use super::shares::{Parallel, Plan, Share, plan};
 use super::transfer::{RunContext, attempt};
 use super::{Pipeline, RunSummary};
 use crate::error::{Error, Result};
@@ -15,12 +16,13 @@ use std::time::{Duration, Instant};
 
 impl Pipeline {
     /// Run `catalog` between any [`BatchSource`]s and [`BatchSink`] that
-    /// `open` returns (for the streams of an attempt and their saved
-    /// state; several sources read at once, each its own streams, as
-    /// [`shares`](super::shares) deals them), with this pipeline's state,
-    /// history, commit rule and retries. Embedders use it for endpoints of their own; the benchmarks
-    /// use it to run connectors built natively through the very same code
-    /// as the sandboxed ones.
+    /// `open` returns (for the streams of an attempt and the shares
+    /// [`plan`](super::plan) deals them out in, after `parallel`: one
+    /// source per share, in order, each reading its own streams and
+    /// partitions), with this pipeline's state, history, commit rule and
+    /// retries. Embedders use it for endpoints of their own; the
+    /// benchmarks use it to run connectors built natively through the very
+    /// same code as the sandboxed ones.
     ///
     /// Every stream runs even when another fails; the run then ends
     /// `failed` with a per-stream summary. A `transient` error (of the whole
@@ -33,7 +35,8 @@ impl Pipeline {
         stages: &Stages,
         store: &StateStore,
         opts: &RunOptions,
-        mut open: impl AsyncFnMut(&ConfiguredCatalog, Vec<StreamState>) -> Result<(Vec<R>, W)>,
+        parallel: &Parallel,
+        mut open: impl AsyncFnMut(&ConfiguredCatalog, &[Share]) -> Result<(Vec<R>, W)>,
     ) -> Result<RunSummary>
     where
         R: BatchSource,
@@ -58,16 +61,19 @@ impl Pipeline {
         let outcome = loop {
             attempts += 1;
             let remaining = ledger.begin_attempt(catalog);
-            let state = self.saved_state(store, &remaining)?;
-            tracing::debug!(
-                pipeline = %self.name,
-                attempt = attempts,
-                streams = remaining.streams.len(),
-                "attempt begins: reading from the source"
-            );
-            let error = match open(&remaining, state).await {
-                Ok((readers, writer)) => {
-                    attempt(&ctx, &mut ledger, readers, writer, &remaining).await
+            let error = match self.plan(store, &remaining, parallel, &mut ledger) {
+                Ok(plan) => {
+                    tracing::debug!(
+                        pipeline = %self.name,
+                        attempt = attempts,
+                        streams = remaining.streams.len(),
+                        readers = plan.shares.len(),
+                        "attempt begins: reading from the source"
+                    );
+                    match open(&remaining, &plan.shares).await {
+                        Ok(ends) => attempt(&ctx, &mut ledger, ends, &remaining, &plan).await,
+                        Err(e) => Some(e),
+                    }
                 }
                 Err(e) => Some(e),
             };
@@ -165,6 +171,28 @@ impl Pipeline {
             .with_jitter()
             .with_max_times(o.retries as usize)
             .build()
+    }
+
+    /// An attempt's shares, from the persisted state; the ledger learns
+    /// which streams are read in partitions.
+    fn plan(
+        &self,
+        store: &StateStore,
+        catalog: &ConfiguredCatalog,
+        parallel: &Parallel,
+        ledger: &mut StreamLedger,
+    ) -> Result<Plan> {
+        let state = self.saved_state(store, catalog)?;
+        let plan = plan(catalog, &state, parallel).map_err(|message| Error::Pipeline {
+            file: self.file.clone(),
+            message,
+        })?;
+        for (stream, parts) in &plan.split {
+            if let Some(i) = ledger.find(stream) {
+                ledger.split(i, parts.clone());
+            }
+        }
+        Ok(plan)
     }
 
     /// The persisted state of the incremental streams of `catalog`.

@@ -9,6 +9,7 @@ use super::endpoint::{BatchSink, BatchSource};
 use super::events::{Events, RunEvent, Stop};
 use super::ledger::{StreamId, StreamLedger};
 use super::reshape::{Reshaper, ShapeError, Stages};
+use super::shares::Plan;
 use crate::error::{Call, Error, Result};
 use sluice_protocol::{
     Batch, ConfiguredCatalog, ConnectorError, ErrorKind, Message, Operation, StreamState,
@@ -37,17 +38,17 @@ pub(super) struct RunContext<'a> {
     pub(super) stop: Stop,
 }
 
-/// What the readers of an attempt send.
-type Item = Result<Vec<Message>>;
+/// What the readers of an attempt send: which reader, and its messages.
+type Item = (usize, Result<Vec<Message>>);
 
-/// Run one attempt over `catalog` with `readers` (each reading its own
-/// streams); returns what stopped it, if anything.
+/// Run one attempt over `catalog` with `readers` (each reading its share
+/// of `plan`); returns what stopped it, if anything.
 pub(super) async fn attempt<R: BatchSource, W: BatchSink>(
     ctx: &RunContext<'_>,
     ledger: &mut StreamLedger,
-    readers: Vec<R>,
-    writer: W,
+    (readers, writer): (Vec<R>, W),
     catalog: &ConfiguredCatalog,
+    plan: &Plan,
 ) -> Option<Error> {
     let source = readers
         .first()
@@ -58,10 +59,11 @@ pub(super) async fn attempt<R: BatchSource, W: BatchSink>(
     // the last has ended: memory is bounded by it, not by the readers.
     let producers: Vec<JoinHandle<()>> = readers
         .into_iter()
-        .map(|reader| spawn_reader(reader, tx.clone()))
+        .enumerate()
+        .map(|(i, reader)| spawn_reader(i, reader, tx.clone()))
         .collect();
     drop(tx);
-    let mut transfer = Transfer::new(ctx, ledger, writer, catalog, source);
+    let mut transfer = Transfer::new(ctx, ledger, writer, catalog, (source, plan));
     let ended = transfer.receive(&mut rx).await;
     drop(rx);
     if ended {
@@ -79,25 +81,30 @@ pub(super) async fn attempt<R: BatchSource, W: BatchSink>(
     transfer.finish().await
 }
 
-/// Read `reader` to its end on a task of its own, sending into `tx`.
-fn spawn_reader<R: BatchSource>(mut reader: R, tx: mpsc::Sender<Item>) -> JoinHandle<()> {
+/// Read `reader` (the `index`-th) to its end on a task of its own,
+/// sending into `tx`.
+fn spawn_reader<R: BatchSource>(
+    index: usize,
+    mut reader: R,
+    tx: mpsc::Sender<Item>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             match reader.next().await {
                 Ok(Some(messages)) => {
-                    if tx.send(Ok(messages)).await.is_err() {
+                    if tx.send((index, Ok(messages))).await.is_err() {
                         break;
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    let _ = tx.send(Err(e)).await;
+                    let _ = tx.send((index, Err(e))).await;
                     return;
                 }
             }
         }
         if let Err(e) = reader.close().await {
-            let _ = tx.send(Err(e)).await;
+            let _ = tx.send((index, Err(e))).await;
         }
     })
 }
@@ -113,6 +120,8 @@ struct Transfer<'a, W> {
     reshapers: BTreeMap<String, Reshaper>,
     /// The source's name, for errors.
     source: String,
+    /// Which reader reads which partition of a split stream.
+    plan: &'a Plan,
     max_batch_bytes: usize,
     last_commit: Instant,
     /// What stopped the attempt, if anything did.
@@ -127,7 +136,7 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
         ledger: &'a mut StreamLedger,
         writer: W,
         catalog: &ConfiguredCatalog,
-        source: String,
+        (source, plan): (String, &'a Plan),
     ) -> Self {
         let modes = catalog
             .streams
@@ -146,6 +155,7 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
                 .map(|s| (s.stream.clone(), Reshaper::new(s.clone())))
                 .collect(),
             source,
+            plan,
             max_batch_bytes: ctx.pipeline.source.limits.batch_bytes(),
             last_commit: Instant::now(),
             error: None,
@@ -165,7 +175,7 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
                 }
                 item = rx.recv() => item,
             };
-            let Some(item) = item else {
+            let Some((reader, item)) = item else {
                 return true;
             };
             let messages = match item {
@@ -176,7 +186,7 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
                 }
             };
             for message in messages {
-                if self.on_message(message).await.is_break() {
+                if self.on_message(reader, message).await.is_break() {
                     return false;
                 }
             }
@@ -186,12 +196,12 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
         }
     }
 
-    async fn on_message(&mut self, message: Message) -> ControlFlow<()> {
+    async fn on_message(&mut self, reader: usize, message: Message) -> ControlFlow<()> {
         match message {
             Message::Records(batch) => self.on_records(batch).await,
-            Message::State(state) => self.on_state(state).await,
+            Message::State(state) => self.on_state(reader, state).await,
             Message::Status(stream, status) => {
-                self.on_status(&stream, status);
+                self.on_status(reader, &stream, status);
                 self.tell_complete().await
             }
             Message::StreamError(e) => self.on_stream_error(e),
@@ -276,8 +286,12 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
 
     /// Hold a checkpoint for the next commit, or, when the destination
     /// confirms states itself, hand it over after the batches it covers.
-    async fn on_state(&mut self, state: StreamState) -> ControlFlow<()> {
+    /// A stream read in partitions is checkpointed whole: every
+    /// partition's latest state.
+    async fn on_state(&mut self, reader: usize, mut state: StreamState) -> ControlFlow<()> {
         let i = self.stream(&state.stream)?;
+        let part = self.partition(reader, &state.stream);
+        state.state = self.ledger.part_state(i, part, state.state);
         if !self.writer.confirms_state() {
             self.ledger.checkpoint(i, state.state);
         } else if !self.ledger.is_failed(i)
@@ -288,12 +302,19 @@ impl<'a, W: BatchSink> Transfer<'a, W> {
         ControlFlow::Continue(())
     }
 
-    fn on_status(&mut self, stream: &str, status: StreamStatus) {
+    /// A stream read in partitions is finished when every partition is.
+    fn on_status(&mut self, reader: usize, stream: &str, status: StreamStatus) {
         if let Some(i) = self.ledger.find(stream)
             && status == StreamStatus::Complete
         {
-            self.ledger.source_finished(i);
+            let part = self.partition(reader, stream);
+            self.ledger.part_finished(i, part);
         }
+    }
+
+    /// The partition of `stream` that `reader` reads, if it is split.
+    fn partition(&self, reader: usize, stream: &str) -> Option<u32> {
+        self.plan.partition(reader, stream)
     }
 
     /// Tell the destination of every stream the source finished since the
