@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use sluice_dest_file::FileDestination;
 use sluice_guest::{Reader, Writer, native};
 use sluice_protocol::{Batch, ConnectorError, Message};
-use sluice_runtime::pipeline::{BatchSink, BatchSource, Pipeline, RunOptions, RunSummary, Stages};
+use sluice_runtime::pipeline::{
+    BatchSink, BatchSource, Parallel, Pipeline, RunOptions, RunSummary, Share, Stages,
+};
 use sluice_runtime::state::StateStore;
 use sluice_runtime::{Call, Error, Runtime};
 use sluice_schema::SchemaId;
@@ -166,8 +168,8 @@ async fn run_wasm(
         pipeline.destination.limits.fuel = fuel;
     }
     // `--parallelism N`: that many readers (default: one per core but one).
-    if let Some(n) = crate::flag(args, "--parallelism") {
-        pipeline.options.parallelism = n.parse().map_err(|e| format!("--parallelism {n}: {e}"))?;
+    if let Some(n) = parallelism(args)? {
+        pipeline.options.parallelism = n;
     }
     let pipeline = &pipeline;
     let prepared = pipeline.prepare(&rt).await.map_err(|e| e.to_string())?;
@@ -179,12 +181,21 @@ async fn run_wasm(
     Ok((s, started.elapsed()))
 }
 
+/// `--parallelism N`, if given.
+fn parallelism(args: &[String]) -> Result<Option<usize>, String> {
+    crate::flag(args, "--parallelism")
+        .map(|n| n.parse().map_err(|e| format!("--parallelism {n}: {e}")))
+        .transpose()
+}
+
 /// The native baseline: the same connector crates linked into the host,
-/// one reader (a single-threaded native pipeline; the sandboxed run reads
-/// with `options.parallelism` readers, by default one per core but one).
+/// with as many readers as the sandboxed run (`--parallelism`, by default
+/// one: a single-threaded native pipeline), sharing the streams and
+/// partitions the same way.
 async fn run_native(
     pipeline: &Pipeline,
     store: &StateStore,
+    args: &[String],
     out: &Path,
 ) -> Result<(RunSummary, Duration), String> {
     let src_config: Value = pipeline.source.config.clone();
@@ -193,6 +204,10 @@ async fn run_native(
     let configured = pipeline
         .configure(&catalog, &native::spec::<FileDestination>())
         .map_err(|e| e.to_string())?;
+    let parallel = Parallel {
+        readers: parallelism(args)?.unwrap_or(1),
+        partitioned: catalog.streams.iter().map(|s| s.name.clone()).collect(),
+    };
     let started = Instant::now();
     let s = pipeline
         .run_with(
@@ -200,14 +215,20 @@ async fn run_native(
             &Stages::default(),
             store,
             &RunOptions::default(),
-            async |configured: &sluice_protocol::ConfiguredCatalog, state| {
-                let reader =
-                    native::read::<Faker>(&src_config.to_string(), configured.clone(), state)
-                        .map_err(|e| native_error(Call::Read, e))?;
+            &parallel,
+            async |configured: &sluice_protocol::ConfiguredCatalog, shares: &[Share]| {
+                let mut readers = Vec::with_capacity(shares.len());
+                for share in shares {
+                    let config = src_config.to_string();
+                    let reader =
+                        native::read::<Faker>(&config, share.catalog.clone(), share.state.clone())
+                            .map_err(|e| native_error(Call::Read, e))?;
+                    readers.push(NativeSource { reader });
+                }
                 let writer =
                     native::write::<FileDestination>(&dst_config.to_string(), configured.clone())
                         .map_err(|e| native_error(Call::Write, e))?;
-                Ok((vec![NativeSource { reader }], NativeSink { writer }))
+                Ok((readers, NativeSink { writer }))
             },
         )
         .await
@@ -250,7 +271,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         let store = StateStore::in_memory().map_err(|e| e.to_string())?;
         match mode.as_str() {
             "wasm" => run_wasm(&pipeline, &store, args, &work).await,
-            "native" if source == "faker" => run_native(&pipeline, &store, &out).await,
+            "native" if source == "faker" => run_native(&pipeline, &store, args, &out).await,
             "native" => Err("the native baseline runs source-faker only".to_string()),
             other => Err(format!("--mode {other}: expected wasm or native")),
         }
