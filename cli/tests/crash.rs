@@ -9,7 +9,9 @@
 //! resumed run again, checks again, then re-runs to completion and compares
 //! the destination with an uninterrupted reference run: every record
 //! present, nothing that the source never sent, duplicates counted
-//! (append is at-least-once).
+//! (append is at-least-once). Cycles take turns at one reader, two
+//! readers sharing the streams, and six reading every stream in two
+//! partitions (state kept per partition).
 //!
 //! `SLUICE_CRASH_KILLS` sets the number of kills (default 8; `cargo xtask
 //! crash --kills N` runs more). `SLUICE_CRASH_REPORT` names a file for the
@@ -30,10 +32,11 @@ const USERS: u64 = 70_000;
 
 /// A fresh pipeline directory: pipeline file, empty output dir. The
 /// events go through host transforms, so the stage between the check and
-/// the write is part of every crash.
-fn pipeline(dir: &Path) -> PathBuf {
+/// the write is part of every crash. `readers` source instances read at
+/// once: 2 share the three streams, 6 read each in two partitions.
+fn pipeline(dir: &Path, readers: usize) -> PathBuf {
     PipelineToml::faker(json!({"count": USERS, "batch_size": 500}))
-        .options(json!({"commit_interval_ms": 25}))
+        .options(json!({"commit_interval_ms": 25, "parallelism": readers}))
         .stream(json!({"name": "users"}))
         .stream(json!({"name": "orders"}))
         .stream(json!({"name": "events", "transforms": [
@@ -84,15 +87,15 @@ fn cursor_fields() -> BTreeMap<String, String> {
 struct Reference {
     /// Every record line, per stream.
     lines: BTreeMap<String, HashSet<String>>,
-    /// (cursor, line) per stream, sorted by cursor.
-    by_cursor: BTreeMap<String, Vec<(String, String)>>,
+    /// (cursor, id, line) per stream, sorted by cursor.
+    by_cursor: BTreeMap<String, Vec<(String, u64, String)>>,
     records: usize,
     duration: Duration,
 }
 
 fn reference(root: &Path, fields: &BTreeMap<String, String>) -> Reference {
     let dir = root.join("reference");
-    let file = pipeline(&dir);
+    let file = pipeline(&dir, 1);
     // Compile (or load from the cache) both components first, so the
     // reference time is that of a sync, not of a compile.
     for component in [artifacts::SOURCE_FAKER, artifacts::DEST_FILE] {
@@ -109,11 +112,12 @@ fn reference(root: &Path, fields: &BTreeMap<String, String>) -> Reference {
     for (stream, ls) in destination(&dir) {
         records += ls.len();
         let field = &fields[&stream];
-        let mut sorted: Vec<(String, String)> = ls
+        let mut sorted: Vec<(String, u64, String)> = ls
             .iter()
             .map(|l| {
                 let v: Value = serde_json::from_str(l).unwrap();
-                (v[field].as_str().unwrap().to_string(), l.clone())
+                let id = v["id"].as_u64().unwrap();
+                (v[field].as_str().unwrap().to_string(), id, l.clone())
             })
             .collect();
         sorted.sort();
@@ -131,8 +135,8 @@ fn reference(root: &Path, fields: &BTreeMap<String, String>) -> Reference {
 }
 
 /// Assert the persisted state is not ahead of the destination: every
-/// reference record at or before a stream's saved cursor is in the
-/// destination. Also that the destination holds nothing the source never
+/// reference record at or before a stream's saved cursor (its
+/// partition's, for a stream read in partitions) is in the destination. Also that the destination holds nothing the source never
 /// sent. Returns the records the destination holds.
 fn check_not_ahead(dir: &Path, reference: &Reference, when: &str) -> usize {
     let held = destination(dir);
@@ -147,19 +151,24 @@ fn check_not_ahead(dir: &Path, reference: &Reference, when: &str) -> usize {
             );
         }
     }
-    for (stream, cursor) in saved_cursors(&dir.join("crash.toml")) {
+    for (stream, cursors) in saved_cursors(&dir.join("crash.toml")) {
         let have: HashSet<&String> = held
             .get(&stream)
             .map(|l| l.iter().collect())
             .unwrap_or_default();
-        let covered = reference.by_cursor[&stream]
-            .iter()
-            .take_while(|(c, _)| c <= &cursor);
-        for (c, line) in covered {
-            assert!(
-                have.contains(line),
-                "{when}: the state of `{stream}` is at {cursor}, but the destination lacks the record at {c}: {line}"
-            );
+        let count = cursors.len() as u64;
+        for (part, cursor) in cursors.iter().enumerate() {
+            let Some(cursor) = cursor else { continue };
+            let covered = reference.by_cursor[&stream]
+                .iter()
+                .filter(|(_, id, _)| id % count == part as u64)
+                .take_while(|(c, _, _)| c <= cursor);
+            for (c, _, line) in covered {
+                assert!(
+                    have.contains(line),
+                    "{when}: the state of `{stream}` (partition {part} of {count}) is at {cursor}, but the destination lacks the record at {c}: {line}"
+                );
+            }
         }
     }
     total
@@ -184,10 +193,15 @@ fn kill_9_at_random_moments_loses_nothing_and_state_never_runs_ahead() {
     let mut rng = fastrand::Rng::new();
     let mut phases: BTreeMap<&str, usize> = BTreeMap::new();
     let (mut done, mut cycles, mut duplicates, mut finished_first) = (0, 0, 0usize, 0);
+    let mut by_readers: BTreeMap<usize, usize> = BTreeMap::new();
     while done < kills {
         cycles += 1;
         let dir = root.path().join(format!("cycle-{cycles}"));
-        let file = pipeline(&dir);
+        // Cycles take turns: one reader, two sharing the streams, six
+        // reading every stream in two partitions.
+        let readers = [1, 2, 6][(cycles - 1) % 3];
+        *by_readers.entry(readers).or_default() += 1;
+        let file = pipeline(&dir, readers);
         // Up to two kills per cycle: one in a fresh run, one in the run that
         // resumes from it.
         let mut killed = 0;
@@ -238,6 +252,7 @@ fn kill_9_at_random_moments_loses_nothing_and_state_never_runs_ahead() {
         "records_lost": 0,
         "state_ahead_of_destination": 0,
         "kills_by_phase": phases,
+        "cycles_by_readers": by_readers,
         "runs_that_finished_before_their_kill": finished_first,
         "duplicates_redelivered": duplicates,
         "reference_run_ms": reference.duration.as_millis() as u64,

@@ -75,8 +75,9 @@ impl Mode {
     }
 }
 
-/// The pipeline file of generation `generation` into `schema`.
-fn pipeline(dir: &Path, schema: &str, mode: Mode, generation: u64) -> PathBuf {
+/// The pipeline file of generation `generation` into `schema`, read by
+/// `readers` source instances at once (4: every stream in partitions).
+fn pipeline(dir: &Path, schema: &str, mode: Mode, generation: u64, readers: usize) -> PathBuf {
     let s = pg();
     let config = json!({"host": s.host(), "port": s.port(), "user": s.user(),
                         "password": s.password(), "database": s.database(), "schema": schema});
@@ -89,7 +90,7 @@ fn pipeline(dir: &Path, schema: &str, mode: Mode, generation: u64) -> PathBuf {
             config,
             &[&format!("{}:{}", s.host(), s.port())],
         )
-        .options(json!({"commit_interval_ms": 25}));
+        .options(json!({"commit_interval_ms": 25, "parallelism": readers}));
     for stream in mode.streams() {
         toml = toml.stream(
             json!({"name": stream, "sync_mode": mode.sync_mode(), "write_mode": mode.name()}),
@@ -162,29 +163,51 @@ fn check_keys(schema: &str, mode: Mode, when: &str) {
 }
 
 /// The saved state is not ahead of the tables: every row of the
-/// reference whose cursor is at or before a stream's saved cursor is held
-/// (with that cursor value).
+/// reference whose cursor is at or before a stream's saved cursor (its
+/// partition's, for a stream read in partitions) is held (with that
+/// cursor value).
 fn check_not_ahead(file: &Path, schema: &str, reference: &str, mode: Mode, when: &str) {
-    for (stream, cursor) in saved_cursors(file) {
-        assert!(
-            exists(schema, &stream),
-            "{when}: `{stream}` has state but no table"
-        );
-        let live = if mode == Mode::History {
-            " and r._is_current"
-        } else {
-            ""
-        };
-        let missing = sql(&format!(
-            "select count(*) from {reference}.{stream} r where r.updated_at <= '{cursor}'::timestamptz{live} \
-             and not exists (select 1 from {schema}.{stream} t where t.id = r.id and t.updated_at = r.updated_at)"
-        ));
-        assert_eq!(
-            missing,
-            ["0"],
-            "{when}: the state of `{stream}` is at {cursor}, but rows up to it are missing"
-        );
+    for (stream, cursors) in saved_cursors(file) {
+        let count = cursors.len();
+        for (part, cursor) in cursors.iter().enumerate() {
+            if let Some(cursor) = cursor {
+                let part = (count > 1).then_some((part, count));
+                check_part(schema, reference, mode, (&stream, part, cursor), when);
+            }
+        }
     }
+}
+
+/// [`check_not_ahead`] for one stream, or one partition `(index, count)`
+/// of it, saved at `cursor`.
+fn check_part(
+    schema: &str,
+    reference: &str,
+    mode: Mode,
+    (stream, part, cursor): (&str, Option<(usize, usize)>, &str),
+    when: &str,
+) {
+    assert!(
+        exists(schema, stream),
+        "{when}: `{stream}` has state but no table"
+    );
+    let mut live = if mode == Mode::History {
+        " and r._is_current".to_string()
+    } else {
+        String::new()
+    };
+    if let Some((index, count)) = part {
+        live.push_str(&format!(" and r.id % {count} = {index}"));
+    }
+    let missing = sql(&format!(
+        "select count(*) from {reference}.{stream} r where r.updated_at <= '{cursor}'::timestamptz{live} \
+         and not exists (select 1 from {schema}.{stream} t where t.id = r.id and t.updated_at = r.updated_at)"
+    ));
+    assert_eq!(
+        missing,
+        ["0"],
+        "{when}: the state of `{stream}` ({part:?}) is at {cursor}, but rows up to it are missing"
+    );
 }
 
 /// A short summary of the users table of `schema` (empty when there is
@@ -222,7 +245,7 @@ fn reference(root: &Path, schema: &str, mode: Mode) -> Reference {
     let dir = root.join(schema);
     let (mut first, mut after) = (None, Vec::new());
     for generation in [0, 1] {
-        let file = pipeline(&dir, schema, mode, generation);
+        let file = pipeline(&dir, schema, mode, generation, 1);
         let started = Instant::now();
         let o = sluice().arg("sync").arg(&file).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -276,7 +299,9 @@ fn cycle(
     // Kills in this cycle so far (its state store keeps every run).
     let mut killed = 0;
     for generation in [0, 1] {
-        let file = pipeline(&dir, &schema, mode, generation as u64);
+        // Every other cycle reads every stream in partitions.
+        let readers = if t.cycles % 2 == 0 { 4 } else { 1 };
+        let file = pipeline(&dir, &schema, mode, generation as u64, readers);
         for attempt in 0..2 {
             if t.done == kills {
                 break;

@@ -99,8 +99,10 @@ pub fn phase(log: &str) -> &'static str {
 }
 
 /// Persisted cursor per stream, read from the state store as `sluice state
-/// show` prints it.
-pub fn saved_cursors(file: &Path) -> BTreeMap<String, String> {
+/// show` prints it: one per partition (`None` for a partition that has
+/// not checkpointed yet), so a stream read whole has one. Partition `i` of
+/// `n` holds the records whose id is `i` modulo `n`.
+pub fn saved_cursors(file: &Path) -> BTreeMap<String, Vec<Option<String>>> {
     let o = on_pipeline(file, &["state", "show"]).output().unwrap();
     assert!(
         o.status.success(),
@@ -110,11 +112,16 @@ pub fn saved_cursors(file: &Path) -> BTreeMap<String, String> {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let mut out = BTreeMap::new();
     let streams = v.as_object().cloned().unwrap_or_default();
+    let cursor = |state: &Value| state["cursor"].as_str().map(str::to_string);
     for (stream, saved) in streams {
-        let cursor = saved["state"]["cursor"]
-            .as_str()
-            .unwrap_or_else(|| panic!("cursor of {stream} in {saved}"));
-        out.insert(stream, cursor.to_string());
+        let state = &saved["state"];
+        let cursors = match state["_sluice_partitions"].as_array() {
+            Some(parts) => parts.iter().map(cursor).collect(),
+            None => vec![Some(
+                cursor(state).unwrap_or_else(|| panic!("cursor of {stream} in {saved}")),
+            )],
+        };
+        out.insert(stream, cursors);
     }
     out
 }

@@ -347,3 +347,58 @@ async fn json_lines_pass_through_unchanged_and_bad_lines_are_named() {
         "{err}"
     );
 }
+
+/// The lines of `out/{stream}.jsonl`, sorted.
+fn sorted_lines(dir: &Path, stream: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join(format!("out/{stream}.jsonl"))).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
+#[tokio::test]
+async fn one_stream_read_in_two_partitions_moves_and_resumes_exactly_like_one_reader() {
+    let streams =
+        "[[streams]]\nname = \"orders\"\nsync_mode = \"incremental\"\nwrite_mode = \"append\"\n";
+    let rt = runtime();
+    let mut outcomes = Vec::new();
+    for parallelism in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let run = async |config: Value, parallelism: usize| {
+            let options = format!("[options]\nparallelism = {parallelism}\n{streams}");
+            let p = faker_pipeline(dir.path(), config, &options);
+            let store = StateStore::open(&p.state_path()).unwrap();
+            let s = p.run(&rt, &store, &RunOptions::default()).await.unwrap();
+            assert!(s.succeeded(), "{s:?}");
+            (
+                s.records(),
+                store.saved_states("faker-to-file").unwrap()["orders"]
+                    .state
+                    .clone(),
+            )
+        };
+        let (first, state) = run(json!({"count": 1000, "batch_size": 64}), parallelism).await;
+        assert_eq!(first, 1000);
+        let parts = sluice_runtime::pipeline::partition_states(&state);
+        // The second run has one reader either way: a stream saved in
+        // partitions stays in them.
+        let (second, after) = run(json!({"count": 1200, "generation": 1}), 1).await;
+        assert_eq!(second, 198 + 12, "new and changed orders");
+        let parts_after = sluice_runtime::pipeline::partition_states(&after);
+        match parallelism {
+            1 => assert!(parts.is_none() && parts_after.is_none(), "{state}"),
+            _ => {
+                let parts = parts.unwrap_or_else(|| panic!("not partitioned: {state}"));
+                assert_eq!(parts.len(), 2);
+                assert!(parts.iter().all(Option::is_some), "{state}");
+                assert_eq!(parts_after.map(|p| p.len()), Some(2), "{after}");
+            }
+        }
+        outcomes.push(sorted_lines(dir.path(), "orders"));
+    }
+    assert_eq!(outcomes[0].len(), 1000 + 210);
+    assert!(
+        outcomes[0] == outcomes[1],
+        "the same records, read in two partitions"
+    );
+}
