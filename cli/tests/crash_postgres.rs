@@ -300,7 +300,7 @@ fn cycle(
     let mut killed = 0;
     for generation in [0, 1] {
         // Every other cycle reads every stream in partitions.
-        let readers = if t.cycles % 2 == 0 { 4 } else { 1 };
+        let readers = if t.cycles.is_multiple_of(2) { 4 } else { 1 };
         let file = pipeline(&dir, &schema, mode, generation as u64, readers);
         for attempt in 0..2 {
             if t.done == kills {
