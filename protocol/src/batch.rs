@@ -85,7 +85,12 @@ fn check_json_lines(data: &[u8], declared: u32) -> Result<usize, BatchError> {
         return Err(BatchError::Unterminated);
     }
     let mut records = 0;
-    for line in data.split(|b| *b == b'\n') {
+    let mut start = 0;
+    // memchr finds the line ends many bytes at a time: a byte-by-byte
+    // split was a tenth of the host's time on every batch.
+    for end in memchr::memchr_iter(b'\n', data) {
+        let line = &data[start..end];
+        start = end + 1;
         if line.is_empty() {
             continue;
         }
