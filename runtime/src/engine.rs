@@ -142,6 +142,9 @@ impl Engines {
             .epoch_interruption(true)
             .parallel_compilation(true)
             .cranelift_opt_level(wasmtime::OptLevel::Speed);
+        if profiling() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| Error::wasmtime("creating the engine", e))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
@@ -157,6 +160,16 @@ impl Engines {
         Ok(Engines { engine, linker })
     }
 }
+
+/// Whether `SLUICE_PROFILE=perfmap` asks for the guests' compiled code to
+/// be named in `/tmp/perf-<pid>.map`, so that `perf record` attributes
+/// samples to guest functions (BENCHMARKS.md, "Profiling a guest").
+fn profiling() -> bool {
+    std::env::var_os(PROFILE_ENV).is_some_and(|v| v == "perfmap")
+}
+
+/// The variable that turns on [`profiling`].
+pub const PROFILE_ENV: &str = "SLUICE_PROFILE";
 
 /// The host imports of every contract version: a component built against
 /// either links.
