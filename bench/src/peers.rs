@@ -2,7 +2,7 @@
 //! (their pins conflict): Airbyte's `airbyte-source-faker`, Singer's
 //! `tap-jsonl` and `target-jsonl`.
 
-use crate::proc::{Outcome, median, reap, run_counting};
+use crate::proc::{Outcome, median, reap, run_counting, spawn};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -143,22 +143,24 @@ pub fn singer_jsonl(
     for _ in 0..runs {
         let _ = std::fs::remove_dir_all(&out);
         let started = Instant::now();
-        let mut tap_child = Command::new(&tap)
-            .arg("--config")
-            .arg(&tap_config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("tap-jsonl: {e}"))?;
+        let mut tap_child = spawn(
+            Command::new(&tap)
+                .arg("--config")
+                .arg(&tap_config)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null()),
+        )
+        .map_err(|e| format!("tap-jsonl: {e}"))?;
         let pipe = tap_child.stdout.take().expect("piped");
-        let target_child = Command::new(&target)
-            .arg("--config")
-            .arg(&target_config)
-            .stdin(Stdio::from(pipe))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("target-jsonl: {e}"))?;
+        let target_child = spawn(
+            Command::new(&target)
+                .arg("--config")
+                .arg(&target_config)
+                .stdin(Stdio::from(pipe))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .map_err(|e| format!("target-jsonl: {e}"))?;
         let (tap_ok, tap_rss) = reap(tap_child)?;
         let (target_ok, target_rss) = reap(target_child)?;
         secs.push(started.elapsed().as_secs_f64());

@@ -15,6 +15,18 @@ pub struct Outcome {
     pub lines: u64,
 }
 
+/// Spawn `cmd` for measuring. A child's `ru_maxrss` starts from this
+/// process's own peak RSS (Linux records the high-water mark of the
+/// address space that `exec` replaces), so the harness's peak is first
+/// lowered to its current RSS: otherwise one large moment of the harness
+/// (the HTTP rows' server) would show as every later child's peak.
+pub fn spawn(cmd: &mut Command) -> std::io::Result<Child> {
+    // "5" resets the peak RSS to the current RSS (proc(5), clear_refs);
+    // where that is not allowed the figure only errs upwards, as before.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    cmd.spawn()
+}
+
 /// Reap `child`, returning whether it succeeded and its peak RSS (KiB).
 pub fn reap(child: Child) -> Result<(bool, u64), String> {
     let pid = child.id() as libc::pid_t;
@@ -35,10 +47,7 @@ pub fn reap(child: Child) -> Result<(bool, u64), String> {
 /// `needle` is empty); stderr is kept for the error message.
 pub fn run_counting(cmd: &mut Command, needle: &str) -> Result<Outcome, String> {
     let started = Instant::now();
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    let mut child = spawn(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()))
         .map_err(|e| format!("{}: {e}", describe(cmd)))?;
     let stderr = child.stderr.take().expect("piped");
     let err_reader = std::thread::spawn(move || {

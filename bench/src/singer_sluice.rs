@@ -4,7 +4,7 @@
 //! buys them.
 
 use crate::peers::{PeerRun, TAP, venv};
-use crate::proc::{median, reap};
+use crate::proc::{median, reap, spawn};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -67,14 +67,15 @@ pub fn sync_runs(
         }
         std::fs::create_dir_all(dir.join("out")).map_err(|e| e.to_string())?;
         let started = Instant::now();
-        let child = Command::new(sluice)
-            .arg("sync")
-            .arg(pipeline)
-            .env("SLUICE_CACHE_DIR", &cache)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("sluice sync: {e}"))?;
+        let child = spawn(
+            Command::new(sluice)
+                .arg("sync")
+                .arg(pipeline)
+                .env("SLUICE_CACHE_DIR", &cache)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .map_err(|e| format!("sluice sync: {e}"))?;
         let (ok, peak) = reap(child)?;
         secs.push(started.elapsed().as_secs_f64());
         if !ok {
